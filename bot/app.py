@@ -1,0 +1,72 @@
+"""Builds the Bolt app and everything its listeners need."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.aws.incidents import Boto3IncidentGateway, IncidentGateway
+from bot.config import Settings
+from bot.deps import CONTEXT_KEY, Deps
+from bot.listeners import register_listeners
+from bot.services import BindingService, BindPermission, TimelineService
+from bot.slack.directory import UserDirectory
+from bot.store import Store
+from bot.store.factory import open_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    app: AsyncApp
+    deps: Deps
+    client: AsyncWebClient
+
+    async def close(self) -> None:
+        await self.deps.store.close()
+        await self.deps.gateway.close()
+
+
+def build_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        # Socket Mode connections are authenticated by the app token; HTTP requests by their signature.
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=False,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    @app.middleware
+    async def attach_deps(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context[CONTEXT_KEY] = deps
+        await next()
+
+    register_listeners(app)
+    return app
+
+
+async def build_runtime(
+    settings: Settings, gateway: IncidentGateway | None = None, store: Store | None = None
+) -> Runtime:
+    """Open the store and wire everything; nothing here calls Slack or AWS."""
+    store = store or open_store(settings.database_url)
+    await store.ping()
+    gateway = gateway or Boto3IncidentGateway(settings.aws_region)
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    directory = UserDirectory(client)
+    permission = BindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
+    deps = Deps(
+        settings=settings,
+        store=store,
+        gateway=gateway,
+        timeline=TimelineService(store, gateway, directory),
+        bindings=BindingService(store, gateway, permission),
+    )
+    return Runtime(app=build_app(settings, deps, client), deps=deps, client=client)

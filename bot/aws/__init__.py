@@ -1,0 +1,1 @@
+"""The AWS side: Incident Manager behind a small interface."""

@@ -1,0 +1,130 @@
+"""Incident Manager gateway: the only code that talks to AWS.
+
+boto3 is synchronous, so every call runs on a dedicated thread pool and the event loop never blocks.
+Endpoint and credentials come from boto3's own chain (AWS_ENDPOINT_URL_SSM_INCIDENTS, AWS_ENDPOINT_URL,
+profiles, roles); only the region is passed explicitly, because boto3 ignores AWS_REGION.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import boto3
+from botocore.config import Config
+
+from bot.domain.timeline import TimelineEntry
+
+T = TypeVar("T")
+
+SERVICE_NAME = "ssm-incidents"
+# Enough threads that 50 concurrent notes do not queue behind each other (the default pool has cpu+4).
+AWS_THREADS = 32
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    arn: str
+    title: str
+    status: str
+    impact: int | None
+    resolved_time: datetime | None
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.status == "RESOLVED"
+
+
+class IncidentGateway(Protocol):
+    @property
+    def region(self) -> str | None: ...
+
+    async def get_incident(self, arn: str) -> IncidentSummary: ...
+
+    async def create_timeline_event(self, entry: TimelineEntry) -> str:
+        """Create the event; return its eventId. Raises botocore errors as they come."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def client_config() -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=AWS_THREADS,
+        user_agent_extra="incident-timeline-bot",
+    )
+
+
+class Boto3IncidentGateway:
+    def __init__(self, region: str | None) -> None:
+        self._configured_region = region
+        self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix="aws")
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def region(self) -> str | None:
+        if self._client is not None:
+            return str(self._client.meta.region_name)
+        return self._configured_region
+
+    def _get_client(self) -> Any:
+        # Created once, lazily, so a missing region or profile is reported to the person who acted rather
+        # than crashing start-up; boto3 clients are thread-safe once built.
+        with self._client_lock:
+            if self._client is None:
+                session = boto3.session.Session()
+                self._client = session.client(
+                    SERVICE_NAME, region_name=self._configured_region, config=client_config()
+                )
+            return self._client
+
+    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        def _invoke() -> dict[str, Any]:
+            result: dict[str, Any] = getattr(self._get_client(), method)(**params)
+            return result
+
+        return await self._in_thread(_invoke)
+
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, work)
+
+    async def warm_up(self) -> None:
+        """Build the client ahead of the first note (loading the service model takes a moment)."""
+        await self._in_thread(self._get_client)
+
+    async def get_incident(self, arn: str) -> IncidentSummary:
+        response = await self._call("get_incident_record", arn=arn)
+        record = response["incidentRecord"]
+        return IncidentSummary(
+            arn=record["arn"],
+            title=record["title"],
+            status=record["status"],
+            impact=record.get("impact"),
+            resolved_time=record.get("resolvedTime"),
+        )
+
+    async def create_timeline_event(self, entry: TimelineEntry) -> str:
+        params: dict[str, Any] = {
+            "clientToken": entry.client_token,
+            "incidentRecordArn": entry.incident_arn,
+            "eventTime": entry.event_time,
+            "eventType": entry.event_type.value,
+            "eventData": entry.event_data,
+        }
+        if entry.event_references:
+            params["eventReferences"] = entry.event_references
+        response = await self._call("create_timeline_event", **params)
+        return str(response["eventId"])
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,117 @@
+"""Configuration from the environment (and `.env`), checked once at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.store.factory import UnsupportedDatabaseUrl, sqlite_path
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///incident-bot.db"
+DEFAULT_REACTION = "pushpin"
+DEFAULT_PORT = 3000
+
+_WHERE = {
+    "SLACK_BOT_TOKEN": "Slack app settings > OAuth & Permissions > Bot User OAuth Token, starts with xoxb-",
+    "SLACK_SIGNING_SECRET": "Slack app settings > Basic Information > App Credentials > Signing Secret",
+    "SLACK_APP_TOKEN": "Slack app settings > Basic Information > App-Level Tokens (connections:write), xapp-",
+}
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str
+    aws_region: str | None
+    database_url: str
+    timeline_reaction: str
+    bind_allowed_users: frozenset[str]
+    bind_allowed_usergroups: frozenset[str]
+    port: int
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def bind_restricted(self) -> bool:
+        return bool(self.bind_allowed_users or self.bind_allowed_usergroups)
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _id_list(env: Mapping[str, str], name: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read settings; raise ConfigError naming every missing or malformed variable at once."""
+    missing: list[str] = []
+    malformed: list[str] = []
+
+    bot_token = _value(env, "SLACK_BOT_TOKEN")
+    app_token = _value(env, "SLACK_APP_TOKEN")
+    signing_secret = _value(env, "SLACK_SIGNING_SECRET")
+    if bot_token is None:
+        missing.append("SLACK_BOT_TOKEN")
+    elif not bot_token.startswith("xoxb-"):
+        malformed.append("SLACK_BOT_TOKEN must start with xoxb-")
+    if app_token is not None and not app_token.startswith("xapp-"):
+        malformed.append("SLACK_APP_TOKEN must start with xapp-")
+    if app_token is None and signing_secret is None:
+        missing.append("SLACK_SIGNING_SECRET")
+
+    port = DEFAULT_PORT
+    if (raw_port := _value(env, "PORT")) is not None:
+        if raw_port.isdigit() and 0 < int(raw_port) < 65536:
+            port = int(raw_port)
+        else:
+            malformed.append(f"PORT must be a number from 1 to 65535 (got '{raw_port[:20]}')")
+
+    database_url = _value(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    try:
+        sqlite_path(database_url)
+    except UnsupportedDatabaseUrl as error:
+        malformed.append(str(error))
+
+    api_url = _value(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not api_url.startswith(("http://", "https://")):
+        malformed.append("SLACK_API_URL must be an http(s) URL")
+    elif not api_url.endswith("/"):
+        api_url += "/"
+
+    reaction = (_value(env, "TIMELINE_REACTION") or DEFAULT_REACTION).strip(":")
+    if not reaction or any(c.isspace() for c in reaction):
+        malformed.append("TIMELINE_REACTION must be an emoji name such as pushpin")
+
+    problems: list[str] = []
+    if missing:
+        problems.append("missing " + "; ".join(f"{name} (from {_WHERE[name]})" for name in missing))
+    problems.extend(malformed)
+    if problems:
+        raise ConfigError("Configuration error: " + "; ".join(problems) + ". See README.md, Configuration.")
+
+    assert bot_token is not None
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token,
+        slack_api_url=api_url,
+        # boto3 reads only AWS_DEFAULT_REGION; Lambda, ECS and most tools set AWS_REGION.
+        aws_region=_value(env, "AWS_REGION") or _value(env, "AWS_DEFAULT_REGION"),
+        database_url=database_url,
+        timeline_reaction=reaction,
+        bind_allowed_users=_id_list(env, "BIND_ALLOWED_USERS"),
+        bind_allowed_usergroups=_id_list(env, "BIND_ALLOWED_USERGROUPS"),
+        port=port,
+    )

@@ -1,0 +1,29 @@
+"""What the listeners need, built once and handed to them through the Bolt context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.aws.incidents import IncidentGateway
+from bot.config import Settings
+from bot.services import BindingService, TimelineService
+from bot.store import Store
+
+CONTEXT_KEY = "deps"
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    store: Store
+    gateway: IncidentGateway
+    timeline: TimelineService
+    bindings: BindingService
+
+
+def deps_of(context: AsyncBoltContext) -> Deps:
+    deps = context[CONTEXT_KEY]
+    assert isinstance(deps, Deps)
+    return deps

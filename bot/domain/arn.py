@@ -1,0 +1,97 @@
+"""Incident record ARNs: parsing, validation and the console link."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+# Incident Manager ARNs carry an empty region: arn:aws:ssm-incidents::111122223333:incident-record/plan/id
+_ARN_SHAPE = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>[a-z0-9-]*):(?P<region>[a-z0-9-]*):"
+    r"(?P<account>[^:]*):(?P<resource>.+)$"
+)
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+# Response plan names: letters, digits, _ and -, up to 200; record ids are UUID-like.
+_RECORD_RESOURCE = re.compile(
+    r"^incident-record/(?P<plan>[A-Za-z0-9_-]{1,200})/(?P<record>[A-Za-z0-9-]{1,64})$"
+)
+
+_CONSOLE_HOSTS = {
+    "aws": "console.aws.amazon.com",
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
+
+
+class InvalidIncidentArn(ValueError):
+    """The text is not an incident record ARN; `reason` says why in words a responder understands."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class IncidentRecordArn:
+    partition: str
+    account: str
+    response_plan: str
+    record_id: str
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:ssm-incidents::{self.account}:incident-record/{self.response_plan}/{self.record_id}"
+
+    def console_url(self, region: str | None) -> str:
+        """Deep link to the incident in the AWS console (the console needs the replication region)."""
+        host = _CONSOLE_HOSTS[self.partition]
+        if region:
+            host = f"{region}.{host}"
+        query = f"?region={region}" if region else ""
+        fragment = quote(f"/incidents/{self.response_plan}/{self.record_id}", safe="/")
+        return f"https://{host}/systems-manager/incidents/home{query}#{fragment}"
+
+
+def _strip_decoration(text: str) -> str:
+    # People paste ARNs in backticks, quotes or Slack's <...> link brackets.
+    cleaned = text.strip()
+    while len(cleaned) >= 2 and (cleaned[0], cleaned[-1]) in {("`", "`"), ('"', '"'), ("'", "'"), ("<", ">")}:
+        cleaned = cleaned[1:-1].strip()
+    return cleaned
+
+
+def parse_incident_record_arn(text: str) -> IncidentRecordArn:
+    """Parse an incident record ARN or raise InvalidIncidentArn saying precisely what is wrong."""
+    candidate = _strip_decoration(text)
+    if not candidate:
+        raise InvalidIncidentArn("no ARN was given")
+    match = _ARN_SHAPE.match(candidate)
+    if match is None:
+        raise InvalidIncidentArn(
+            "it is not an ARN (an incident record ARN looks like "
+            "arn:aws:ssm-incidents::111122223333:incident-record/plan-name/id)"
+        )
+    service, resource = match["service"], match["resource"]
+    if service != "ssm-incidents":
+        raise InvalidIncidentArn(
+            f"it is an ARN of the {service or 'unnamed'} service, not of Incident Manager"
+        )
+    resource_type = resource.split("/", 1)[0].split(":", 1)[0]
+    if resource_type != "incident-record":
+        raise InvalidIncidentArn(
+            f"it is the ARN of a {resource_type}, not of an incident record "
+            "(open the incident in the console and copy its ARN)"
+        )
+    if match["region"]:
+        raise InvalidIncidentArn("incident record ARNs have an empty region (…:ssm-incidents::account:…)")
+    if not _ACCOUNT.match(match["account"]):
+        raise InvalidIncidentArn("its account id must be 12 digits")
+    record = _RECORD_RESOURCE.match(resource)
+    if record is None:
+        raise InvalidIncidentArn("it must end in incident-record/<response-plan>/<incident-id>")
+    return IncidentRecordArn(
+        partition=match["partition"],
+        account=match["account"],
+        response_plan=record["plan"],
+        record_id=record["record"],
+    )

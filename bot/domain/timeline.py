@@ -1,0 +1,119 @@
+"""What a timeline entry is: its type, text, time and idempotency token."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+# CreateTimelineEvent limits (botocore model: EventData max 12000, ClientToken max 128).
+EVENT_DATA_LIMIT = 12_000
+CLIENT_TOKEN_LIMIT = 128
+
+
+class EventType(StrEnum):
+    NOTE = "Note"
+    CUSTOM_EVENT = "Custom Event"
+
+    @property
+    def noun(self) -> str:
+        return "note" if self is EventType.NOTE else "custom event"
+
+
+class NoteTooLong(ValueError):
+    """The encoded eventData would exceed Incident Manager's limit."""
+
+    def __init__(self, encoded_length: int) -> None:
+        super().__init__(f"encoded eventData is {encoded_length} characters, limit {EVENT_DATA_LIMIT}")
+        self.encoded_length = encoded_length
+        self.over_by = encoded_length - EVENT_DATA_LIMIT
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who wrote the text, who put it on the timeline (when someone else) and where it came from."""
+
+    author: str
+    added_by: str | None = None
+    permalink: str | None = None
+
+
+def compose_event_text(text: str, attribution: Attribution) -> str:
+    """The readable string that lands on the timeline: the text, then who and where."""
+    byline = f"— {attribution.author}, via Slack"
+    if attribution.added_by and attribution.added_by != attribution.author:
+        byline += f" (added by {attribution.added_by})"
+    lines = [text.strip(), "", byline]
+    if attribution.permalink:
+        lines.append(attribution.permalink)
+    return "\n".join(lines)
+
+
+def utf16_length(text: str) -> int:
+    # AWS counts string length as Java does, in UTF-16 code units: an emoji counts twice.
+    return len(text.encode("utf-16-le")) // 2
+
+
+def encode_event_data(event_text: str) -> str:
+    """JSON-encode the text as AWS's own examples do, or raise NoteTooLong."""
+    encoded = json.dumps(event_text, ensure_ascii=False)
+    length = utf16_length(encoded)
+    if length > EVENT_DATA_LIMIT:
+        raise NoteTooLong(length)
+    return encoded
+
+
+def decode_event_data(event_data: str) -> str:
+    decoded = json.loads(event_data)
+    if not isinstance(decoded, str):
+        raise ValueError("eventData is not a JSON string")
+    return decoded
+
+
+def client_token(*source: str) -> str:
+    """A deterministic token from the Slack source of an entry, so a repeat cannot create a second event."""
+    digest = hashlib.sha256("\x1f".join(source).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"slack-{digest}"
+
+
+def as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("timeline times must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
+def from_slack_ts(ts: str) -> datetime:
+    """A Slack message ts ("1712345678.123456") as an aware UTC datetime, to the microsecond."""
+    seconds, _, fraction = ts.partition(".")
+    micros = int((fraction + "000000")[:6]) if fraction else 0
+    return datetime.fromtimestamp(int(seconds), tz=UTC).replace(microsecond=micros)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """Exactly what is sent to CreateTimelineEvent; one token always carries the same entry."""
+
+    client_token: str
+    incident_arn: str
+    event_type: EventType
+    event_time: datetime
+    event_data: str
+
+    def __post_init__(self) -> None:
+        if self.event_time.tzinfo is None:
+            raise ValueError("event_time must be timezone-aware")
+        if len(self.client_token) > CLIENT_TOKEN_LIMIT:
+            raise ValueError("client token too long")
+
+    @property
+    def event_references(self) -> list[dict[str, str]]:
+        # A Note shows on the console's notes panel only when it references the incident itself.
+        if self.event_type is EventType.NOTE:
+            return [{"resource": self.incident_arn}]
+        return []
+
+    @property
+    def text(self) -> str:
+        return decode_event_data(self.event_data)

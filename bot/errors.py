@@ -1,0 +1,50 @@
+"""Typed, expected failures. Each carries what the reply needs; the wording lives in bot.messages."""
+
+from __future__ import annotations
+
+from bot.domain.timeline import EventType
+
+
+class BotError(Exception):
+    """A failure we expected and can explain to the person who acted."""
+
+
+class ChannelNotBound(BotError):
+    pass
+
+
+class EntryEmpty(BotError):
+    def __init__(self, event_type: EventType) -> None:
+        super().__init__(f"empty {event_type.noun}")
+        self.event_type = event_type
+
+
+class IncidentResolved(BotError):
+    def __init__(self, title: str, arn: str) -> None:
+        super().__init__(f"incident {arn} is resolved")
+        self.title = title
+        self.arn = arn
+
+
+class BindNotAllowed(BotError):
+    def __init__(self, allowed_users: frozenset[str], allowed_usergroups: frozenset[str]) -> None:
+        super().__init__("user may not bind this channel")
+        self.allowed_users = allowed_users
+        self.allowed_usergroups = allowed_usergroups
+
+
+class BindPermissionUnknown(BotError):
+    """The user-group lookup failed, so we cannot tell whether the person may bind."""
+
+    def __init__(self, slack_error: str) -> None:
+        super().__init__(f"usergroups.users.list failed: {slack_error}")
+        self.slack_error = slack_error
+
+
+class BoundIncidentMissing(BotError):
+    """The channel's incident no longer exists in Incident Manager (deleted, or another region)."""
+
+    def __init__(self, title: str, arn: str) -> None:
+        super().__init__(f"incident {arn} not found")
+        self.title = title
+        self.arn = arn

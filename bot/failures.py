@@ -1,0 +1,199 @@
+"""The mapping layer: any failure -> a friendly, specific reply with a reference id, and a log line.
+
+Replies never contain a traceback or an exception class name; the log carries the technical detail under
+the same reference id, so an operator can find it from a screenshot of the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from botocore import exceptions as aws
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import messages
+from bot.domain.arn import InvalidIncidentArn
+from bot.domain.timeline import NoteTooLong
+from bot.errors import (
+    BindNotAllowed,
+    BindPermissionUnknown,
+    BoundIncidentMissing,
+    ChannelNotBound,
+    EntryEmpty,
+    IncidentResolved,
+)
+
+logger = logging.getLogger("bot.failures")
+
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_BAD_CREDENTIAL_CODES = {
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "MissingAuthenticationTokenException",
+    "IncompleteSignatureException",
+}
+_FIELD_NAMES = {
+    "eventData": "the text",
+    "clientToken": "the request id",
+    "incidentRecordArn": "the incident ARN",
+    "arn": "the incident ARN",
+    "eventTime": "the event time",
+    "eventType": "the event type",
+    "eventReferences": "the event references",
+}
+_CONSTRAINT = re.compile(r"at '([\w.\[\]]+)' failed to satisfy constraint: ([^;]+)")
+
+
+@dataclass(frozen=True)
+class FailureContext:
+    """What the person was doing when it failed."""
+
+    action: str  # add | bind | unbind | status | announce | compose
+    operation: str = "CreateTimelineEvent"
+    incident_title: str | None = None
+    region: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    text: str
+    reference: str
+    kind: str
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+def _constraint_of(message: str) -> str:
+    match = _CONSTRAINT.search(message)
+    if match is None:
+        return message[:300] or "the request was not valid"
+    field = match.group(1).split(".")[0].split("[")[0]
+    return f"{_FIELD_NAMES.get(field, field)} {match.group(2).strip().removeprefix('Member ')}"
+
+
+def _aws_client_error(error: aws.ClientError, context: FailureContext) -> tuple[str, tuple[str, str]]:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+        return "throttled", messages.throttled()
+    if code == "ResourceNotFoundException":
+        if context.action == "add":
+            return "incident_not_found", messages.incident_missing_for_add(
+                context.incident_title, context.region
+            )
+        return "incident_not_found", messages.incident_missing_for_bind(context.region)
+    if code in ("AccessDeniedException", "AccessDenied"):
+        return "access_denied", messages.access_denied(context.operation)
+    if code == "ValidationException":
+        return "validation", messages.request_rejected(_constraint_of(message))
+    if code == "ConflictException":
+        return "conflict", messages.conflict()
+    if code in _BAD_CREDENTIAL_CODES:
+        return "bad_credentials", messages.bad_credentials(code)
+    return "aws_internal", messages.aws_internal_error()
+
+
+def _slack_error(error: SlackApiError) -> tuple[str, tuple[str, str]]:
+    code = str(error.response.get("error", "")) if error.response is not None else ""
+    table: dict[str, Callable[[], tuple[str, str]]] = {
+        "not_in_channel": messages.slack_not_in_channel,
+        "channel_not_found": messages.slack_channel_not_found,
+        "expired_trigger_id": messages.slack_trigger_expired,
+        "invalid_trigger_id": messages.slack_trigger_expired,
+        "ratelimited": messages.slack_rate_limited,
+    }
+    if code in table:
+        return f"slack_{code}", table[code]()
+    return "slack_error", messages.slack_refused(code or "unknown error")
+
+
+def classify(error: BaseException, context: FailureContext) -> tuple[str, str]:
+    """(kind, reply text without reference) for any failure."""
+    expected = _expected(error, context)
+    if expected is not None:
+        return expected
+    kind, (what, todo) = _unexpected(error, context)
+    return kind, messages.failure(what, context.action, todo, context.text)
+
+
+def _expected(error: BaseException, context: FailureContext) -> tuple[str, str] | None:
+    """Failures caused by what the person did: no reference needed, nothing to log as an error."""
+    if isinstance(error, ChannelNotBound):
+        return "not_bound", messages.not_bound_with_text(context.text)
+    if isinstance(error, EntryEmpty):
+        return "empty", messages.entry_empty(error.event_type)
+    if isinstance(error, NoteTooLong):
+        return "too_long", messages.entry_too_long(error.over_by, context.text)
+    if isinstance(error, InvalidIncidentArn):
+        return "invalid_arn", messages.invalid_arn(error.reason)
+    if isinstance(error, IncidentResolved):
+        return "incident_resolved", messages.incident_resolved(error.title)
+    if isinstance(error, BindNotAllowed):
+        return "bind_not_allowed", messages.bind_not_allowed(error.allowed_users, error.allowed_usergroups)
+    return None
+
+
+def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tuple[str, str]]:
+    if isinstance(error, BoundIncidentMissing):
+        return "incident_not_found", messages.incident_missing_for_add(error.title, context.region)
+    if isinstance(error, aws.ClientError):
+        return _aws_client_error(error, context)
+    if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError | aws.CredentialRetrievalError):
+        return "no_credentials", messages.no_credentials()
+    if isinstance(error, aws.NoRegionError):
+        return "no_region", messages.no_region()
+    if isinstance(error, aws.ReadTimeoutError | aws.ConnectionClosedError):
+        # The request may have reached AWS: say only what is known.
+        return "aws_outcome_unknown", messages.aws_outcome_unknown()
+    if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError | aws.HTTPClientError):
+        return "aws_unreachable", messages.aws_unreachable()
+    if isinstance(error, aws.ParamValidationError):
+        return "invalid_parameters", messages.bot_bug()
+    if isinstance(error, BindPermissionUnknown):
+        reason = _slack_error_reason(error.slack_error)
+        return "bind_permission_unknown", messages.bind_permission_unknown(reason)
+    if isinstance(error, SlackApiError):
+        return _slack_error(error)
+    if isinstance(error, SlackClientError | aiohttp.ClientError | TimeoutError):
+        return "slack_unreachable", messages.slack_unreachable()
+    return "internal", messages.internal_error()
+
+
+def _slack_error_reason(code: str) -> str:
+    if code == "ratelimited":
+        return "Slack is rate-limiting the bot"
+    return f"Slack answered '{code}'"
+
+
+def explain(error: BaseException, context: FailureContext) -> Explanation:
+    """Turn a failure into the reply for the person, and log it with a reference id."""
+    reference = new_reference()
+    kind, text = classify(error, context)
+    expected = _expected(error, context) is not None
+    log = logger.info if expected else logger.warning
+    log(
+        "request failed",
+        extra={
+            "reference": reference,
+            "kind": kind,
+            "action": context.action,
+            "operation": context.operation,
+            "error_type": type(error).__name__,
+            "error": str(error)[:500],
+        },
+        exc_info=None if expected or isinstance(error, aws.ClientError | SlackApiError) else error,
+    )
+    if not expected:
+        text = messages.with_reference(text, reference)
+    return Explanation(text=text, reference=reference, kind=kind)

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners.commands.incident_note import handle_incident_note
+
+COMMAND = "/incident-note"
+
+
+def register(app: AsyncApp) -> None:
+    app.command(COMMAND)(handle_incident_note)

@@ -1,0 +1,172 @@
+"""`/incident-note`: parse and ack at once (pure work only), then do the slow part and reply."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.deps import Deps, deps_of
+from bot.domain.arn import InvalidIncidentArn, parse_incident_record_arn
+from bot.domain.commands import (
+    AddEntry,
+    Bind,
+    Command,
+    Compose,
+    EmptyEntry,
+    Help,
+    Malformed,
+    Status,
+    Unbind,
+    parse_command,
+)
+from bot.failures import FailureContext, explain
+from bot.services import CapturedEntry
+from bot.slack.replies import Replier
+
+
+def immediate_reply(command: Command) -> str | None:
+    """Replies that need no store, AWS or Slack call, so they can ride on the ack itself."""
+    match command:
+        case Help():
+            return messages.help_text()
+        case Compose():
+            return messages.compose_not_available()
+        case EmptyEntry(event_type=event_type):
+            return messages.entry_empty(event_type)
+        case Malformed(problem=problem, original=original):
+            return messages.malformed(problem, original)
+        case Bind(arn_text=arn_text):
+            try:
+                parse_incident_record_arn(arn_text)
+            except InvalidIncidentArn as error:
+                return messages.invalid_arn(error.reason)
+    return None
+
+
+async def handle_incident_note(
+    ack: AsyncAck,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    received_at = datetime.now(UTC)
+    parsed = parse_command(str(command.get("text") or ""))
+    quick = immediate_reply(parsed)
+    if quick is not None:
+        await ack(text=quick, response_type="ephemeral")
+        return
+    await ack()
+
+    deps = deps_of(context)
+    team_id = str(command.get("team_id") or context.team_id or "")
+    channel_id = str(command.get("channel_id") or "")
+    user_id = str(command.get("user_id") or "")
+    replier = Replier(client, channel_id, user_id, respond)
+    failure = FailureContext(action="add", region=deps.gateway.region)
+    try:
+        match parsed:
+            case AddEntry(event_type=event_type, text=text):
+                failure = FailureContext(action="add", region=deps.gateway.region, text=text)
+                captured = CapturedEntry(
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    event_type=event_type,
+                    slack_text=text,
+                    event_time=received_at,
+                    author_id=user_id,
+                    author_fallback=str(command.get("user_name") or user_id),
+                    token_source=("slash", team_id, str(command.get("trigger_id") or "")),
+                )
+                reply = await _add(deps, captured)
+            case Bind(arn_text=arn_text):
+                failure = FailureContext(
+                    action="bind", operation="GetIncidentRecord", region=deps.gateway.region
+                )
+                reply = await _bind(deps, client, team_id, channel_id, user_id, arn_text)
+            case Unbind():
+                failure = FailureContext(action="unbind", region=deps.gateway.region)
+                reply = await _unbind(deps, team_id, channel_id, user_id)
+            case Status():
+                failure = FailureContext(
+                    action="status", operation="GetIncidentRecord", region=deps.gateway.region
+                )
+                reply = await _status(deps, team_id, channel_id)
+            case _:
+                return
+    except Exception as error:
+        reply = explain(error, failure).text
+    await replier.send(reply)
+
+
+async def _add(deps: Deps, captured: CapturedEntry) -> str:
+    added = await deps.timeline.add(captured)
+    url = parse_incident_record_arn(added.binding.incident_arn).console_url(deps.gateway.region)
+    return messages.entry_added(
+        added.entry.event_type,
+        added.binding.incident_title,
+        url,
+        added.entry.event_time,
+        _note_body(added.readable_text),
+    )
+
+
+def _note_body(event_text: str) -> str:
+    # Show the person their own words, not the attribution line we appended.
+    return event_text.rsplit("\n\n— ", 1)[0]
+
+
+async def _bind(
+    deps: Deps, client: AsyncWebClient, team_id: str, channel_id: str, user_id: str, arn_text: str
+) -> str:
+    outcome = await deps.bindings.bind(team_id, channel_id, user_id, arn_text)
+    incident = outcome.incident
+    url = parse_incident_record_arn(outcome.binding.incident_arn).console_url(deps.gateway.region)
+    previous = outcome.previous
+    if previous is not None and previous.incident_arn == outcome.binding.incident_arn:
+        return messages.rebound_same(incident.title, url, incident.status, incident.impact)
+    reply = messages.bound(
+        incident.title, url, incident.status, incident.impact, previous.incident_title if previous else None
+    )
+    try:
+        await client.chat_postMessage(
+            channel=channel_id, text=messages.bind_announcement(user_id, incident.title, url)
+        )
+    except Exception as error:
+        explanation = explain(error, FailureContext(action="announce", operation="chat.postMessage"))
+        reply += messages.announcement_failed(explanation.text)
+    return reply
+
+
+async def _unbind(deps: Deps, team_id: str, channel_id: str, user_id: str) -> str:
+    removed = await deps.bindings.unbind(team_id, channel_id, user_id)
+    if removed is None:
+        return messages.nothing_to_unbind()
+    return messages.unbound(removed.incident_title)
+
+
+async def _status(deps: Deps, team_id: str, channel_id: str) -> str:
+    report = await deps.bindings.status(team_id, channel_id)
+    binding = report.binding
+    if binding is None:
+        return messages.status_not_bound()
+    url = parse_incident_record_arn(binding.incident_arn).console_url(deps.gateway.region)
+    live = (report.incident.status, report.incident.impact) if report.incident else None
+    live_error = None
+    if report.lookup_error is not None:
+        live_error = explain(
+            report.lookup_error,
+            FailureContext(
+                action="status", operation="GetIncidentRecord", incident_title=binding.incident_title
+            ),
+        ).text
+    title = report.incident.title if report.incident else binding.incident_title
+    return messages.status(
+        title, url, binding.incident_arn, binding.bound_by, binding.bound_at, live, live_error
+    )

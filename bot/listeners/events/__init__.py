@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners.events.reaction_added import handle_reaction_added
+
+
+def register(app: AsyncApp) -> None:
+    app.event("reaction_added")(handle_reaction_added)

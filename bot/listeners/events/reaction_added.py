@@ -1,0 +1,13 @@
+"""`reaction_added`: acknowledged so Slack does not retry; pinning a message by reaction is not built yet
+(see the capture issue)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+async def handle_reaction_added(event: dict[str, Any]) -> None:
+    logger.debug("reaction ignored", extra={"reaction": event.get("reaction")})

@@ -1,0 +1,205 @@
+"""Use cases that glue the pure domain to the store, Incident Manager and Slack lookups.
+
+One shared path turns a captured Slack source into a timeline event; every entry point (slash command
+today, shortcut, modal and reaction next) goes through `TimelineService.add`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from botocore.exceptions import ClientError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.aws.incidents import IncidentGateway, IncidentSummary
+from bot.domain.arn import parse_incident_record_arn
+from bot.domain.slack_text import clean_text, referenced_user_ids, render_readable
+from bot.domain.timeline import (
+    Attribution,
+    EventType,
+    TimelineEntry,
+    as_utc,
+    client_token,
+    compose_event_text,
+    encode_event_data,
+)
+from bot.errors import (
+    BindNotAllowed,
+    BindPermissionUnknown,
+    BoundIncidentMissing,
+    ChannelNotBound,
+    EntryEmpty,
+    IncidentResolved,
+)
+from bot.slack.directory import UserDirectory
+from bot.store import Binding, Store
+
+logger = logging.getLogger(__name__)
+
+# AWS will not accept the same parameters again under a changed token, and will not accept changed
+# parameters under the same token: failures of these kinds are final for the stored entry.
+_FINAL_AWS_ERRORS = {
+    "AccessDeniedException",
+    "ResourceNotFoundException",
+    "ValidationException",
+    "ConflictException",
+}
+
+
+@dataclass(frozen=True)
+class CapturedEntry:
+    """Something from Slack that should land on the channel's incident timeline."""
+
+    team_id: str
+    channel_id: str
+    event_type: EventType
+    slack_text: str
+    event_time: datetime
+    author_id: str | None
+    author_fallback: str
+    token_source: tuple[str, ...]
+    added_by_id: str | None = None
+    permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryAdded:
+    entry: TimelineEntry
+    binding: Binding
+    event_id: str
+    readable_text: str
+
+
+class TimelineService:
+    def __init__(self, store: Store, gateway: IncidentGateway, directory: UserDirectory) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._directory = directory
+
+    async def readable_text(self, slack_text: str) -> str:
+        names = await self._directory.names(referenced_user_ids(slack_text))
+        return clean_text(render_readable(slack_text, names)).strip()
+
+    async def add(self, captured: CapturedEntry) -> EntryAdded:
+        binding = await self._store.get_binding(captured.team_id, captured.channel_id)
+        if binding is None:
+            raise ChannelNotBound()
+        text = await self.readable_text(captured.slack_text)
+        if not text:
+            raise EntryEmpty(captured.event_type)
+        author = await self._name(captured.author_id, captured.author_fallback)
+        added_by = await self._name(captured.added_by_id, "") if captured.added_by_id else None
+        event_text = compose_event_text(text, Attribution(author, added_by, captured.permalink))
+        entry = TimelineEntry(
+            client_token=client_token(*captured.token_source),
+            incident_arn=binding.incident_arn,
+            event_type=captured.event_type,
+            event_time=as_utc(captured.event_time),
+            event_data=encode_event_data(event_text),
+        )
+        # Recorded before AWS is tried; a repeat of the same source gets the first entry back unchanged,
+        # so the token is always sent with the same parameters (eventTime included).
+        stored = await self._store.save_entry_once(entry)
+        entry = stored.entry
+        try:
+            event_id = await self._gateway.create_timeline_event(entry)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in _FINAL_AWS_ERRORS:
+                await self._store.mark_failed(entry.client_token, str(error)[:500])
+            if code == "ResourceNotFoundException":
+                raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
+            raise
+        await self._store.mark_sent(entry.client_token, event_id)
+        return EntryAdded(entry=entry, binding=binding, event_id=event_id, readable_text=entry.text)
+
+    async def _name(self, user_id: str | None, fallback: str) -> str:
+        if user_id:
+            name = await self._directory.name(user_id)
+            if name:
+                return name
+        return fallback or user_id or "someone"
+
+
+class BindPermission:
+    """Who may bind, re-bind and unbind: everyone, unless BIND_ALLOWED_USERS/USERGROUPS name someone."""
+
+    def __init__(self, client: AsyncWebClient, users: frozenset[str], usergroups: frozenset[str]) -> None:
+        self._client = client
+        self._users = users
+        self._usergroups = usergroups
+
+    async def check(self, user_id: str) -> None:
+        if not (self._users or self._usergroups) or user_id in self._users:
+            return
+        for group in sorted(self._usergroups):
+            try:
+                response = await self._client.usergroups_users_list(usergroup=group)
+            except SlackApiError as error:
+                raise BindPermissionUnknown(str(error.response.get("error", "unknown"))) from error
+            if user_id in (response.get("users") or []):
+                return
+        raise BindNotAllowed(self._users, self._usergroups)
+
+
+@dataclass(frozen=True)
+class BindOutcome:
+    binding: Binding
+    incident: IncidentSummary
+    previous: Binding | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    binding: Binding | None
+    incident: IncidentSummary | None
+    lookup_error: BaseException | None
+
+
+class BindingService:
+    def __init__(self, store: Store, gateway: IncidentGateway, permission: BindPermission) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._permission = permission
+
+    @property
+    def region(self) -> str | None:
+        return self._gateway.region
+
+    async def bind(self, team_id: str, channel_id: str, user_id: str, arn_text: str) -> BindOutcome:
+        arn = parse_incident_record_arn(arn_text)
+        await self._permission.check(user_id)
+        incident = await self._gateway.get_incident(str(arn))
+        if incident.is_resolved:
+            raise IncidentResolved(incident.title, incident.arn)
+        binding = Binding(
+            team_id=team_id,
+            channel_id=channel_id,
+            incident_arn=str(arn),
+            incident_title=incident.title,
+            bound_by=user_id,
+            bound_at=datetime.now(UTC),
+        )
+        previous = await self._store.put_binding(binding)
+        logger.info("channel bound", extra={"team": team_id, "channel": channel_id, "incident": str(arn)})
+        return BindOutcome(binding=binding, incident=incident, previous=previous)
+
+    async def unbind(self, team_id: str, channel_id: str, user_id: str) -> Binding | None:
+        await self._permission.check(user_id)
+        removed = await self._store.delete_binding(team_id, channel_id)
+        if removed is not None:
+            logger.info("channel unbound", extra={"team": team_id, "channel": channel_id})
+        return removed
+
+    async def status(self, team_id: str, channel_id: str) -> StatusReport:
+        binding = await self._store.get_binding(team_id, channel_id)
+        if binding is None:
+            return StatusReport(None, None, None)
+        try:
+            incident = await self._gateway.get_incident(binding.incident_arn)
+        except Exception as error:
+            return StatusReport(binding, None, error)
+        return StatusReport(binding, incident, None)

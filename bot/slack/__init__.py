@@ -1,0 +1,1 @@
+"""Slack-side helpers shared by the listeners: names, replies, Block Kit."""

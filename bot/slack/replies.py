@@ -1,0 +1,45 @@
+"""Ephemeral replies to the person who acted: response_url first, chat.postEphemeral as fallback."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+logger = logging.getLogger(__name__)
+
+
+class Replier:
+    def __init__(
+        self, client: AsyncWebClient, channel_id: str, user_id: str, respond: AsyncRespond | None = None
+    ) -> None:
+        self._client = client
+        self._channel_id = channel_id
+        self._user_id = user_id
+        self._respond = respond
+
+    async def send(self, text: str) -> bool:
+        """Deliver the reply; return False (and log) when no way reached the person."""
+        if self._respond is not None:
+            try:
+                response = await self._respond(text=text, response_type="ephemeral", replace_original=False)
+                if response.status_code == 200:
+                    return True
+                logger.info("response_url refused", extra={"status": response.status_code})
+            except Exception as error:
+                logger.info("response_url failed", extra={"error": str(error)[:200]})
+        try:
+            await self._client.chat_postEphemeral(channel=self._channel_id, user=self._user_id, text=text)
+            return True
+        except Exception as error:
+            logger.warning(
+                "could not deliver a reply",
+                extra={
+                    "channel": self._channel_id,
+                    "user": self._user_id,
+                    "error": str(error)[:200],
+                    "reply": text,
+                },
+            )
+            return False

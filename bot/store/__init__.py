@@ -1,0 +1,65 @@
+"""Where bindings and timeline entries live. Handlers see only these interfaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.domain.timeline import TimelineEntry
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A Slack channel tied to one incident record."""
+
+    team_id: str
+    channel_id: str
+    incident_arn: str
+    incident_title: str
+    bound_by: str
+    bound_at: datetime
+
+
+class EntryState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    entry: TimelineEntry
+    state: EntryState
+    event_id: str | None
+
+
+class BindingStore(Protocol):
+    async def get_binding(self, team_id: str, channel_id: str) -> Binding | None: ...
+
+    async def put_binding(self, binding: Binding) -> Binding | None:
+        """Store the binding; return the one it replaced, if any."""
+        ...
+
+    async def delete_binding(self, team_id: str, channel_id: str) -> Binding | None:
+        """Remove the binding; return what was removed, if any."""
+        ...
+
+
+class EntryStore(Protocol):
+    async def save_entry_once(self, entry: TimelineEntry) -> StoredEntry:
+        """Record the entry before it is sent. If its token is known, return the first one unchanged."""
+        ...
+
+    async def mark_sent(self, client_token: str, event_id: str) -> None: ...
+
+    async def mark_failed(self, client_token: str, reason: str) -> None: ...
+
+
+class Store(BindingStore, EntryStore, Protocol):
+    async def ping(self) -> None:
+        """Raise if the store cannot serve."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,213 @@
+"""SQLite implementation of the store: the embedded default behind DATABASE_URL."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from bot.domain.timeline import EventType, TimelineEntry
+from bot.store import Binding, EntryState, StoredEntry
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bindings (
+    team_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    incident_arn TEXT NOT NULL,
+    incident_title TEXT NOT NULL,
+    bound_by TEXT NOT NULL,
+    bound_at TEXT NOT NULL,
+    PRIMARY KEY (team_id, channel_id)
+);
+CREATE TABLE IF NOT EXISTS timeline_entries (
+    client_token TEXT PRIMARY KEY,
+    incident_arn TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_time TEXT NOT NULL,
+    event_data TEXT NOT NULL,
+    state TEXT NOT NULL,
+    event_id TEXT,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class SqliteStore:
+    """One connection used from one worker thread: SQLite serializes writes anyway, and the event loop
+    never waits on disk."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._connection: sqlite3.Connection | None = None
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._with_connection, work)
+
+    def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            if self._path != ":memory:":
+                connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=5000")
+            connection.executescript(_SCHEMA)
+            self._connection = connection
+        return work(self._connection)
+
+    async def open(self) -> None:
+        await self._run(lambda _connection: None)
+
+    async def ping(self) -> None:
+        await self._run(lambda connection: connection.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        def _close(connection: sqlite3.Connection) -> None:
+            connection.close()
+            self._connection = None
+
+        if self._connection is not None:
+            await self._run(_close)
+        self._executor.shutdown(wait=True)
+
+    # Bindings
+
+    async def get_binding(self, team_id: str, channel_id: str) -> Binding | None:
+        def _get(connection: sqlite3.Connection) -> Binding | None:
+            row = connection.execute(
+                "SELECT team_id, channel_id, incident_arn, incident_title, bound_by, bound_at "
+                "FROM bindings WHERE team_id = ? AND channel_id = ?",
+                (team_id, channel_id),
+            ).fetchone()
+            return _binding_from_row(row) if row else None
+
+        return await self._run(_get)
+
+    async def put_binding(self, binding: Binding) -> Binding | None:
+        def _put(connection: sqlite3.Connection) -> Binding | None:
+            with _transaction(connection):
+                row = connection.execute(
+                    "SELECT team_id, channel_id, incident_arn, incident_title, bound_by, bound_at "
+                    "FROM bindings WHERE team_id = ? AND channel_id = ?",
+                    (binding.team_id, binding.channel_id),
+                ).fetchone()
+                connection.execute(
+                    "INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        binding.team_id,
+                        binding.channel_id,
+                        binding.incident_arn,
+                        binding.incident_title,
+                        binding.bound_by,
+                        binding.bound_at.isoformat(),
+                    ),
+                )
+            return _binding_from_row(row) if row else None
+
+        return await self._run(_put)
+
+    async def delete_binding(self, team_id: str, channel_id: str) -> Binding | None:
+        def _delete(connection: sqlite3.Connection) -> Binding | None:
+            with _transaction(connection):
+                row = connection.execute(
+                    "SELECT team_id, channel_id, incident_arn, incident_title, bound_by, bound_at "
+                    "FROM bindings WHERE team_id = ? AND channel_id = ?",
+                    (team_id, channel_id),
+                ).fetchone()
+                connection.execute(
+                    "DELETE FROM bindings WHERE team_id = ? AND channel_id = ?", (team_id, channel_id)
+                )
+            return _binding_from_row(row) if row else None
+
+        return await self._run(_delete)
+
+    # Timeline entries
+
+    async def save_entry_once(self, entry: TimelineEntry) -> StoredEntry:
+        def _save(connection: sqlite3.Connection) -> StoredEntry:
+            now = _now()
+            with _transaction(connection):
+                connection.execute(
+                    "INSERT OR IGNORE INTO timeline_entries "
+                    "(client_token, incident_arn, event_type, event_time, event_data, state, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.client_token,
+                        entry.incident_arn,
+                        entry.event_type.value,
+                        entry.event_time.isoformat(),
+                        entry.event_data,
+                        EntryState.PENDING.value,
+                        now,
+                        now,
+                    ),
+                )
+                row = connection.execute(
+                    "SELECT client_token, incident_arn, event_type, event_time, event_data, state, event_id "
+                    "FROM timeline_entries WHERE client_token = ?",
+                    (entry.client_token,),
+                ).fetchone()
+            return _entry_from_row(row)
+
+        return await self._run(_save)
+
+    async def mark_sent(self, client_token: str, event_id: str) -> None:
+        await self._run(
+            lambda connection: connection.execute(
+                "UPDATE timeline_entries SET state = ?, event_id = ?, last_error = NULL, updated_at = ? "
+                "WHERE client_token = ?",
+                (EntryState.SENT.value, event_id, _now(), client_token),
+            )
+        )
+
+    async def mark_failed(self, client_token: str, reason: str) -> None:
+        await self._run(
+            lambda connection: connection.execute(
+                "UPDATE timeline_entries SET state = ?, last_error = ?, updated_at = ? "
+                "WHERE client_token = ? AND state != ?",
+                (EntryState.FAILED.value, reason, _now(), client_token, EntryState.SENT.value),
+            )
+        )
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, so a read-then-write is atomic even across processes."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> None:
+        self._connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._connection.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _binding_from_row(row: tuple[str, str, str, str, str, str]) -> Binding:
+    team_id, channel_id, incident_arn, incident_title, bound_by, bound_at = row
+    return Binding(
+        team_id, channel_id, incident_arn, incident_title, bound_by, datetime.fromisoformat(bound_at)
+    )
+
+
+def _entry_from_row(row: tuple[str, str, str, str, str, str, str | None]) -> StoredEntry:
+    token, incident_arn, event_type, event_time, event_data, state, event_id = row
+    entry = TimelineEntry(
+        client_token=token,
+        incident_arn=incident_arn,
+        event_type=EventType(event_type),
+        event_time=datetime.fromisoformat(event_time),
+        event_data=event_data,
+    )
+    return StoredEntry(entry=entry, state=EntryState(state), event_id=event_id)

@@ -1,0 +1,38 @@
+import pytest
+
+from bot.domain.arn import InvalidIncidentArn, parse_incident_record_arn
+
+ARN = "arn:aws:ssm-incidents::111122223333:incident-record/db-plan/6ebcc812-85f5-b7eb-8b2f-283e4d844308"
+
+
+def test_parses_and_round_trips() -> None:
+    parsed = parse_incident_record_arn(f"  `{ARN}` ")
+    assert str(parsed) == ARN
+    assert parsed.account == "111122223333"
+    assert parsed.response_plan == "db-plan"
+
+
+def test_console_url_uses_region_and_partition() -> None:
+    url = parse_incident_record_arn(ARN).console_url("eu-west-1")
+    assert url.startswith("https://eu-west-1.console.aws.amazon.com/systems-manager/incidents/home?region=eu-west-1#")
+    assert "db-plan/6ebcc812" in url
+    gov = parse_incident_record_arn(ARN.replace("arn:aws:", "arn:aws-us-gov:")).console_url("us-gov-west-1")
+    assert "console.amazonaws-us-gov.com" in gov
+
+
+@pytest.mark.parametrize(
+    ("text", "reason_part"),
+    [
+        ("not-an-arn", "not an ARN"),
+        ("arn:aws:s3:::bucket/key", "s3 service"),
+        ("arn:aws:ssm-incidents::111122223333:response-plan/db-plan", "response-plan"),
+        ("arn:aws:ssm-incidents:eu-west-1:111122223333:incident-record/p/i", "empty region"),
+        ("arn:aws:ssm-incidents::1111:incident-record/p/i", "12 digits"),
+        ("arn:aws:ssm-incidents::111122223333:incident-record/only-plan", "incident-record/<response-plan>"),
+        ("", "no ARN"),
+    ],
+)
+def test_rejections_say_why(text: str, reason_part: str) -> None:
+    with pytest.raises(InvalidIncidentArn) as raised:
+        parse_incident_record_arn(text)
+    assert reason_part in raised.value.reason
