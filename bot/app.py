@@ -58,7 +58,7 @@ async def build_runtime(
     """Open the store and wire everything; nothing here calls Slack or AWS."""
     store = store or open_store(settings.database_url)
     await store.ping()
-    gateway = gateway or Boto3IncidentGateway(settings.aws_region)
+    gateway = gateway or Boto3IncidentGateway(settings.aws_region, settings.aws_read_timeout)
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     directory = UserDirectory(client)
     permission = BindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)

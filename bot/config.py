@@ -11,6 +11,7 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///incident-bot.db"
 DEFAULT_REACTION = "pushpin"
 DEFAULT_PORT = 3000
+DEFAULT_AWS_READ_TIMEOUT = 10.0
 
 _WHERE = {
     "SLACK_BOT_TOKEN": "Slack app settings > OAuth & Permissions > Bot User OAuth Token, starts with xoxb-",
@@ -35,6 +36,7 @@ class Settings:
     bind_allowed_users: frozenset[str]
     bind_allowed_usergroups: frozenset[str]
     port: int
+    aws_read_timeout: float = DEFAULT_AWS_READ_TIMEOUT
 
     @property
     def socket_mode(self) -> bool:
@@ -78,6 +80,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         else:
             malformed.append(f"PORT must be a number from 1 to 65535 (got '{raw_port[:20]}')")
 
+    read_timeout = DEFAULT_AWS_READ_TIMEOUT
+    if (raw_timeout := _value(env, "INCIDENT_MANAGER_READ_TIMEOUT")) is not None:
+        try:
+            read_timeout = float(raw_timeout)
+            if not 0 < read_timeout <= 120:
+                raise ValueError(raw_timeout)
+        except ValueError:
+            malformed.append("INCIDENT_MANAGER_READ_TIMEOUT must be seconds between 0 and 120")
+
     database_url = _value(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     try:
         sqlite_path(database_url)
@@ -114,4 +125,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         bind_allowed_users=_id_list(env, "BIND_ALLOWED_USERS"),
         bind_allowed_usergroups=_id_list(env, "BIND_ALLOWED_USERGROUPS"),
         port=port,
+        aws_read_timeout=read_timeout,
     )

@@ -53,19 +53,20 @@ class IncidentGateway(Protocol):
     async def close(self) -> None: ...
 
 
-def client_config() -> Config:
+def client_config(read_timeout: float) -> Config:
     return Config(
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},
         connect_timeout=3,
-        read_timeout=10,
+        read_timeout=read_timeout,
         max_pool_connections=AWS_THREADS,
         user_agent_extra="incident-timeline-bot",
     )
 
 
 class Boto3IncidentGateway:
-    def __init__(self, region: str | None) -> None:
+    def __init__(self, region: str | None, read_timeout: float = 10.0) -> None:
         self._configured_region = region
+        self._read_timeout = read_timeout
         self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix="aws")
         self._client: Any = None
         self._client_lock = threading.Lock()
@@ -83,7 +84,9 @@ class Boto3IncidentGateway:
             if self._client is None:
                 session = boto3.session.Session()
                 self._client = session.client(
-                    SERVICE_NAME, region_name=self._configured_region, config=client_config()
+                    SERVICE_NAME,
+                    region_name=self._configured_region,
+                    config=client_config(self._read_timeout),
                 )
             return self._client
 

@@ -14,7 +14,9 @@ def test_parses_and_round_trips() -> None:
 
 def test_console_url_uses_region_and_partition() -> None:
     url = parse_incident_record_arn(ARN).console_url("eu-west-1")
-    assert url.startswith("https://eu-west-1.console.aws.amazon.com/systems-manager/incidents/home?region=eu-west-1#")
+    assert url.startswith(
+        "https://eu-west-1.console.aws.amazon.com/systems-manager/incidents/home?region=eu-west-1#"
+    )
     assert "db-plan/6ebcc812" in url
     gov = parse_incident_record_arn(ARN.replace("arn:aws:", "arn:aws-us-gov:")).console_url("us-gov-west-1")
     assert "console.amazonaws-us-gov.com" in gov

@@ -20,7 +20,10 @@ def test_unknown_user_falls_back_to_id_and_entities_decode() -> None:
 
 
 def test_entity_inside_link_url_is_decoded() -> None:
-    assert render_readable("<https://x.example.com/?a=1&amp;b=2|q&amp;a>") == "q&a (https://x.example.com/?a=1&b=2)"
+    assert (
+        render_readable("<https://x.example.com/?a=1&amp;b=2|q&amp;a>")
+        == "q&a (https://x.example.com/?a=1&b=2)"
+    )
 
 
 def test_unmatched_brackets_are_left_alone() -> None:

@@ -25,7 +25,10 @@ def test_event_text_carries_text_author_adder_and_link() -> None:
         "  DB failover finished  ",
         Attribution("Alice", added_by="Bob", permalink="https://acme.slack.com/archives/C1/p1"),
     )
-    assert text == "DB failover finished\n\n— Alice, via Slack (added by Bob)\nhttps://acme.slack.com/archives/C1/p1"
+    assert (
+        text
+        == "DB failover finished\n\n— Alice, via Slack (added by Bob)\nhttps://acme.slack.com/archives/C1/p1"
+    )
 
 
 def test_adder_is_left_out_when_same_as_author() -> None:
@@ -72,8 +75,10 @@ def test_slack_ts_to_exact_utc_time() -> None:
 
 def test_entry_requires_aware_time_and_references_incident_for_notes() -> None:
     with pytest.raises(ValueError):
-        TimelineEntry("t", ARN, EventType.NOTE, datetime(2024, 1, 1), '"x"')  # noqa: DTZ001
-    note = TimelineEntry("t", ARN, EventType.NOTE, datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2))), '"x"')
+        TimelineEntry("t", ARN, EventType.NOTE, datetime(2024, 1, 1), '"x"')
+    note = TimelineEntry(
+        "t", ARN, EventType.NOTE, datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2))), '"x"'
+    )
     assert note.event_references == [{"resource": ARN}]
     event = TimelineEntry("t", ARN, EventType.CUSTOM_EVENT, datetime(2024, 1, 1, tzinfo=UTC), '"x"')
     assert event.event_references == []

@@ -1,0 +1,194 @@
+"""`python -m bot` as an operator runs it: configuration errors, .env, serving and stopping."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.fakes.incident_manager import FakeIncidentManager
+from tests.fakes.slack_api import FakeSlack
+from tests.support import slack_requests
+from tests.support.bot_server import free_port, http
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "DATABASE_URL",
+    "PORT",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in BOT_VARIABLES}
+    env.update(values)
+    return env
+
+
+def run_bot(cwd: Path, env: dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_missing_configuration_names_every_variable_in_one_line(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, clean_env(PYTHONPATH=str(ROOT)))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SLACK_BOT_TOKEN" in lines[0] and "SLACK_SIGNING_SECRET" in lines[0]
+    assert "OAuth & Permissions" in lines[0] and "Signing Secret" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_configuration_is_one_clear_line(tmp_path: Path) -> None:
+    env = clean_env(
+        PYTHONPATH=str(ROOT),
+        SLACK_BOT_TOKEN="not-a-token",
+        SLACK_SIGNING_SECRET="x",
+        PORT="eighty",
+        DATABASE_URL="postgresql://user:hunter2@db/bot",
+    )
+    result = run_bot(tmp_path, env)
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "SLACK_BOT_TOKEN must start with xoxb-" in line
+    assert "PORT must be a number" in line
+    assert "DATABASE_URL must be a sqlite URL" in line
+    assert "hunter2" not in line
+
+
+def test_socket_mode_does_not_need_the_signing_secret(tmp_path: Path) -> None:
+    env = clean_env(PYTHONPATH=str(ROOT), SLACK_APP_TOKEN="bad-app-token")
+    result = run_bot(tmp_path, env)
+    (line,) = result.stderr.strip().splitlines()
+    assert "SLACK_BOT_TOKEN" in line and "SLACK_APP_TOKEN must start with xapp-" in line
+    assert "SLACK_SIGNING_SECRET" not in line
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"bot exited: {process.communicate()}")
+        try:
+            if http("GET", url + "/healthz", timeout=1).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    pytest.fail("bot never became healthy")
+
+
+def test_serves_reads_dotenv_lets_real_env_win_and_stops_cleanly(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    port = free_port()
+    (tmp_path / ".env").write_text(
+        f"SLACK_BOT_TOKEN={BOT_TOKEN}\nSLACK_SIGNING_SECRET={SIGNING_SECRET}\n"
+        f"SLACK_API_URL={fake_slack.api_url}\nPORT=1\nAWS_REGION=ca-central-1\n"
+    )
+    env = clean_env(
+        PYTHONPATH=str(ROOT),
+        PORT=str(port),  # wins over PORT=1 in .env
+        AWS_ENDPOINT_URL_SSM_INCIDENTS=fake_aws.endpoint_url,
+        AWS_ACCESS_KEY_ID="AKIDTEST",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, process)
+        arn = fake_aws.add_incident(title="Process incident")
+        response_url = fake_slack.new_response_url()
+        body, headers = slack_requests.slash_command(
+            SIGNING_SECRET,
+            text=f"bind {arn}",
+            response_url=response_url,
+            trigger_id=fake_slack.issue_trigger_id(),
+        )
+        assert http("POST", url + "/slack/events", body, headers).status == 200
+        (reply,) = fake_slack.wait_for_responses(response_url, 1, timeout=15)
+        assert "now bound" in reply["text"]
+        assert fake_aws.calls_to("GetIncidentRecord")[0].region == "ca-central-1"
+        assert (tmp_path / "incident-bot.db").exists()  # the default DATABASE_URL, in the working directory
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    for line in stderr.strip().splitlines():
+        json.loads(line)  # structured logs: one JSON object per line
+    assert SIGNING_SECRET not in stderr and BOT_TOKEN not in stderr
+
+
+def test_port_in_use_is_one_line(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = clean_env(
+            PYTHONPATH=str(ROOT),
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake_slack.api_url,
+            PORT=str(port),
+            AWS_REGION="eu-west-1",
+            DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
+        )
+        result = run_bot(tmp_path, env)
+    assert result.returncode == 1
+    assert "Cannot start" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dockerfile_healthcheck_command_works_against_the_bot(bot_process_url: str) -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    joined = dockerfile.replace("\\\n", " ")
+    match = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])$", joined, re.MULTILINE)
+    assert match, "Dockerfile has no exec-form HEALTHCHECK"
+    command = json.loads(match.group(1))
+    port = bot_process_url.rsplit(":", 1)[1]
+    ok = subprocess.run(command, env={**os.environ, "PORT": port}, capture_output=True, timeout=10)
+    assert ok.returncode == 0, ok.stderr
+    down = subprocess.run(
+        command, env={**os.environ, "PORT": str(free_port())}, capture_output=True, timeout=10
+    )
+    assert down.returncode != 0
+
+
+def test_dockerfile_runs_as_non_root_with_exec_form_cmd() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.\d+-slim", dockerfile, re.MULTILINE)
+    assert re.search(r"^USER (?!root)\S+", dockerfile, re.MULTILINE)
+    assert re.search(r'^CMD \["python", "-m", "bot"\]', dockerfile, re.MULTILINE)
+
+
+@pytest.fixture
+def bot_process_url(bot: object) -> str:
+    from tests.support.harness import Harness
+
+    assert isinstance(bot, Harness)
+    return bot.url

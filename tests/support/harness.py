@@ -1,0 +1,109 @@
+"""A responder's-eye view of the running bot: send signed Slack requests, read what comes back."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.incident_manager import FakeIncidentManager
+from tests.fakes.slack_api import FakeSlack
+from tests.support import slack_requests
+from tests.support.bot_server import BotServer, HttpResult, http
+
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    ack: HttpResult
+    response_url: str
+    trigger_id: str
+
+    @property
+    def ack_text(self) -> str:
+        payload = self.ack.json()
+        return str(payload.get("text", "")) if isinstance(payload, dict) else ""
+
+
+class Harness:
+    def __init__(self, server: BotServer, secret: str, slack: FakeSlack, aws: FakeIncidentManager) -> None:
+        self.server = server
+        self.secret = secret
+        self.slack = slack
+        self.aws = aws
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def post(self, body: str, headers: dict[str, str]) -> HttpResult:
+        return http("POST", self.url + "/slack/events", body, headers)
+
+    def healthz(self) -> HttpResult:
+        return http("GET", self.url + "/healthz")
+
+    def command(
+        self,
+        text: str,
+        *,
+        channel_id: str = "C0001",
+        user_id: str = "U0001",
+        user_name: str = "alice",
+        team_id: str = "T0001",
+        trigger_id: str | None = None,
+        response_url: str | None = None,
+        **extra: Any,
+    ) -> CommandResult:
+        trigger_id = trigger_id or self.slack.issue_trigger_id(user_id)
+        response_url = response_url or self.slack.new_response_url()
+        body, headers = slack_requests.slash_command(
+            self.secret,
+            text=text,
+            response_url=response_url,
+            trigger_id=trigger_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            user_name=user_name,
+            team_id=team_id,
+            **extra,
+        )
+        return CommandResult(self.post(body, headers), response_url, trigger_id)
+
+    def replies(self, result: CommandResult, count: int = 1, timeout: float = 15.0) -> list[str]:
+        payloads = self.slack.wait_for_responses(result.response_url, count, timeout=timeout)
+        return [str(payload.get("text", "")) for payload in payloads]
+
+    def reply(self, result: CommandResult, timeout: float = 15.0) -> str:
+        """The one reply the person got after the ack (response_url)."""
+        replies = self.replies(result, 1, timeout)
+        assert len(replies) == 1, replies
+        payload = self.slack.responses(result.response_url)[0]
+        assert payload.get("response_type", "ephemeral") == "ephemeral", payload
+        return replies[0]
+
+    def run(self, text: str, **kwargs: Any) -> str:
+        """Send a command that is answered after the ack; return that answer."""
+        result = self.command(text, **kwargs)
+        assert result.ack.status == 200, result.ack
+        assert result.ack.body == "", f"expected an empty ack, got {result.ack.body!r}"
+        return self.reply(result)
+
+    def bind(self, arn: str, **kwargs: Any) -> str:
+        return self.run(f"bind {arn}", **kwargs)
+
+    def new_incident(self, title: str = "Checkout DB down", **kwargs: Any) -> str:
+        return self.aws.add_incident(title=f"{title}", **kwargs)
+
+    def bound_incident(self, title: str = "Checkout DB down", **kwargs: Any) -> str:
+        arn = self.new_incident(title)
+        reply = self.bind(arn, **kwargs)
+        assert "now bound" in reply, reply
+        return arn
+
+    @staticmethod
+    def event_text(event: dict[str, Any]) -> str:
+        decoded = json.loads(event["eventData"])
+        assert isinstance(decoded, str)
+        return decoded
