@@ -48,3 +48,11 @@ class BoundIncidentMissing(BotError):
         super().__init__(f"incident {arn} not found")
         self.title = title
         self.arn = arn
+
+
+class BindingChanged(BotError):
+    """The channel was bound to another incident while the person was composing."""
+
+    def __init__(self, current_title: str) -> None:
+        super().__init__("binding changed since the form was opened")
+        self.current_title = current_title

@@ -20,6 +20,7 @@ from bot import messages
 from bot.domain.arn import InvalidIncidentArn
 from bot.domain.timeline import NoteTooLong
 from bot.errors import (
+    BindingChanged,
     BindNotAllowed,
     BindPermissionUnknown,
     BoundIncidentMissing,
@@ -129,6 +130,8 @@ def classify(error: BaseException, context: FailureContext) -> tuple[str, str]:
 
 def _expected(error: BaseException, context: FailureContext) -> tuple[str, str] | None:
     """Failures caused by what the person did: no reference needed, nothing to log as an error."""
+    if isinstance(error, BindingChanged):
+        return "binding_changed", messages.binding_changed(error.current_title, context.text)
     if isinstance(error, ChannelNotBound):
         return "not_bound", messages.not_bound_with_text(context.text)
     if isinstance(error, EntryEmpty):

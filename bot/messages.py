@@ -53,13 +53,6 @@ def help_text() -> str:
     )
 
 
-def compose_not_available() -> str:
-    return (
-        f"Type what happened after the command, for example `{COMMAND} DB failover finished`.\n\n"
-        + help_text()
-    )
-
-
 def malformed(problem: str, original: str) -> str:
     return f"{problem}\n\n{help_text()}{your_text(original)}"
 
@@ -101,6 +94,22 @@ def status_not_bound() -> str:
 
 def not_bound_with_text(text: str) -> str:
     return not_bound() + your_text(text)
+
+
+def binding_changed(current_title: str, text: str) -> str:
+    return (
+        f"Nothing was added: while the form was open, this channel was bound to *{escape(current_title)}*, "
+        "a different incident from the one the form showed. Check it's the right one and add it again."
+        + your_text(text)
+    )
+
+
+def compose_text_empty() -> str:
+    return "Type what happened: the text can't be empty."
+
+
+def compose_time_in_future() -> str:
+    return "That time is in the future. Pick when it happened."
 
 
 def invalid_arn(reason: str) -> str:

@@ -27,6 +27,7 @@ from bot.domain.timeline import (
     encode_event_data,
 )
 from bot.errors import (
+    BindingChanged,
     BindNotAllowed,
     BindPermissionUnknown,
     BoundIncidentMissing,
@@ -63,6 +64,8 @@ class CapturedEntry:
     token_source: tuple[str, ...]
     added_by_id: str | None = None
     permalink: str | None = None
+    # The incident the person saw when they started (a modal); None when they acted in one step.
+    expected_incident_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class TimelineService:
         binding = await self._store.get_binding(captured.team_id, captured.channel_id)
         if binding is None:
             raise ChannelNotBound()
+        if captured.expected_incident_arn not in (None, binding.incident_arn):
+            raise BindingChanged(binding.incident_title)
         text = await self.readable_text(captured.slack_text)
         if not text:
             raise EntryEmpty(captured.event_type)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import commands, events, shortcuts
+from bot.listeners import commands, events, shortcuts, views
 
 
 def register_listeners(app: AsyncApp) -> None:
     commands.register(app)
     shortcuts.register(app)
     events.register(app)
+    views.register(app)

@@ -74,11 +74,6 @@ def test_help_lists_the_forms_in_the_ack(bot: Harness) -> None:
     assert bot.slack.responses(result.response_url) == []
 
 
-def test_no_text_explains_how_to_add(bot: Harness) -> None:
-    result = bot.command("")
-    assert "Type what happened after the command" in result.ack_text
-
-
 def test_wrongly_used_keyword_shows_help_and_gives_text_back(bot: Harness) -> None:
     result = bot.command("status of the db")
     assert "`status` takes nothing after it." in result.ack_text

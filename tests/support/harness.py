@@ -107,3 +107,27 @@ class Harness:
         decoded = json.loads(event["eventData"])
         assert isinstance(decoded, str)
         return decoded
+
+
+def compose_values(text: str | None, event_type: str = "Note", when: int | None = None) -> dict[str, Any]:
+    """view.state.values as Slack sends them for the compose modal's three inputs."""
+    values: dict[str, Any] = {
+        "entry_type": {
+            "entry_type_choice": {
+                "type": "radio_buttons",
+                "selected_option": {"text": {"type": "plain_text", "text": event_type}, "value": event_type},
+            }
+        },
+        "entry_text": {"entry_text_input": {"type": "plain_text_input", "value": text}},
+    }
+    if when is not None:
+        values["entry_time"] = {"entry_time_picker": {"type": "datetimepicker", "selected_date_time": when}}
+    return values
+
+
+def submit_view(
+    harness: Harness, view: dict[str, Any], values: dict[str, Any], user_id: str = "U0001"
+) -> HttpResult:
+    payload = slack_requests.view_submission_payload(view, values=values, user_id=user_id)
+    body, headers = slack_requests.interactivity(harness.secret, payload)
+    return harness.post(body, headers)

@@ -27,7 +27,9 @@ from bot.domain.commands import (
 )
 from bot.failures import FailureContext, explain
 from bot.services import CapturedEntry
+from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
+from bot.slack.views import ComposeContext, compose_modal
 
 
 def immediate_reply(command: Command) -> str | None:
@@ -35,8 +37,6 @@ def immediate_reply(command: Command) -> str | None:
     match command:
         case Help():
             return messages.help_text()
-        case Compose():
-            return messages.compose_not_available()
         case EmptyEntry(event_type=event_type):
             return messages.entry_empty(event_type)
         case Malformed(problem=problem, original=original):
@@ -70,6 +70,7 @@ async def handle_incident_note(
     user_id = str(command.get("user_id") or "")
     replier = Replier(client, channel_id, user_id, respond)
     failure = FailureContext(action="add", region=deps.gateway.region)
+    reply: str | None = None
     try:
         match parsed:
             case AddEntry(event_type=event_type, text=text):
@@ -84,7 +85,7 @@ async def handle_incident_note(
                     author_fallback=str(command.get("user_name") or user_id),
                     token_source=("slash", team_id, str(command.get("trigger_id") or "")),
                 )
-                reply = await _add(deps, captured)
+                reply = added_reply(await deps.timeline.add(captured), deps.gateway.region)
             case Bind(arn_text=arn_text):
                 failure = FailureContext(
                     action="bind", operation="GetIncidentRecord", region=deps.gateway.region
@@ -93,6 +94,11 @@ async def handle_incident_note(
             case Unbind():
                 failure = FailureContext(action="unbind", region=deps.gateway.region)
                 reply = await _unbind(deps, team_id, channel_id, user_id)
+            case Compose():
+                failure = FailureContext(action="compose", operation="views.open", region=deps.gateway.region)
+                reply = await _open_compose(
+                    deps, client, team_id, channel_id, str(command.get("trigger_id") or "")
+                )
             case Status():
                 failure = FailureContext(
                     action="status", operation="GetIncidentRecord", region=deps.gateway.region
@@ -100,26 +106,23 @@ async def handle_incident_note(
                 reply = await _status(deps, team_id, channel_id)
             case _:
                 return
-    except Exception as error:
+    except Exception as error:  # every failure becomes a reply through the mapping layer
         reply = explain(error, failure).text
-    await replier.send(reply)
+    if reply is not None:
+        await replier.send(reply)
 
 
-async def _add(deps: Deps, captured: CapturedEntry) -> str:
-    added = await deps.timeline.add(captured)
-    url = parse_incident_record_arn(added.binding.incident_arn).console_url(deps.gateway.region)
-    return messages.entry_added(
-        added.entry.event_type,
-        added.binding.incident_title,
-        url,
-        added.entry.event_time,
-        _note_body(added.readable_text),
-    )
-
-
-def _note_body(event_text: str) -> str:
-    # Show the person their own words, not the attribution line we appended.
-    return event_text.rsplit("\n\n— ", 1)[0]
+async def _open_compose(
+    deps: Deps, client: AsyncWebClient, team_id: str, channel_id: str, trigger_id: str
+) -> str | None:
+    """Open the compose form; return a reply only when there is nothing to open it for."""
+    binding = await deps.store.get_binding(team_id, channel_id)
+    if binding is None:
+        return messages.status_not_bound()
+    context = ComposeContext(team_id=team_id, channel_id=channel_id, incident_arn=binding.incident_arn)
+    view = compose_modal(context, binding.incident_title, datetime.now(UTC))
+    await client.views_open(trigger_id=trigger_id, view=view)
+    return None
 
 
 async def _bind(
