@@ -23,7 +23,18 @@ def main() -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    secrets = [
+        value
+        for value in (
+            settings.slack_bot_token,
+            settings.slack_signing_secret,
+            settings.slack_app_token,
+            os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            os.environ.get("AWS_SESSION_TOKEN"),
+        )
+        if value
+    ]
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper(), secrets)
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:

@@ -1,18 +1,38 @@
-"""Structured logs: one JSON object per line, with the reference id a person sees in a reply."""
+"""Structured logs: one JSON object per line, with the reference id a person sees in a reply.
+
+Secrets never reach the log: known secret values (tokens, signing secret, AWS keys) and anything shaped
+like a Slack token are replaced, as is the `token=` field of request bodies that Bolt logs when a
+signature check fails (Slack's legacy verification token).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_SECRET_SHAPES = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?<=token=)[^&\s\"'\\]+")
+REDACTED = "[redacted]"
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
     def format(self, record: logging.LogRecord) -> str:
+        line = json.dumps(self._entry(record), ensure_ascii=False)
+        for secret in self._secrets:
+            line = line.replace(secret, REDACTED)
+        return _SECRET_SHAPES.sub(REDACTED, line)
+
+    def _entry(self, record: logging.LogRecord) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
@@ -24,12 +44,19 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return entry
 
 
-def configure_logging(level: str = "INFO") -> None:
+def _skip_bolt_token_notice(record: logging.LogRecord) -> bool:
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that it is unused because we hand it a client configured
+    # with SLACK_API_URL; that is intended, and the warning would only alarm operators.
+    return "will be unused" not in record.getMessage()
+
+
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(secrets))
+    handler.addFilter(_skip_bolt_token_notice)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -56,7 +56,9 @@ def _strip_decoration(text: str) -> str:
     # People paste ARNs in backticks, quotes or Slack's <...> link brackets.
     cleaned = text.strip()
     while len(cleaned) >= 2 and (cleaned[0], cleaned[-1]) in {("`", "`"), ('"', '"'), ("'", "'"), ("<", ">")}:
-        cleaned = cleaned[1:-1].strip()
+        inner = cleaned[1:-1]
+        # Slack's <target|label>: the target is what was pasted.
+        cleaned = (inner.split("|", 1)[0] if cleaned[0] == "<" else inner).strip()
     return cleaned
 
 

@@ -3,6 +3,7 @@ do, carries a reference, never a traceback or an exception class name, and leave
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -164,3 +165,14 @@ def test_service_down_is_explained(bot: Harness) -> None:
     assert "Nothing was added" in reply or "can't tell whether it was added" in reply
     assert_friendly(reply)
     assert bot.healthz().status == 200
+
+
+def test_generic_aws_endpoint_url_is_honoured(
+    make_bot: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = os.environ["AWS_ENDPOINT_URL_SSM_INCIDENTS"]
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SSM_INCIDENTS")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    bot = make_bot()
+    assert "now bound" in bot.bind(bot.new_incident())
+    assert len(bot.aws.calls_to("GetIncidentRecord")) == 1

@@ -128,6 +128,7 @@ def test_serves_reads_dotenv_lets_real_env_win_and_stops_cleanly(
             response_url=response_url,
             trigger_id=fake_slack.issue_trigger_id(),
         )
+        assert http("POST", url + "/slack/events", body, slack_requests.tampered(headers)).status == 401
         assert http("POST", url + "/slack/events", body, headers).status == 200
         (reply,) = fake_slack.wait_for_responses(response_url, 1, timeout=15)
         assert "now bound" in reply["text"]
@@ -140,7 +141,9 @@ def test_serves_reads_dotenv_lets_real_env_win_and_stops_cleanly(
     assert "Traceback" not in stderr
     for line in stderr.strip().splitlines():
         json.loads(line)  # structured logs: one JSON object per line
-    assert SIGNING_SECRET not in stderr and BOT_TOKEN not in stderr
+    assert SIGNING_SECRET not in stderr and BOT_TOKEN not in stderr and "secret" not in stderr
+    assert "Invalid request signature" in stderr  # the refused request is logged...
+    assert slack_requests.VERIFICATION_TOKEN not in stderr  # ...without the token it carried
 
 
 def test_port_in_use_is_one_line(tmp_path: Path, fake_slack: FakeSlack) -> None:

@@ -38,3 +38,8 @@ def test_rejections_say_why(text: str, reason_part: str) -> None:
     with pytest.raises(InvalidIncidentArn) as raised:
         parse_incident_record_arn(text)
     assert reason_part in raised.value.reason
+
+
+def test_slack_link_brackets_around_an_arn_are_removed() -> None:
+    assert str(parse_incident_record_arn(f"<{ARN}|{ARN}>")) == ARN
+    assert str(parse_incident_record_arn(f"'{ARN}'")) == ARN
