@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,10 @@ _WHERE = {
     "SLACK_SIGNING_SECRET": "Slack app settings > Basic Information > App Credentials > Signing Secret",
     "SLACK_APP_TOKEN": "Slack app settings > Basic Information > App-Level Tokens (connections:write), xapp-",
 }
+
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]+$")
 
 
 class ConfigError(Exception):
@@ -75,7 +80,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 
     port = DEFAULT_PORT
     if (raw_port := _value(env, "PORT")) is not None:
-        if raw_port.isdigit() and 0 < int(raw_port) < 65536:
+        if raw_port.isascii() and raw_port.isdigit() and len(raw_port) <= 5 and 0 < int(raw_port) < 65536:
             port = int(raw_port)
         else:
             malformed.append(f"PORT must be a number from 1 to 65535 (got '{raw_port[:20]}')")
@@ -105,9 +110,17 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not reaction or any(c.isspace() for c in reaction):
         malformed.append("TIMELINE_REACTION must be an emoji name such as pushpin")
 
+    for name, pattern in (("BIND_ALLOWED_USERS", _USER_ID), ("BIND_ALLOWED_USERGROUPS", _USERGROUP_ID)):
+        bad = sorted(item for item in _id_list(env, name) if not pattern.match(item))
+        if bad:
+            malformed.append(f"{name} must list Slack ids separated by commas (not: {', '.join(bad)[:60]})")
+
     problems: list[str] = []
     if missing:
-        problems.append("missing " + "; ".join(f"{name} (from {_WHERE[name]})" for name in missing))
+        named = [f"{name} (from {_WHERE[name]})" for name in missing]
+        if "SLACK_SIGNING_SECRET" in missing:
+            named[-1] += f", or SLACK_APP_TOKEN for Socket Mode (from {_WHERE['SLACK_APP_TOKEN']})"
+        problems.append("missing " + "; ".join(named))
     problems.extend(malformed)
     if problems:
         raise ConfigError("Configuration error: " + "; ".join(problems) + ". See README.md, Configuration.")

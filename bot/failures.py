@@ -101,7 +101,7 @@ def _aws_client_error(error: aws.ClientError, context: FailureContext) -> tuple[
     if code == "ConflictException":
         return "conflict", messages.conflict()
     if code in _BAD_CREDENTIAL_CODES:
-        return "bad_credentials", messages.bad_credentials(code)
+        return "bad_credentials", messages.bad_credentials(expired="Expired" in code)
     return "aws_internal", messages.aws_internal_error()
 
 
@@ -125,7 +125,9 @@ def classify(error: BaseException, context: FailureContext) -> tuple[str, str]:
     if expected is not None:
         return expected
     kind, (what, todo) = _unexpected(error, context)
-    return kind, messages.failure(what, context.action, todo, context.text)
+    # When the outcome is unknown, "nothing was added" would be a claim we cannot make.
+    action = "" if kind == "aws_outcome_unknown" else context.action
+    return kind, messages.failure(what, action, todo, context.text)
 
 
 def _expected(error: BaseException, context: FailureContext) -> tuple[str, str] | None:
@@ -157,6 +159,8 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tup
     if isinstance(error, aws.NoRegionError):
         return "no_region", messages.no_region()
     if isinstance(error, aws.ReadTimeoutError | aws.ConnectionClosedError):
+        if context.action != "add":
+            return "aws_timeout", messages.aws_timed_out()
         # The request may have reached AWS: say only what is known.
         return "aws_outcome_unknown", messages.aws_outcome_unknown()
     if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError | aws.HTTPClientError):
@@ -168,8 +172,10 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tup
         return "bind_permission_unknown", messages.bind_permission_unknown(reason)
     if isinstance(error, SlackApiError):
         return _slack_error(error)
-    if isinstance(error, SlackClientError | aiohttp.ClientError | TimeoutError):
+    if isinstance(error, SlackClientError | aiohttp.ClientError):
         return "slack_unreachable", messages.slack_unreachable()
+    if isinstance(error, TimeoutError):
+        return "timeout", messages.timed_out()
     return "internal", messages.internal_error()
 
 

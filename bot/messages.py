@@ -137,7 +137,7 @@ def bind_not_allowed(allowed_users: frozenset[str], allowed_usergroups: frozense
 
 def bind_permission_unknown(reason: str) -> tuple[str, str]:
     return (
-        f"Binding is limited to certain user groups, and I couldn't check yours because {reason}.",
+        f"Binding is limited to certain user groups, and I couldn't check yours because {escape(reason)}.",
         "Try again in a minute.",
     )
 
@@ -287,9 +287,10 @@ def no_credentials() -> tuple[str, str]:
     )
 
 
-def bad_credentials(code: str) -> tuple[str, str]:
+def bad_credentials(expired: bool) -> tuple[str, str]:
+    problem = "have expired" if expired else "were not accepted"
     return (
-        f"AWS rejected the bot's credentials ({escape(code)}).",
+        f"The bot's AWS credentials {problem}.",
         "An operator needs to renew or fix the bot's AWS credentials.",
     )
 
@@ -313,6 +314,14 @@ def aws_outcome_unknown() -> tuple[str, str]:
         "Incident Manager didn't answer in time, so I can't tell whether it was added.",
         "Check the incident's timeline in the console before adding it again.",
     )
+
+
+def aws_timed_out() -> tuple[str, str]:
+    return ("Incident Manager didn't answer in time.", "Try again in a minute.")
+
+
+def timed_out() -> tuple[str, str]:
+    return ("A service the bot depends on didn't answer in time.", "Try again in a minute.")
 
 
 def bot_bug() -> tuple[str, str]:

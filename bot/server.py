@@ -12,6 +12,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from bot.app import Runtime, build_runtime
 from bot.aws.incidents import Boto3IncidentGateway
 from bot.config import Settings
+from bot.store.factory import is_in_memory
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ def web_app(runtime: Runtime, *, serve_slack_events: bool = True) -> web.Applica
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or `stop` is set)."""
     stop = stop or _stop_on_signals()
+    if is_in_memory(settings.database_url):
+        logger.warning("DATABASE_URL is an in-memory database: bindings are lost when the bot restarts")
     runtime = await build_runtime(settings)
     warm: asyncio.Task[None] | None = None
     if isinstance(runtime.deps.gateway, Boto3IncidentGateway):

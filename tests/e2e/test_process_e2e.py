@@ -106,7 +106,7 @@ def test_serves_reads_dotenv_lets_real_env_win_and_stops_cleanly(
         PORT=str(port),  # wins over PORT=1 in .env
         AWS_ENDPOINT_URL_SSM_INCIDENTS=fake_aws.endpoint_url,
         AWS_ACCESS_KEY_ID="AKIDTEST",
-        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_SECRET_ACCESS_KEY="aws-secret-Zq9x7",
         AWS_EC2_METADATA_DISABLED="true",
     )
     process = subprocess.Popen(
@@ -141,7 +141,7 @@ def test_serves_reads_dotenv_lets_real_env_win_and_stops_cleanly(
     assert "Traceback" not in stderr
     for line in stderr.strip().splitlines():
         json.loads(line)  # structured logs: one JSON object per line
-    assert SIGNING_SECRET not in stderr and BOT_TOKEN not in stderr and "secret" not in stderr
+    assert SIGNING_SECRET not in stderr and BOT_TOKEN not in stderr and "aws-secret-Zq9x7" not in stderr
     assert "Invalid request signature" in stderr  # the refused request is logged...
     assert slack_requests.VERIFICATION_TOKEN not in stderr  # ...without the token it carried
 

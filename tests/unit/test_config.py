@@ -1,0 +1,274 @@
+"""load_settings: one pass over the environment, every problem named at once in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import (
+    DEFAULT_AWS_READ_TIMEOUT,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_PORT,
+    DEFAULT_REACTION,
+    DEFAULT_SLACK_API_URL,
+    ConfigError,
+    Settings,
+    load_settings,
+)
+
+BOT_TOKEN = "xoxb-1111-2222-abcdefSECRET"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+APP_TOKEN = "xapp-1-A111-222-deadbeefSECRET"
+HTTP = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+
+
+def config_error(env: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+    message = str(raised.value)
+    # One line for the operator, framed the same way every time.
+    assert "\n" not in message
+    assert message.startswith("Configuration error: ")
+    assert message.endswith(". See README.md, Configuration.")
+    return message
+
+
+def test_minimal_http_config_gets_the_defaults() -> None:
+    settings = load_settings(HTTP)
+    assert settings == Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_app_token=None,
+        slack_api_url=DEFAULT_SLACK_API_URL,
+        aws_region=None,
+        database_url=DEFAULT_DATABASE_URL,
+        timeline_reaction=DEFAULT_REACTION,
+        bind_allowed_users=frozenset(),
+        bind_allowed_usergroups=frozenset(),
+        port=DEFAULT_PORT,
+        aws_read_timeout=DEFAULT_AWS_READ_TIMEOUT,
+    )
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.database_url == "sqlite:///incident-bot.db"
+    assert settings.timeline_reaction == "pushpin"
+    assert settings.port == 3000
+    assert not settings.socket_mode
+    assert not settings.bind_restricted
+
+
+def test_values_are_trimmed() -> None:
+    settings = load_settings(
+        {"SLACK_BOT_TOKEN": f"  {BOT_TOKEN}\t", "SLACK_SIGNING_SECRET": f" {SIGNING_SECRET} "}
+    )
+    assert settings.slack_bot_token == BOT_TOKEN
+    assert settings.slack_signing_secret == SIGNING_SECRET
+
+
+def test_only_the_given_mapping_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("PORT", "not-a-port")
+    settings = load_settings(HTTP)
+    assert settings.aws_region is None
+    assert settings.port == DEFAULT_PORT
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN})
+    assert settings.socket_mode
+    assert settings.slack_app_token == APP_TOKEN
+    assert settings.slack_signing_secret is None
+
+
+def test_every_missing_variable_is_named_at_once_with_where_to_get_it() -> None:
+    message = config_error({"SLACK_BOT_TOKEN": "   ", "SLACK_SIGNING_SECRET": ""})
+    assert message == (
+        "Configuration error: missing "
+        "SLACK_BOT_TOKEN (from Slack app settings > OAuth & Permissions > Bot User OAuth Token, starts with "
+        "xoxb-); "
+        "SLACK_SIGNING_SECRET (from Slack app settings > Basic Information > App Credentials > Signing "
+        "Secret), or SLACK_APP_TOKEN for Socket Mode (from Slack app settings > Basic Information > "
+        "App-Level Tokens (connections:write), xapp-). See README.md, Configuration."
+    )
+
+
+def test_missing_and_malformed_are_reported_together() -> None:
+    message = config_error({"PORT": "http", "TIMELINE_REACTION": "push pin", "SLACK_API_URL": "slack.com"})
+    for part in (
+        "missing SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "PORT",
+        "TIMELINE_REACTION",
+        "SLACK_API_URL",
+    ):
+        assert part in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token-SECRET"}, "SLACK_BOT_TOKEN must start with xoxb-"),
+        ({"SLACK_BOT_TOKEN": "xapp-1-A111-SECRET"}, "SLACK_BOT_TOKEN must start with xoxb-"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong-place-SECRET"}, "SLACK_APP_TOKEN must start with xapp-"),
+        ({"PORT": "http"}, "PORT must be a number from 1 to 65535 (got 'http')"),
+        ({"PORT": "0"}, "PORT must be a number from 1 to 65535 (got '0')"),
+        ({"PORT": "65536"}, "PORT must be a number from 1 to 65535 (got '65536')"),
+        ({"PORT": "-1"}, "PORT must be a number from 1 to 65535"),
+        ({"PORT": "3000.5"}, "PORT must be a number from 1 to 65535"),
+        ({"PORT": "1" * 50}, "(got '11111111111111111111')"),
+        (
+            {"DATABASE_URL": "postgresql://app:SECRET@db:5432/incidents"},
+            "DATABASE_URL must be a sqlite URL such as sqlite:///incident-bot.db (got 'postgresql://…')",
+        ),
+        (
+            {"DATABASE_URL": "sqlite://db-host/incidents.db"},
+            "DATABASE_URL must look like sqlite:///relative.db or sqlite:////absolute.db",
+        ),
+        ({"TIMELINE_REACTION": "push pin"}, "TIMELINE_REACTION must be an emoji name such as pushpin"),
+        ({"TIMELINE_REACTION": "::"}, "TIMELINE_REACTION must be an emoji name such as pushpin"),
+        ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL must be an http(s) URL"),
+        ({"SLACK_API_URL": "ftp://slack.com/api/"}, "SLACK_API_URL must be an http(s) URL"),
+        (
+            {"INCIDENT_MANAGER_READ_TIMEOUT": "0"},
+            "INCIDENT_MANAGER_READ_TIMEOUT must be seconds between 0 and 120",
+        ),
+        ({"INCIDENT_MANAGER_READ_TIMEOUT": "121"}, "INCIDENT_MANAGER_READ_TIMEOUT must be seconds"),
+        ({"INCIDENT_MANAGER_READ_TIMEOUT": "nan"}, "INCIDENT_MANAGER_READ_TIMEOUT must be seconds"),
+        ({"INCIDENT_MANAGER_READ_TIMEOUT": "ten"}, "INCIDENT_MANAGER_READ_TIMEOUT must be seconds"),
+    ],
+    ids=lambda value: next(iter(value)) if isinstance(value, dict) else "",
+)
+def test_malformed_values_are_named(overrides: dict[str, str], problem: str) -> None:
+    message = config_error({**HTTP, **overrides})
+    assert problem in message
+    assert "SECRET" not in message  # a token or password is never echoed
+
+
+def test_all_malformed_values_are_named_at_once() -> None:
+    message = config_error(
+        {
+            "SLACK_BOT_TOKEN": "xoxp-1",
+            "SLACK_APP_TOKEN": "xoxb-2",
+            "PORT": "x",
+            "DATABASE_URL": "mysql://a",
+            "TIMELINE_REACTION": "a b",
+        }
+    )
+    assert message.count(";") == 4
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PORT", "DATABASE_URL", "TIMELINE_REACTION"):
+        assert name in message
+    assert "missing" not in message  # the app token stands in for the signing secret
+
+
+@pytest.mark.parametrize(("raw", "port"), [("1", 1), ("8080", 8080), (" 65535 ", 65535)])
+def test_port_range_is_accepted(raw: str, port: int) -> None:
+    assert load_settings({**HTTP, "PORT": raw}).port == port
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("\u00b2", id="superscript-two"),  # str.isdigit() is True, int() refuses it
+        pytest.param("9" * 5000, id="5000-digits"),  # beyond int()'s 4300-digit limit
+    ],
+)
+def test_unconvertible_port_digits_are_a_config_error(raw: str) -> None:
+    assert "PORT must be a number" in config_error({**HTTP, "PORT": raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [(":pushpin:", "pushpin"), ("eyes", "eyes"), (" :white_check_mark: ", "white_check_mark")],
+)
+def test_reaction_is_a_bare_emoji_name(raw: str, name: str) -> None:
+    assert load_settings({**HTTP, "TIMELINE_REACTION": raw}).timeline_reaction == name
+
+
+def test_aws_region_is_preferred_over_aws_default_region() -> None:
+    settings = load_settings({**HTTP, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"})
+    assert settings.aws_region == "eu-west-1"
+
+
+def test_aws_default_region_is_used_alone() -> None:
+    assert load_settings({**HTTP, "AWS_DEFAULT_REGION": "us-east-1"}).aws_region == "us-east-1"
+    assert (
+        load_settings({**HTTP, "AWS_REGION": " ", "AWS_DEFAULT_REGION": "us-east-1"}).aws_region
+        == "us-east-1"
+    )
+
+
+def test_bind_allow_lists_ignore_spaces_and_empty_items() -> None:
+    settings = load_settings(
+        {**HTTP, "BIND_ALLOWED_USERS": " U0001, ,U0002 ,,U0001, ", "BIND_ALLOWED_USERGROUPS": ",S0001 ,"}
+    )
+    assert settings.bind_allowed_users == frozenset({"U0001", "U0002"})
+    assert settings.bind_allowed_usergroups == frozenset({"S0001"})
+    assert settings.bind_restricted
+
+
+def test_blank_allow_lists_leave_binding_open() -> None:
+    settings = load_settings({**HTTP, "BIND_ALLOWED_USERS": " , ,", "BIND_ALLOWED_USERGROUPS": ""})
+    assert settings.bind_allowed_users == frozenset()
+    assert not settings.bind_restricted
+    assert load_settings({**HTTP, "BIND_ALLOWED_USERGROUPS": "S1"}).bind_restricted
+
+
+@pytest.mark.parametrize(
+    ("raw", "url"),
+    [
+        ("http://127.0.0.1:8999/api", "http://127.0.0.1:8999/api/"),
+        ("https://slack.com/api/", "https://slack.com/api/"),
+    ],
+)
+def test_slack_api_url_gets_a_trailing_slash(raw: str, url: str) -> None:
+    assert load_settings({**HTTP, "SLACK_API_URL": raw}).slack_api_url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:////var/lib/bot/bot.db", "sqlite://", "sqlite+pysqlite:///bot.db?timeout=5"]
+)
+def test_sqlite_database_urls_are_kept_as_given(url: str) -> None:
+    assert load_settings({**HTTP, "DATABASE_URL": url}).database_url == url
+
+
+def test_read_timeout_is_parsed() -> None:
+    assert load_settings({**HTTP, "INCIDENT_MANAGER_READ_TIMEOUT": "2.5"}).aws_read_timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:s3cr3t-pw@db.internal:5432/incidents",
+        "postgresql+asyncpg://app:s3cr3t-pw@db.internal/incidents",
+        "sqlite://app:s3cr3t-pw@db.internal/incidents.db",
+    ],
+)
+def test_database_url_with_a_password_is_never_echoed(url: str) -> None:
+    message = config_error({**HTTP, "DATABASE_URL": url})
+    assert "DATABASE_URL" in message
+    assert "s3cr3t" not in message
+    assert "app:" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("app:s3cr3t-pw@db.internal:5432/incidents", id="dsn-without-scheme"),
+        pytest.param("postgres:/app:s3cr3t-pw@db/x", id="one-slash-typo"),
+        pytest.param("password=s3cr3t-pw host=db", id="libpq-keywords"),
+    ],
+)
+def test_database_url_without_a_scheme_is_never_echoed(url: str) -> None:
+    message = config_error({**HTTP, "DATABASE_URL": url})
+    assert "s3cr3t" not in message
+
+
+def test_malformed_allow_lists_are_named_without_crashing() -> None:
+    message = config_error(
+        {**HTTP, "BIND_ALLOWED_USERS": "U012AB, alice", "BIND_ALLOWED_USERGROUPS": "oncall"}
+    )
+    assert "BIND_ALLOWED_USERS must list Slack ids" in message and "alice" in message
+    assert "BIND_ALLOWED_USERGROUPS must list Slack ids" in message and "oncall" in message
+
+
+def test_missing_signing_secret_mentions_socket_mode_as_the_alternative() -> None:
+    message = config_error({"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert "SLACK_SIGNING_SECRET" in message and "or SLACK_APP_TOKEN for Socket Mode" in message

@@ -1,0 +1,299 @@
+"""SqliteStore on real files: bindings, write-once timeline entries, persistence, two writers on one file,
+and an event loop that keeps running while the disk works."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
+from bot.store import Binding, EntryState, StoredEntry
+from bot.store.factory import UnsupportedDatabaseUrl, open_store, sqlite_path
+from bot.store.sqlite import SqliteStore
+
+ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
+OTHER_ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/def"
+BOUND_AT = datetime(2024, 4, 5, 12, 0, 1, 250_000, tzinfo=UTC)
+EVENT_TIME = datetime(2024, 4, 5, 12, 34, 56, 123_456, tzinfo=UTC)
+
+
+def binding(team: str = "T1", channel: str = "C1", arn: str = ARN, title: str = "DB down") -> Binding:
+    return Binding(team, channel, arn, title, "U0001", BOUND_AT)
+
+
+def entry(
+    token: str,
+    text: str = "first",
+    *,
+    arn: str = ARN,
+    event_type: EventType = EventType.NOTE,
+    at: datetime = EVENT_TIME,
+) -> TimelineEntry:
+    return TimelineEntry(token, arn, event_type, at, encode_event_data(text))
+
+
+def rows(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT client_token, state FROM timeline_entries").fetchall()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "bot.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(str(db_path))
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+# sqlite_path / open_store
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///rel.db", "rel.db"),
+        ("sqlite:///data/rel.db", "data/rel.db"),
+        ("sqlite:////abs/x.db", "/abs/x.db"),
+        ("sqlite://", ":memory:"),
+        ("sqlite:///", ":memory:"),
+        ("sqlite:///:memory:", ":memory:"),
+        ("sqlite+pysqlite:///rel.db", "rel.db"),
+        ("sqlite:///rel.db?timeout=5", "rel.db"),
+    ],
+)
+def test_sqlite_path(url: str, path: str) -> None:
+    assert sqlite_path(url) == path
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://app:pw@db/incidents", "DATABASE_URL must be a sqlite URL"),
+        ("mysql+pymysql://db/incidents", "DATABASE_URL must be a sqlite URL"),
+        ("sqlite:rel.db", "DATABASE_URL must be a sqlite URL"),
+        ("rel.db", "DATABASE_URL must be a sqlite URL"),
+        ("", "DATABASE_URL must be a sqlite URL"),
+        ("sqlite://host/x.db", "DATABASE_URL must look like sqlite:///relative.db or sqlite:////absolute.db"),
+    ],
+)
+def test_sqlite_path_rejections(url: str, problem: str) -> None:
+    with pytest.raises(UnsupportedDatabaseUrl, match="^" + problem) as raised:
+        sqlite_path(url)
+    assert isinstance(raised.value, ValueError)
+    assert "pw" not in str(raised.value)
+
+
+async def test_open_store_in_memory_serves() -> None:
+    store = open_store("sqlite://")
+    assert isinstance(store, SqliteStore)
+    try:
+        await store.ping()
+        assert await store.put_binding(binding()) is None
+        assert await store.get_binding("T1", "C1") == binding()
+    finally:
+        await store.close()
+
+
+async def test_open_store_uses_the_file(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'via-url.db'}")
+    try:
+        await store.ping()
+    finally:
+        await store.close()
+    assert (tmp_path / "via-url.db").exists()
+
+
+# Bindings
+
+
+async def test_ping(store: SqliteStore) -> None:
+    await store.ping()
+
+
+async def test_binding_put_and_get(store: SqliteStore) -> None:
+    assert await store.get_binding("T1", "C1") is None
+    assert await store.put_binding(binding()) is None
+    got = await store.get_binding("T1", "C1")
+    assert got == binding()
+    assert got is not None and got.bound_at.utcoffset() == timedelta(0)
+
+
+async def test_bindings_are_keyed_by_team_and_channel(store: SqliteStore) -> None:
+    await store.put_binding(binding("T1", "C1", title="one"))
+    await store.put_binding(binding("T2", "C1", title="same channel id, other team"))
+    await store.put_binding(binding("T1", "C2", title="other channel"))
+    assert (await store.get_binding("T1", "C1")) == binding("T1", "C1", title="one")
+    assert (await store.get_binding("T2", "C1")) == binding("T2", "C1", title="same channel id, other team")
+    assert (await store.get_binding("T1", "C2")) == binding("T1", "C2", title="other channel")
+    assert await store.get_binding("T2", "C2") is None
+
+
+async def test_put_replaces_and_returns_the_previous_binding(store: SqliteStore) -> None:
+    first = binding(arn=ARN, title="first")
+    second = binding(arn=OTHER_ARN, title="second")
+    assert await store.put_binding(first) is None
+    assert await store.put_binding(second) == first
+    assert await store.get_binding("T1", "C1") == second
+    assert await store.put_binding(second) == second
+
+
+async def test_delete_returns_what_it_removed(store: SqliteStore) -> None:
+    await store.put_binding(binding())
+    await store.put_binding(binding("T1", "C2"))
+    assert await store.delete_binding("T1", "C1") == binding()
+    assert await store.get_binding("T1", "C1") is None
+    assert await store.delete_binding("T1", "C1") is None
+    assert await store.get_binding("T1", "C2") == binding("T1", "C2")
+
+
+async def test_everything_persists_across_close_and_reopen(db_path: Path) -> None:
+    token = client_token("slash", "T1", "trigger-1")
+    first = SqliteStore(str(db_path))
+    await first.put_binding(binding(title="kept"))
+    await first.save_entry_once(entry(token, "kept text"))
+    await first.mark_sent(token, "event-1")
+    await first.close()
+
+    again = SqliteStore(str(db_path))
+    try:
+        assert await again.get_binding("T1", "C1") == binding(title="kept")
+        stored = await again.save_entry_once(entry(token, "other text"))
+        assert stored == StoredEntry(entry(token, "kept text"), EntryState.SENT, "event-1")
+    finally:
+        await again.close()
+
+
+async def test_close_is_safe_when_never_opened_and_twice(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.close()
+    await store.close()
+
+
+# Timeline entries
+
+
+async def test_save_entry_once_returns_the_first_entry_unchanged(store: SqliteStore) -> None:
+    token = client_token("slash", "T1", "trigger-1")
+    first = entry(token, "first text")
+    saved = await store.save_entry_once(first)
+    assert saved == StoredEntry(first, EntryState.PENDING, None)
+
+    repeat = entry(
+        token,
+        "different text",
+        arn=OTHER_ARN,
+        event_type=EventType.CUSTOM_EVENT,
+        at=EVENT_TIME + timedelta(minutes=5, microseconds=1),
+    )
+    again = await store.save_entry_once(repeat)
+    assert again.entry == first
+    assert again.entry.text == "first text"
+    assert again.entry.event_time == EVENT_TIME
+    assert again.entry.event_time.microsecond == 123_456
+    assert again.entry.event_time.utcoffset() == timedelta(0)
+    assert again.state is EntryState.PENDING
+    assert again.event_id is None
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2024, 4, 5, 12, 34, 56, tzinfo=UTC),  # no fraction: isoformat leaves it out
+        datetime(2024, 4, 5, 12, 34, 56, 1, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ],
+)
+async def test_event_time_round_trips_to_the_microsecond(store: SqliteStore, at: datetime) -> None:
+    stored = await store.save_entry_once(entry(client_token("t", str(at)), at=at))
+    assert stored.entry.event_time == at
+    assert stored.entry.event_time.microsecond == at.microsecond
+    assert stored.entry.event_time.utcoffset() == timedelta(0)
+
+
+async def test_mark_sent_records_the_event_id(store: SqliteStore) -> None:
+    token = client_token("a")
+    await store.save_entry_once(entry(token))
+    await store.mark_sent(token, "event-42")
+    assert await store.save_entry_once(entry(token)) == StoredEntry(entry(token), EntryState.SENT, "event-42")
+
+
+async def test_mark_failed_then_sent_on_retry(store: SqliteStore) -> None:
+    token = client_token("b")
+    await store.save_entry_once(entry(token))
+    await store.mark_failed(token, "ThrottlingException")
+    assert (await store.save_entry_once(entry(token))).state is EntryState.FAILED
+    await store.mark_sent(token, "event-7")
+    stored = await store.save_entry_once(entry(token))
+    assert (stored.state, stored.event_id) == (EntryState.SENT, "event-7")
+
+
+async def test_mark_failed_never_overrides_sent(store: SqliteStore) -> None:
+    token = client_token("c")
+    await store.save_entry_once(entry(token))
+    await store.mark_sent(token, "event-1")
+    await store.mark_failed(token, "late timeout from a duplicate delivery")
+    stored = await store.save_entry_once(entry(token))
+    assert (stored.state, stored.event_id) == (EntryState.SENT, "event-1")
+
+
+async def test_marks_on_unknown_tokens_change_nothing(store: SqliteStore, db_path: Path) -> None:
+    await store.mark_sent("slack-unknown", "event-1")
+    await store.mark_failed("slack-unknown", "nope")
+    assert rows(db_path) == []
+
+
+async def test_two_stores_on_one_file_write_each_token_once(db_path: Path) -> None:
+    # Two processes' worth: separate connections and threads, both starting cold on the same file.
+    first, second = SqliteStore(str(db_path)), SqliteStore(str(db_path))
+    tokens = [client_token("race", str(i)) for i in range(20)]
+    try:
+        for token in tokens:
+            mine = entry(token, "from the first process")
+            theirs = entry(token, "from the second process", at=EVENT_TIME + timedelta(seconds=1))
+            a, b = await asyncio.gather(first.save_entry_once(mine), second.save_entry_once(theirs))
+            assert a == b
+            assert a.entry in (mine, theirs)
+            assert a.state is EntryState.PENDING
+    finally:
+        await asyncio.gather(first.close(), second.close())
+    stored = rows(db_path)
+    assert sorted(token for token, _ in stored) == sorted(tokens)
+
+
+async def test_store_work_never_blocks_the_event_loop(store: SqliteStore) -> None:
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    stalled = 0
+    try:
+        for i in range(200):
+            before = ticks
+            if i % 2:
+                await store.put_binding(binding(channel=f"C{i}"))
+            else:
+                await store.save_entry_once(entry(client_token("loop", str(i))))
+            # Had the write run on the loop's thread, the ticker could not have run during it.
+            stalled += ticks == before
+    finally:
+        stop.set()
+        await task
+    assert stalled == 0
+    assert ticks >= 200
