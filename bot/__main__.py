@@ -13,6 +13,7 @@ from dotenv import load_dotenv
 from bot.config import ConfigError, load_settings
 from bot.logs import configure_logging
 from bot.server import serve
+from bot.slack.identity import TokenRejected
 
 
 def main() -> int:
@@ -42,6 +43,9 @@ def main() -> int:
     except OSError as error:
         # e.g. the port is taken or the database folder is not writable: one line, no traceback.
         print(f"Cannot start: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except TokenRejected as error:
+        print(f"Cannot start: {error}", file=sys.stderr)
         return 1
     except sqlite3.Error as error:
         print(f"Cannot open the database named by DATABASE_URL: {error}", file=sys.stderr)

@@ -6,7 +6,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -16,6 +18,7 @@ from bot.deps import CONTEXT_KEY, Deps
 from bot.listeners import register_listeners
 from bot.services import BindingService, BindPermission, TimelineService
 from bot.slack.directory import UserDirectory
+from bot.slack.identity import SlackIdentity
 from bot.store import Store
 from bot.store.factory import open_store
 
@@ -27,15 +30,22 @@ class Runtime:
     app: AsyncApp
     deps: Deps
     client: AsyncWebClient
+    identity: SlackIdentity
 
     async def close(self) -> None:
+        await self.deps.http.close()
         await self.deps.store.close()
         await self.deps.gateway.close()
 
 
-def build_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> AsyncApp:
+def build_app(settings: Settings, deps: Deps, client: AsyncWebClient, identity: SlackIdentity) -> AsyncApp:
+    async def authorize() -> AuthorizeResult:
+        # A plain function: Bolt matches an authorize hook's parameters by name, and `self` confuses it.
+        return await identity.authorize()
+
     app = AsyncApp(
         client=client,
+        authorize=authorize,
         signing_secret=settings.slack_signing_secret,
         # Socket Mode connections are authenticated by the app token; HTTP requests by their signature.
         request_verification_enabled=not settings.socket_mode,
@@ -60,6 +70,7 @@ async def build_runtime(
     await store.ping()
     gateway = gateway or Boto3IncidentGateway(settings.aws_region, settings.aws_read_timeout)
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    identity = SlackIdentity(client, settings.slack_bot_token)
     directory = UserDirectory(client)
     permission = BindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
     deps = Deps(
@@ -68,5 +79,8 @@ async def build_runtime(
         gateway=gateway,
         timeline=TimelineService(store, gateway, directory),
         bindings=BindingService(store, gateway, permission),
+        # One session for every response_url reply: no new connection (TLS handshake) per reply.
+        http=aiohttp.ClientSession(),
     )
-    return Runtime(app=build_app(settings, deps, client), deps=deps, client=client)
+    app = build_app(settings, deps, client, identity)
+    return Runtime(app=app, deps=deps, client=client, identity=identity)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.aws.incidents import IncidentGateway
@@ -21,6 +22,7 @@ class Deps:
     gateway: IncidentGateway
     timeline: TimelineService
     bindings: BindingService
+    http: aiohttp.ClientSession
 
 
 def deps_of(context: AsyncBoltContext) -> Deps:

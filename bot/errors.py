@@ -56,3 +56,12 @@ class BindingChanged(BotError):
     def __init__(self, current_title: str) -> None:
         super().__init__("binding changed since the form was opened")
         self.current_title = current_title
+
+
+class MalformedCommand(BotError):
+    """A keyword used the wrong way (`status now`, `bind` without an ARN)."""
+
+    def __init__(self, problem: str, original: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.original = original

@@ -27,6 +27,7 @@ from bot.errors import (
     ChannelNotBound,
     EntryEmpty,
     IncidentResolved,
+    MalformedCommand,
 )
 
 logger = logging.getLogger("bot.failures")
@@ -119,19 +120,21 @@ def _slack_error(error: SlackApiError) -> tuple[str, tuple[str, str]]:
     return "slack_error", messages.slack_refused(code or "unknown error")
 
 
-def classify(error: BaseException, context: FailureContext) -> tuple[str, str]:
-    """(kind, reply text without reference) for any failure."""
+def classify(error: BaseException, context: FailureContext) -> tuple[str, str, bool]:
+    """(kind, reply text without reference, whether the person's input caused it) for any failure."""
     expected = _expected(error, context)
     if expected is not None:
-        return expected
+        return (*expected, True)
     kind, (what, todo) = _unexpected(error, context)
     # When the outcome is unknown, "nothing was added" would be a claim we cannot make.
     action = "" if kind == "aws_outcome_unknown" else context.action
-    return kind, messages.failure(what, action, todo, context.text)
+    return kind, messages.failure(what, action, todo, context.text), False
 
 
 def _expected(error: BaseException, context: FailureContext) -> tuple[str, str] | None:
-    """Failures caused by what the person did: no reference needed, nothing to log as an error."""
+    """Failures caused by what the person did or the channel's state, not by a fault: logged at info."""
+    if isinstance(error, MalformedCommand):
+        return "unknown_form", messages.malformed(error.problem, error.original)
     if isinstance(error, BindingChanged):
         return "binding_changed", messages.binding_changed(error.current_title, context.text)
     if isinstance(error, ChannelNotBound):
@@ -188,8 +191,7 @@ def _slack_error_reason(code: str) -> str:
 def explain(error: BaseException, context: FailureContext) -> Explanation:
     """Turn a failure into the reply for the person, and log it with a reference id."""
     reference = new_reference()
-    kind, text = classify(error, context)
-    expected = _expected(error, context) is not None
+    kind, text, expected = classify(error, context)
     log = logger.info if expected else logger.warning
     log(
         "request failed",
@@ -203,6 +205,4 @@ def explain(error: BaseException, context: FailureContext) -> Explanation:
         },
         exc_info=None if expected or isinstance(error, aws.ClientError | SlackApiError) else error,
     )
-    if not expected:
-        text = messages.with_reference(text, reference)
-    return Explanation(text=text, reference=reference, kind=kind)
+    return Explanation(text=messages.with_reference(text, reference), reference=reference, kind=kind)

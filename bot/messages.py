@@ -7,6 +7,10 @@ from datetime import datetime
 from bot.domain.timeline import EVENT_DATA_LIMIT, EventType
 
 COMMAND = "/incident-note"
+# Slack reads a raw "<" as the start of a link or mention, even inside `code`: placeholders are escaped.
+TEXT = "&lt;text&gt;"
+ARN = "&lt;incident-record-arn&gt;"
+BIND_FORM = f"`{COMMAND} bind {ARN}`"
 
 IMPACT_NAMES = {1: "Critical", 2: "High", 3: "Medium", 4: "Low", 5: "No impact"}
 
@@ -40,16 +44,26 @@ def help_text() -> str:
     return "\n".join(
         [
             "*Add to this incident's timeline in AWS Incident Manager:*",
-            f"• `{COMMAND} <text>` — add a note",
-            f"• `{COMMAND} note <text>` — add a note (use this when your text starts with a keyword)",
-            f"• `{COMMAND} event <text>` — add a custom event",
-            f"• `{COMMAND} bind <incident-record-arn>` — tie this channel to an incident",
+            f"• `{COMMAND} {TEXT}` — add a note",
+            f"• `{COMMAND} note {TEXT}` — add a note (use this when your text starts with a keyword)",
+            f"• `{COMMAND} event {TEXT}` — add a custom event",
+            f"• {BIND_FORM} — tie this channel to an incident",
             f"• `{COMMAND} unbind` — untie this channel",
             f"• `{COMMAND} status` — which incident this channel is tied to",
             f"• `{COMMAND} help` — this list",
             "The ARN looks like `arn:aws:ssm-incidents::111122223333:incident-record/plan/id`; copy it from "
             "the incident's page in the Incident Manager console.",
         ]
+    )
+
+
+def help_reply(trailing: str) -> str:
+    if not trailing:
+        return help_text()
+    return (
+        help_text()
+        + f"\nTo add a note that starts with “help”, use `{COMMAND} note help …`."
+        + your_text(f"help {trailing}")
     )
 
 
@@ -80,14 +94,14 @@ def entry_added(event_type: EventType, title: str, url: str, event_time: datetim
 def not_bound() -> str:
     return (
         "This channel isn't bound to an incident yet, so nothing was added. "
-        f"Bind it with `{COMMAND} bind <incident-record-arn>` "
+        f"Bind it with {BIND_FORM} "
         "(copy the ARN from the incident's page in the Incident Manager console)."
     )
 
 
 def status_not_bound() -> str:
     return (
-        f"This channel isn't bound to an incident. Bind it with `{COMMAND} bind <incident-record-arn>` "
+        f"This channel isn't bound to an incident. Bind it with {BIND_FORM} "
         "(copy the ARN from the incident's page in the Incident Manager console)."
     )
 
@@ -143,7 +157,7 @@ def bind_permission_unknown(reason: str) -> tuple[str, str]:
 
 
 def incident_label(status: str, impact: int | None) -> str:
-    label = status
+    label = escape(status)
     if impact is not None:
         label += f", impact {impact} ({IMPACT_NAMES.get(impact, 'unknown')})"
     return label
@@ -152,7 +166,7 @@ def incident_label(status: str, impact: int | None) -> str:
 def bound(title: str, url: str, status: str, impact: int | None, previous_title: str | None) -> str:
     text = (
         f"This channel is now bound to {link(url, title)} ({incident_label(status, impact)}). "
-        f"`{COMMAND} <text>` adds notes to its timeline."
+        f"`{COMMAND} {TEXT}` adds notes to its timeline."
     )
     if previous_title is not None:
         text += f" It was bound to *{escape(previous_title)}* before; that binding is replaced."
@@ -169,7 +183,7 @@ def rebound_same(title: str, url: str, status: str, impact: int | None) -> str:
 def bind_announcement(user_id: str, title: str, url: str) -> str:
     return (
         f"<@{user_id}> bound this channel to the incident {link(url, title)}. "
-        f"Add to its timeline with `{COMMAND} <text>`."
+        f"Add to its timeline with `{COMMAND} {TEXT}`."
     )
 
 
@@ -180,7 +194,7 @@ def announcement_failed(reason: str) -> str:
 def unbound(title: str) -> str:
     return (
         f"This channel is no longer bound to *{escape(title)}*. Notes won't go anywhere until someone binds "
-        f"it again with `{COMMAND} bind <incident-record-arn>`."
+        f"it again with {BIND_FORM}."
     )
 
 
@@ -240,7 +254,7 @@ def incident_missing_for_add(title: str | None, region: str | None) -> tuple[str
     name = f"*{escape(title)}*" if title else "The incident this channel is bound to"
     return (
         f"{name} no longer exists in Incident Manager{_in_region(region)} (it may have been deleted).",
-        f"Bind the channel to the current incident with `{COMMAND} bind <incident-record-arn>`.",
+        f"Bind the channel to the current incident with {BIND_FORM}.",
     )
 
 
@@ -252,12 +266,12 @@ def incident_missing_for_bind(region: str | None) -> tuple[str, str]:
 
 
 def _in_region(region: str | None) -> str:
-    return f" in {region}" if region else ""
+    return f" in {escape(region)}" if region else ""
 
 
 def access_denied(operation: str) -> tuple[str, str]:
     return (
-        f"The bot's AWS role isn't allowed to call `ssm-incidents:{operation}` on this incident.",
+        f"The bot's AWS role isn't allowed to call `ssm-incidents:{escape(operation)}` on this incident.",
         "Ask your AWS administrator to grant it (README.md has the IAM policy the bot needs).",
     )
 
@@ -371,5 +385,5 @@ def internal_error() -> tuple[str, str]:
 def shortcut_not_available() -> str:
     return (
         "Adding a message with this shortcut isn't available yet. "
-        f"Copy its text into `{COMMAND} <text>` to add it to the incident's timeline."
+        f"Copy its text into `{COMMAND} {TEXT}` to add it to the incident's timeline."
     )

@@ -1,10 +1,11 @@
-"""HTTP serving (aiohttp) and Socket Mode, with /healthz in both."""
+"""HTTP serving (aiohttp) and Socket Mode, with /healthz in both, and a graceful stop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -17,6 +18,9 @@ from bot.store.factory import is_in_memory
 logger = logging.getLogger(__name__)
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
+SOCKET_KEY = web.AppKey("socket_mode_handler", object)
+# Work acked before a stop (AWS calls, replies) gets this long to finish: under Docker's 10 s stop grace.
+DRAIN_SECONDS = 8.0
 
 
 async def slack_events(request: web.Request) -> web.Response:
@@ -29,9 +33,12 @@ async def healthz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
     try:
         await runtime.deps.store.ping()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any store failure means not ready
         logger.warning("health check failed", extra={"error": str(error)[:200]})
         return web.json_response({"ok": False, "store": "unreachable"}, status=503)
+    handler: Any = request.app.get(SOCKET_KEY)
+    if handler is not None and not await handler.client.is_connected():
+        return web.json_response({"ok": False, "slack": "socket mode not connected"}, status=503)
     return web.json_response({"ok": True})
 
 
@@ -45,43 +52,74 @@ def web_app(runtime: Runtime, *, serve_slack_events: bool = True) -> web.Applica
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set)."""
+    """Run until SIGINT/SIGTERM (or `stop` is set). Raises TokenRejected before serving anything if Slack
+    refuses the bot token."""
     stop = stop or _stop_on_signals()
     if is_in_memory(settings.database_url):
         logger.warning("DATABASE_URL is an in-memory database: bindings are lost when the bot restarts")
     runtime = await build_runtime(settings)
+    try:
+        await runtime.identity.verify()
+        await _serve(settings, runtime, stop)
+    finally:
+        await runtime.close()
+
+
+async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event) -> None:
     warm: asyncio.Task[None] | None = None
     if isinstance(runtime.deps.gateway, Boto3IncidentGateway):
         # Load the AWS client off the request path; a failure here is reported per request instead.
         warm = asyncio.create_task(_warm(runtime.deps.gateway))
-    runner = web.AppRunner(web_app(runtime, serve_slack_events=not settings.socket_mode), access_log=None)
+    application = web_app(runtime, serve_slack_events=not settings.socket_mode)
+    socket_handler: Any = None
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(runtime.app, settings.slack_app_token)
+        application[SOCKET_KEY] = socket_handler
+    runner = web.AppRunner(application, access_log=None)
     await runner.setup()
-    socket_handler = None
     try:
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            socket_handler = AsyncSocketModeHandler(runtime.app, settings.slack_app_token)
-            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-            logger.info("connected to Slack in Socket Mode", extra={"health_port": settings.port})
+        if socket_handler is not None:
+            # slack_sdk keeps retrying a failed connection; racing it with stop keeps SIGTERM working, and
+            # /healthz says 503 until it is connected.
+            connect = asyncio.create_task(socket_handler.connect_async())
+            await asyncio.wait(
+                {connect, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if connect.done() and connect.exception() is None:
+                logger.info("connected to Slack in Socket Mode", extra={"health_port": settings.port})
+            else:
+                connect.cancel()
         else:
             logger.info("listening", extra={"port": settings.port, "path": "/slack/events"})
         await stop.wait()
     finally:
-        logger.info("shutting down")
+        logger.info("stopping: no new requests; finishing work already acknowledged")
         if socket_handler is not None:
-            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            await socket_handler.close_async()
         await runner.cleanup()
-        await runtime.close()
+        await _drain(DRAIN_SECONDS)
         if warm is not None:
             warm.cancel()
+
+
+async def _drain(grace_seconds: float) -> None:
+    """Let listener work that Slack already got an ack for (AWS call, reply) finish before closing."""
+    current = asyncio.current_task()
+    pending = {task for task in asyncio.all_tasks() if task is not current and not task.done()}
+    if not pending:
+        return
+    _done, still_running = await asyncio.wait(pending, timeout=grace_seconds)
+    if still_running:
+        logger.warning("stopped with work unfinished", extra={"tasks": len(still_running)})
 
 
 async def _warm(gateway: Boto3IncidentGateway) -> None:
     try:
         await gateway.warm_up()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - e.g. no region: each request explains it to its person
         logger.warning("AWS client not ready", extra={"error": str(error)[:300]})
 
 

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws.incidents import IncidentGateway, IncidentSummary
 from bot.domain.arn import parse_incident_record_arn
-from bot.domain.slack_text import clean_text, referenced_user_ids, render_readable
+from bot.domain.slack_text import readable, referenced_user_ids
 from bot.domain.timeline import (
     Attribution,
     EventType,
@@ -84,7 +84,7 @@ class TimelineService:
 
     async def readable_text(self, slack_text: str) -> str:
         names = await self._directory.names(referenced_user_ids(slack_text))
-        return clean_text(render_readable(slack_text, names)).strip()
+        return readable(slack_text, names)
 
     async def add(self, captured: CapturedEntry) -> EntryAdded:
         binding = await self._store.get_binding(captured.team_id, captured.channel_id)
@@ -118,7 +118,13 @@ class TimelineService:
             if code == "ResourceNotFoundException":
                 raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
             raise
-        await self._store.mark_sent(entry.client_token, event_id)
+        try:
+            await self._store.mark_sent(entry.client_token, event_id)
+        except Exception as error:  # noqa: BLE001 - AWS has it: the person must hear "added", not "failed"
+            logger.warning(
+                "could not record a sent entry",
+                extra={"token": entry.client_token, "error": str(error)[:300]},
+            )
         return EntryAdded(entry=entry, binding=binding, event_id=event_id, readable_text=entry.text)
 
     async def _name(self, user_id: str | None, fallback: str) -> str:
@@ -205,6 +211,6 @@ class BindingService:
             return StatusReport(None, None, None)
         try:
             incident = await self._gateway.get_incident(binding.incident_arn)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - the stored binding is still worth showing
             return StatusReport(binding, None, error)
         return StatusReport(binding, incident, None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 import aiohttp
 import pytest
@@ -16,12 +16,16 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.fakes.slack_api import DEFAULT_BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import DEFAULT_APP_TOKEN, DEFAULT_BOT_TOKEN, FakeSlack
 from tests.support import slack_requests as sr
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -505,3 +509,239 @@ async def test_bolt_app_round_trip_through_the_fake(fake: FakeSlack) -> None:
     assert (
         await app.async_dispatch(AsyncBoltRequest(body=bad[0], headers=sr.tampered(bad[1])))
     ).status == 401
+
+
+# ---------------------------------------------------------------------- Socket Mode
+
+
+@pytest.fixture
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # slack_sdk's Socket Mode client takes HTTP(S)_PROXY from the environment and ignores NO_PROXY.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def slash_payload(fake: FakeSlack, text: str) -> dict[str, Any]:
+    """The fields of a slash command POST, as Socket Mode carries them in an envelope's payload."""
+    body, _ = sr.slash_command(
+        SECRET, text=text, response_url=fake.new_response_url(), trigger_id=fake.issue_trigger_id()
+    )
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_apps_connections_open_takes_only_the_app_token_in_the_header(fake: FakeSlack) -> None:
+    opened = await AsyncWebClient(base_url=fake.api_url).apps_connections_open(app_token=DEFAULT_APP_TOKEN)
+    assert opened["ok"] is True
+    assert opened["url"].startswith(f"ws://127.0.0.1:{fake.port}/socket-mode/")
+    (call,) = fake.calls_to("apps.connections.open")
+    assert call.headers["Authorization"] == f"Bearer {DEFAULT_APP_TOKEN}" and call.http_method == "POST"
+
+    for token, error in (
+        (DEFAULT_BOT_TOKEN, "not_allowed_token_type"),
+        ("xapp-1-A0001-wrong", "invalid_auth"),
+        ("xoxb-not-ours", "invalid_auth"),
+    ):
+        with pytest.raises(SlackApiError) as err:
+            await AsyncWebClient(base_url=fake.api_url).apps_connections_open(app_token=token)
+        assert err.value.response["error"] == error, token
+        assert err.value.response.status_code == 200
+
+    async with aiohttp.ClientSession() as session:
+        url = fake.api_url + "apps.connections.open"
+        async with session.post(url, data={"token": DEFAULT_APP_TOKEN}) as resp:  # as a POST parameter
+            assert (await resp.json())["error"] == "not_authed"
+        headers = {"Authorization": f"Bearer {DEFAULT_APP_TOKEN}"}
+        async with session.get(url, headers=headers) as resp:
+            assert (await resp.json())["error"] == "insecure_request"
+
+    # ... and the app-level token opens sockets only: Web API methods refuse it.
+    with pytest.raises(SlackApiError) as err:
+        await AsyncWebClient(token=DEFAULT_APP_TOKEN, base_url=fake.api_url).auth_test()
+    assert err.value.response["error"] == "not_allowed_token_type"
+
+    custom = FakeSlack(app_token="xapp-1-A0001-custom")
+    with custom:
+        client = AsyncWebClient(base_url=custom.api_url)
+        assert (await client.apps_connections_open(app_token="xapp-1-A0001-custom"))["ok"]
+        with pytest.raises(SlackApiError) as err:
+            await client.apps_connections_open(app_token=DEFAULT_APP_TOKEN)
+        assert err.value.response["error"] == "invalid_auth"
+
+
+async def test_socket_protocol_hello_pings_single_use_tickets_and_envelope_shapes(
+    fake: FakeSlack, _no_proxy: None
+) -> None:
+    with pytest.raises(AssertionError, match="no Socket Mode connection is open"):
+        fake.send_envelope("slash_commands", {"text": "nobody listens"})
+    url = (await AsyncWebClient(base_url=fake.api_url).apps_connections_open(app_token=DEFAULT_APP_TOKEN))[
+        "url"
+    ]
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url, autoping=False)
+        hello = await ws.receive_json(timeout=5)
+        assert hello == {
+            "type": "hello",
+            "num_connections": 1,
+            "debug_info": {
+                "host": f"applink-fake-{fake.port}",
+                "started": hello["debug_info"]["started"],
+                "build_number": 1,
+                "approximate_connection_time": 18060,
+            },
+            "connection_info": {"app_id": "A0001"},
+        }
+        assert fake.socket_connections() == 1
+
+        await ws.ping(b"sdk-ping-pong:123.5")
+        pong = await ws.receive(timeout=5)
+        assert pong.type == aiohttp.WSMsgType.PONG and pong.data == b"sdk-ping-pong:123.5"
+        assert fake.socket_pings() == 1
+
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(url)  # a ticket opens one connection
+        assert refused.value.status == 401
+
+        command_id = fake.send_envelope("slash_commands", {"command": "/incident-note", "text": "help"})
+        command = await ws.receive_json(timeout=5)
+        assert command == {
+            "envelope_id": command_id,
+            "payload": {"command": "/incident-note", "text": "help"},
+            "type": "slash_commands",
+            "accepts_response_payload": True,
+        }
+        event_id = fake.send_envelope("events_api", {"type": "event_callback"}, retry_attempt=1)
+        event = await ws.receive_json(timeout=5)
+        assert event == {
+            "envelope_id": event_id,
+            "payload": {"type": "event_callback"},
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "retry_attempt": 1,
+            "retry_reason": "",
+        }
+        with pytest.raises(ValueError, match="envelope type"):
+            fake.send_envelope("block_actions", {})
+
+        await ws.send_json({"envelope_id": command_id, "payload": {"text": "the help"}})
+        await ws.send_str("not json")
+        assert await fake.await_ack(command_id) == {
+            "envelope_id": command_id,
+            "payload": {"text": "the help"},
+        }
+        with pytest.raises(AssertionError, match=r"(?s)none came.*'not json'"):
+            await fake.await_ack(event_id, timeout=0.2)
+        recorded = fake.envelope(command_id)
+        assert recorded.acked and recorded.ack_seconds is not None and recorded.ack_seconds < 3
+        assert [e.envelope_id for e in fake.envelopes()] == [command_id, event_id]
+        await ws.close()
+        await until(lambda: fake.socket_connections() == 0)
+
+
+async def test_slack_sdk_socket_mode_client_connects_receives_and_acks(
+    fake: FakeSlack, _no_proxy: None
+) -> None:
+    client = SocketModeClient(app_token=DEFAULT_APP_TOKEN, web_client=AsyncWebClient(base_url=fake.api_url))
+    messages: list[dict[str, Any]] = []
+    requests: list[SocketModeRequest] = []
+
+    async def on_message(_client: Any, message: dict[str, Any], _raw: str | None) -> None:
+        messages.append(message)
+
+    async def on_request(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        requests.append(req)
+        payload = {"text": f"got {req.payload.get('text')}"} if req.accepts_response_payload else None
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload=payload)
+        )
+
+    client.message_listeners.append(on_message)
+    client.socket_mode_request_listeners.append(on_request)
+    try:
+        await client.connect()  # type: ignore[no-untyped-call]
+        assert await fake.await_socket_connection(timeout=5) == 1
+        (opened,) = fake.calls_to("apps.connections.open")
+        assert opened.ok and opened.headers["Authorization"] == f"Bearer {DEFAULT_APP_TOKEN}"
+
+        command = slash_payload(fake, "status")
+        command_id = fake.send_envelope("slash_commands", command)
+        assert await fake.await_ack(command_id) == {
+            "envelope_id": command_id,
+            "payload": {"text": "got status"},
+        }
+        event = {"type": "event_callback", "event": {"type": "reaction_added"}, "event_id": "Ev0001"}
+        event_id = fake.send_envelope("events_api", event)
+        assert await fake.await_ack(event_id) == {"envelope_id": event_id}
+
+        assert messages[0]["type"] == "hello" and messages[0]["connection_info"] == {"app_id": "A0001"}
+        assert [(r.type, r.envelope_id) for r in requests] == [
+            ("slash_commands", command_id),
+            ("events_api", event_id),
+        ]
+        assert requests[0].payload == command and requests[0].accepts_response_payload is True
+        assert requests[1].retry_attempt == 0 and requests[1].accepts_response_payload is False
+        # The client's first ping on the new connection was answered; it reads liveness from the pong.
+        await until(lambda: client.last_ping_pong_time is not None)
+        assert fake.socket_pings() >= 1
+        assert await client.is_connected()
+    finally:
+        await client.close()  # type: ignore[no-untyped-call]
+    await until(lambda: fake.socket_connections() == 0)
+    assert fake.socket_connections_opened() == 1
+
+
+async def test_disconnect_message_makes_the_sdk_client_reconnect(fake: FakeSlack, _no_proxy: None) -> None:
+    client = SocketModeClient(app_token=DEFAULT_APP_TOKEN, web_client=AsyncWebClient(base_url=fake.api_url))
+
+    async def ack(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+
+    client.socket_mode_request_listeners.append(ack)
+    try:
+        await client.connect()  # type: ignore[no-untyped-call]
+        await fake.await_socket_connection()
+        assert fake.send_disconnect("refresh_requested") == 1
+        # A new ticket, a new connection, and the old one closed by the client.
+        await until(lambda: fake.socket_connections_opened() == 2 and fake.socket_connections() == 1)
+        assert len(fake.calls_to("apps.connections.open")) == 2
+        envelope_id = fake.send_envelope("interactive", {"type": "shortcut", "callback_id": "x"})
+        assert await fake.await_ack(envelope_id) == {"envelope_id": envelope_id}
+    finally:
+        await client.close()  # type: ignore[no-untyped-call]
+    await until(lambda: fake.socket_connections() == 0)
+
+
+async def test_reset_closes_socket_connections_cleanly_and_forgets_them(
+    fake: FakeSlack, _no_proxy: None
+) -> None:
+    url = (await AsyncWebClient(base_url=fake.api_url).apps_connections_open(app_token=DEFAULT_APP_TOKEN))[
+        "url"
+    ]
+    unused = (await AsyncWebClient(base_url=fake.api_url).apps_connections_open(app_token=DEFAULT_APP_TOKEN))[
+        "url"
+    ]
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url)
+        await ws.receive_json(timeout=5)  # hello
+        envelope_id = fake.send_envelope("slash_commands", {"text": "x"})
+        await ws.receive_json(timeout=5)
+
+        resetting = asyncio.ensure_future(asyncio.to_thread(fake.reset))
+        closing = await ws.receive(timeout=5)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == aiohttp.WSCloseCode.OK
+        await asyncio.wait_for(resetting, timeout=5)
+        assert ws.closed and ws.close_code == aiohttp.WSCloseCode.OK
+
+        assert fake.socket_connections() == 0 and fake.socket_connections_opened() == 0
+        assert fake.envelopes() == [] and fake.socket_messages() == []
+        with pytest.raises(KeyError):
+            fake.envelope(envelope_id)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(unused)  # tickets issued before the reset are gone
+        assert refused.value.status == 401

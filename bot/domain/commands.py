@@ -31,7 +31,8 @@ class Status:
 
 @dataclass(frozen=True)
 class Help:
-    pass
+    # Text typed after `help`, given back so nothing is lost (it may have been meant as a note).
+    trailing: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,5 +81,5 @@ def parse_command(text: str) -> Command:
             return Malformed(keyword, f"`{keyword}` takes nothing after it.", stripped)
         return Unbind() if keyword == "unbind" else Status()
     if keyword == "help":
-        return Help()
+        return Help(rest)
     return AddEntry(EventType.NOTE, stripped)

@@ -91,3 +91,8 @@ def clean_text(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def readable(text: str, user_names: Mapping[str, str] | None = None) -> str:
+    """Slack markup -> clean, readable text: what the person meant, safe to send anywhere."""
+    return clean_text(render_readable(text, user_names)).strip()

@@ -28,17 +28,17 @@ class Replier:
                 if response.status_code == 200:
                     return True
                 logger.info("response_url refused", extra={"status": response.status_code})
-            except Exception as error:  # any failure here falls back to the next way
+            except Exception as error:  # noqa: BLE001 - any failure here falls back to the next way
                 logger.info("response_url failed", extra={"error": str(error)[:200]})
         try:
             await self._client.chat_postEphemeral(channel=self._channel_id, user=self._user_id, text=text)
             return True
-        except Exception as error:  # e.g. not_in_channel: a direct message from the app still reaches them
+        except Exception as error:  # noqa: BLE001 - e.g. not_in_channel: a direct message still reaches them
             logger.info("chat.postEphemeral failed", extra={"error": str(error)[:200]})
         try:
             await self._client.chat_postMessage(channel=self._user_id, text=text)
             return True
-        except Exception as error:  # nothing else to try; the log keeps the reply
+        except Exception as error:  # noqa: BLE001 - nothing else to try; the log keeps the reply
             logger.warning(
                 "could not deliver a reply",
                 extra={

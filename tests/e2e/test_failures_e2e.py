@@ -70,7 +70,7 @@ def test_deleted_incident_suggests_binding_again(bot: Harness) -> None:
     bot.aws.delete_incident(arn)
     reply = bot.run("anyone there?")
     assert "*Gone incident* no longer exists in Incident Manager in eu-west-1" in reply
-    assert "/incident-note bind <incident-record-arn>" in reply
+    assert "/incident-note bind &lt;incident-record-arn&gt;" in reply
     assert_friendly(reply)
 
 

@@ -62,14 +62,21 @@ def test_author_is_the_slack_display_name_with_fallbacks(bot: Harness) -> None:
 def test_unbound_channel_says_how_to_bind_and_keeps_the_text(bot: Harness) -> None:
     reply = bot.run("note that nobody will see")
     assert "This channel isn't bound to an incident yet, so nothing was added." in reply
-    assert "/incident-note bind &lt;incident-record-arn&gt;" in reply or "bind <incident-record-arn>" in reply
+    assert "/incident-note bind &lt;incident-record-arn&gt;" in reply
     assert "```that nobody will see```" in reply
     assert bot.aws.calls_to("CreateTimelineEvent") == []
 
 
 def test_help_lists_the_forms_in_the_ack(bot: Harness) -> None:
     result = bot.command("help")
-    for form in ("note <text>", "event <text>", "bind <incident-record-arn>", "unbind", "status", "help"):
+    for form in (
+        "note &lt;text&gt;",
+        "event &lt;text&gt;",
+        "bind &lt;incident-record-arn&gt;",
+        "unbind",
+        "status",
+        "help",
+    ):
         assert form in result.ack_text
     assert bot.slack.responses(result.response_url) == []
 

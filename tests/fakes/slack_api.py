@@ -34,6 +34,33 @@ Behaviour modelled on Slack (https://docs.slack.dev/reference/methods/...):
 * Private channels the bot is not in look like ``channel_not_found``; public ones answer
   ``not_in_channel`` for posting and history.  Archived channels -> ``is_archived`` on post.
 
+Socket Mode (https://docs.slack.dev/apis/events-api/using-socket-mode/,
+https://docs.slack.dev/reference/methods/apps.connections.open):
+
+* ``apps.connections.open`` takes ONLY the app-level token (``app_token``, ``xapp-...``) and only in
+  the ``Authorization`` header (Slack: "passing it as a POST parameter will result in an error";
+  the fake answers that with ``not_authed``).  The bot token there -> ``not_allowed_token_type``;
+  any other token -> ``invalid_auth``; not a POST -> ``insecure_request``.  Success ->
+  ``{"ok": true, "url": "ws://127.0.0.1:PORT/socket-mode/<ticket>"}``.  Slack only says the URL is
+  temporary; here a ticket opens ONE connection (a reused or unknown one is refused with HTTP 401
+  before the upgrade: the fake's choice), which slack_sdk's client copes with because every
+  reconnect calls ``apps.connections.open`` again.  The app-level token used on any other method
+  -> ``not_allowed_token_type``.
+* On connect the server sends ``{"type": "hello", "num_connections": N, "debug_info": {...},
+  "connection_info": {"app_id": "A0001"}}``, keeps the connection open and answers WebSocket
+  pings with pongs carrying the same data (RFC 6455; slack_sdk's client measures liveness with
+  ``sdk-ping-pong:<time>`` pings).
+* :meth:`FakeSlack.send_envelope` sends ``{"envelope_id": <uuid>, "payload": ..., "type":
+  "events_api" | "slash_commands" | "interactive", "accepts_response_payload": ...}`` (plus
+  ``retry_attempt``/``retry_reason`` on ``events_api`` envelopes, as Slack does) to the newest open
+  connection (``accepts_response_payload`` defaults to Slack's: false for ``events_api``, true
+  otherwise); the app's ack ``{"envelope_id": ..., "payload": ...}`` is recorded with its latency
+  (:meth:`FakeSlack.wait_for_ack`, :meth:`FakeSlack.envelope`).  Neither the 3-second ack deadline
+  nor the redelivery of unacked envelopes is enforced; the 10-connection limit is not modelled.
+* :meth:`FakeSlack.send_disconnect` sends ``{"type": "disconnect", "reason": ..., "debug_info":
+  {...}}`` (``refresh_requested``, ``warning``, ``link_disabled``); :meth:`FakeSlack.reset` and
+  :meth:`FakeSlack.stop` close every connection with a normal close (code 1000).
+
 Seeded by default (``seed_defaults=True``): team ``T0001`` "Acme"; bot user ``UBOT`` /
 bot ``BBOT`` / app ``A0001``; user ``U0001`` "alice"; public channel ``C0001`` ``#inc-db`` with
 the bot as a member.  These match the defaults of ``tests.support.slack_requests``.
@@ -50,6 +77,7 @@ import secrets
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,12 +85,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 from slack_sdk.models.views import View
 
 JSONDict = dict[str, Any]
 
 DEFAULT_BOT_TOKEN = "xoxb-test-token"
+DEFAULT_APP_TOKEN = "xapp-test-token"
 TEAM_ID = "T0001"
 TEAM_NAME = "Acme"
 TEAM_DOMAIN = "acme"
@@ -76,6 +105,14 @@ RESPONSE_URL_TTL_SECONDS = 30 * 60.0
 RESPONSE_URL_MAX_USES = 5
 VIEW_MAX_BYTES = 250 * 1024
 VIEW_STACK_LIMIT = 3
+
+SOCKET_MODE_PATH = "/socket-mode/"
+SOCKET_ENVELOPE_TYPES = frozenset({"events_api", "slash_commands", "interactive"})
+SOCKET_DISCONNECT_REASONS = frozenset({"refresh_requested", "warning", "link_disabled"})
+# What a real hello reported (slack-go's captured fixture): Slack refreshes after about 5 hours.
+SOCKET_APPROXIMATE_CONNECTION_TIME = 18060
+SOCKET_CLOSE_TIMEOUT = 2.0  # how long a server-side close waits for the app's close frame
+SOCKET_SEND_TIMEOUT = 5.0
 
 
 @dataclass
@@ -113,6 +150,54 @@ class RecordedResponse:
     @property
     def accepted(self) -> bool:
         return self.status == 200
+
+
+@dataclass
+class RecordedEnvelope:
+    """One Socket Mode envelope the fake sent, and the app's ack once it came."""
+
+    envelope_id: str
+    type: str
+    message: JSONDict
+    """The envelope exactly as it was sent."""
+    connection_id: str
+    sent_at: float
+    ack: JSONDict | None = None
+    """The first message the app sent back with this ``envelope_id``."""
+    acked_at: float | None = None
+    extra_acks: list[JSONDict] = field(default_factory=list)
+    """Any further messages with the same ``envelope_id`` (Slack ignores them)."""
+
+    @property
+    def payload(self) -> JSONDict:
+        payload = self.message.get("payload")
+        return payload if isinstance(payload, dict) else {}
+
+    @property
+    def accepts_response_payload(self) -> bool:
+        return bool(self.message.get("accepts_response_payload"))
+
+    @property
+    def acked(self) -> bool:
+        return self.ack is not None
+
+    @property
+    def ack_seconds(self) -> float | None:
+        """Seconds from sending the envelope to receiving its ack (Slack allows 3)."""
+        return None if self.acked_at is None else self.acked_at - self.sent_at
+
+
+@dataclass
+class _SocketConnection:
+    id: str
+    ws: web.WebSocketResponse
+    opened_at: float
+    hello_sent: asyncio.Event  # nothing may overtake the hello
+    pings: int = 0
+
+    async def send(self, data: str) -> None:
+        await self.hello_sent.wait()
+        await self.ws.send_str(data)
 
 
 @dataclass
@@ -188,12 +273,14 @@ class FakeSlack:
         self,
         bot_token: str = DEFAULT_BOT_TOKEN,
         *,
+        app_token: str = DEFAULT_APP_TOKEN,
         seed_defaults: bool = True,
         trigger_ttl: float = TRIGGER_TTL_SECONDS,
         response_url_ttl: float = RESPONSE_URL_TTL_SECONDS,
         response_url_max_uses: int = RESPONSE_URL_MAX_USES,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.trigger_ttl = trigger_ttl
         self.response_url_ttl = response_url_ttl
         self.response_url_max_uses = response_url_max_uses
@@ -215,6 +302,14 @@ class FakeSlack:
         self._last_ts_micros = 0
         self._id_counter = 0
 
+        # Socket Mode
+        self._socket_tickets: set[str] = set()
+        self._sockets: dict[str, _SocketConnection] = {}
+        self._sockets_opened = 0
+        self._envelopes: dict[str, RecordedEnvelope] = {}
+        self._socket_received: list[Any] = []
+        self._background: set[asyncio.Task[Any]] = set()
+
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -222,6 +317,7 @@ class FakeSlack:
 
         self._methods: dict[str, Callable[[JSONDict], JSONDict]] = {
             "api.test": self._api_test,
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "users.info": self._users_info,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -287,6 +383,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response_url)
+        app.router.add_get(SOCKET_MODE_PATH + "{ticket}", self._handle_socket)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -301,6 +398,7 @@ class FakeSlack:
         thread, loop, runner = self._thread, self._loop, self._runner
         if thread is None or loop is None:
             return
+        self._close_sockets()
         if runner is not None:
             fut = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)
             with contextlib.suppress(Exception):  # best-effort shutdown
@@ -521,6 +619,240 @@ class FakeSlack:
             if entry is not None:
                 entry.created_at -= self.response_url_ttl + 1
 
+    # ------------------------------------------------------------------ Socket Mode
+
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections are open now."""
+        with self._lock:
+            return len(self._sockets)
+
+    def socket_connections_opened(self) -> int:
+        """How many Socket Mode connections were opened since start (or the last ``reset()``)."""
+        with self._lock:
+            return self._sockets_opened
+
+    def socket_pings(self) -> int:
+        """How many WebSocket pings the fake answered on the connections open now."""
+        with self._lock:
+            return sum(conn.pings for conn in self._sockets.values())
+
+    def socket_messages(self) -> list[Any]:
+        """Every text frame the app sent over Socket Mode, in order (JSON decoded when it parses)."""
+        with self._lock:
+            return copy.deepcopy(self._socket_received)
+
+    def wait_for_socket_connection(self, timeout: float = 5.0, count: int = 1) -> int:
+        """Block until at least ``count`` connections are open; return how many are.  AssertionError
+        (naming the ``apps.connections.open`` calls and their answers) on timeout."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._sockets) >= count, timeout)
+            if len(self._sockets) >= count:
+                return len(self._sockets)
+            raise AssertionError(self._socket_failure(count, timeout))
+
+    async def await_socket_connection(
+        self,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        count: int = 1,
+    ) -> int:
+        """Like :meth:`wait_for_socket_connection` but polls without blocking the running loop."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if len(self._sockets) >= count:
+                    return len(self._sockets)
+                if time.monotonic() >= deadline:
+                    raise AssertionError(self._socket_failure(count, timeout))
+            await asyncio.sleep(0.01)
+
+    def send_envelope(
+        self,
+        type: str,
+        payload: JSONDict,
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Send an envelope to the newest open connection, as Slack delivers a payload; return its
+        ``envelope_id``.  Callable from any thread but the fake's own (the send runs on the fake's
+        loop and this waits until it was written).  ``accepts_response_payload`` defaults to what
+        Slack sends: ``false`` for ``events_api``, ``true`` otherwise.  ``retry_attempt`` and
+        ``retry_reason`` are sent on ``events_api`` envelopes (and on others only if set)."""
+        if type not in SOCKET_ENVELOPE_TYPES:
+            raise ValueError(f"Socket Mode envelope type must be one of {sorted(SOCKET_ENVELOPE_TYPES)}")
+        if accepts_response_payload is None:
+            accepts_response_payload = type != "events_api"
+        envelope_id = str(uuid.uuid4())
+        message: JSONDict = {
+            "envelope_id": envelope_id,
+            "payload": copy.deepcopy(payload),
+            "type": type,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if type == "events_api" or retry_attempt or retry_reason:
+            message["retry_attempt"] = retry_attempt
+            message["retry_reason"] = retry_reason
+        with self._cond:
+            conn = self._newest_socket_locked()
+            if conn is None:
+                raise AssertionError(
+                    f"no Socket Mode connection is open to send a {type} envelope to.\n"
+                    + self._socket_failure(1, 0.0)
+                )
+            self._envelopes[envelope_id] = RecordedEnvelope(
+                envelope_id=envelope_id,
+                type=type,
+                message=copy.deepcopy(message),
+                connection_id=conn.id,
+                sent_at=time.time(),
+            )
+        self._run_on_loop(conn.send(json.dumps(message)), f"sending envelope {envelope_id}")
+        return envelope_id
+
+    def send_disconnect(self, reason: str = "refresh_requested") -> int:
+        """Send Slack's ``disconnect`` message (``refresh_requested``, ``warning`` or ``link_disabled``)
+        to every open connection; return how many got it.  The connection stays open: the app is
+        expected to open a new one (slack_sdk's client does, and then closes the old one)."""
+        if reason not in SOCKET_DISCONNECT_REASONS:
+            raise ValueError(f"disconnect reason must be one of {sorted(SOCKET_DISCONNECT_REASONS)}")
+        message = json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": self._host()}})
+        with self._lock:
+            conns = list(self._sockets.values())
+
+        async def send_all() -> None:
+            await asyncio.gather(*(conn.send(message) for conn in conns))
+
+        if conns:
+            self._run_on_loop(send_all(), f"sending disconnect ({reason})")
+        return len(conns)
+
+    def close_socket_connections(self) -> None:
+        """Close every open connection with a normal close (code 1000), as a dropped link looks to
+        the app; waits (bounded) for the closes to finish."""
+        self._close_sockets()
+
+    def envelopes(self) -> list[RecordedEnvelope]:
+        """Every envelope sent since start (or the last ``reset()``), with its ack if it came."""
+        with self._lock:
+            return [copy.deepcopy(env) for env in self._envelopes.values()]
+
+    def envelope(self, envelope_id: str) -> RecordedEnvelope:
+        with self._lock:
+            if envelope_id not in self._envelopes:
+                raise KeyError(f"no envelope {envelope_id!r} was sent")
+            return copy.deepcopy(self._envelopes[envelope_id])
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> JSONDict:
+        """Block until the app acked ``envelope_id``; return the ack message it sent
+        (``{"envelope_id": ..., "payload": {...}}``, ``payload`` only if the app gave one).
+        AssertionError (with everything the app sent) on timeout."""
+        with self._cond:
+            if envelope_id not in self._envelopes:
+                raise KeyError(f"no envelope {envelope_id!r} was sent")
+            self._cond.wait_for(lambda: self._envelopes[envelope_id].ack is not None, timeout)
+            ack = self._envelopes[envelope_id].ack
+            if ack is not None:
+                return copy.deepcopy(ack)
+            raise AssertionError(self._ack_failure(envelope_id, timeout))
+
+    async def await_ack(
+        self,
+        envelope_id: str,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> JSONDict:
+        """Like :meth:`wait_for_ack` but polls without blocking the running event loop (use it when
+        the app under test runs on the same loop as the test)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if envelope_id not in self._envelopes:
+                    raise KeyError(f"no envelope {envelope_id!r} was sent")
+                ack = self._envelopes[envelope_id].ack
+                if ack is not None:
+                    return copy.deepcopy(ack)
+                if time.monotonic() >= deadline:
+                    raise AssertionError(self._ack_failure(envelope_id, timeout))
+            await asyncio.sleep(0.01)
+
+    def _newest_socket_locked(self) -> _SocketConnection | None:
+        open_conns = [conn for conn in self._sockets.values() if not conn.ws.closed]
+        return max(open_conns, key=lambda conn: conn.opened_at, default=None)
+
+    def _host(self) -> str:
+        return f"applink-fake-{self._port}"
+
+    def _run_on_loop(self, coro: Any, what: str) -> None:
+        """Run ``coro`` on the fake's loop: wait (bounded) from another thread; just schedule it
+        when called on the fake's own thread (waiting there would deadlock)."""
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise RuntimeError("FakeSlack is not started")
+        if threading.current_thread() is self._thread:
+            task = loop.create_task(coro)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            future.result(timeout=SOCKET_SEND_TIMEOUT)
+        except Exception as exc:
+            future.cancel()
+            raise AssertionError(f"FakeSlack failed {what}: {exc!r}") from exc
+
+    def _close_sockets(self) -> None:
+        with self._lock:
+            conns = list(self._sockets.values())
+        loop = self._loop
+        if not conns or loop is None:
+            return
+
+        async def close_all() -> None:
+            await asyncio.gather(
+                *(conn.ws.close(code=WSCloseCode.OK, message=b"closed by FakeSlack") for conn in conns),
+                return_exceptions=True,
+            )
+
+        if threading.current_thread() is self._thread:
+            self._run_on_loop(close_all(), "closing Socket Mode connections")
+            return
+        future = asyncio.run_coroutine_threadsafe(close_all(), loop)
+        with contextlib.suppress(Exception):  # bounded: each close waits SOCKET_CLOSE_TIMEOUT at most
+            future.result(timeout=SOCKET_CLOSE_TIMEOUT + 3)
+        # The handlers drop their connection right after the close; wait for that, bounded.
+        closed_ids = {conn.id for conn in conns}
+        with self._cond:
+            self._cond.wait_for(lambda: not closed_ids & self._sockets.keys(), SOCKET_CLOSE_TIMEOUT)
+
+    def _socket_failure(self, count: int, timeout: float) -> str:
+        lines = [
+            f"expected {count} open Socket Mode connection(s) within {timeout}s, "
+            f"{len(self._sockets)} open ({self._sockets_opened} opened in all)."
+        ]
+        opens = self._calls_to_locked("apps.connections.open")
+        lines.append(f"{len(opens)} call(s) to apps.connections.open:")
+        for c in opens:
+            lines.append(
+                f"  {c.http_method} auth={_short(c.headers.get('Authorization', ''))} -> {_short(c.response)}"
+            )
+        if not opens:
+            lines.append("  (none: is SLACK_API_URL pointing at this fake, and the app in Socket Mode?)")
+        return "\n".join(lines)
+
+    def _ack_failure(self, envelope_id: str, timeout: float) -> str:
+        env = self._envelopes[envelope_id]
+        lines = [
+            f"expected an ack of {env.type} envelope {envelope_id} within {timeout}s; none came.",
+            f"Sent on connection {env.connection_id} "
+            f"({'still open' if env.connection_id in self._sockets else 'since closed'}); "
+            f"{len(self._sockets)} connection(s) open.",
+            f"All {len(self._socket_received)} message(s) the app sent over Socket Mode:",
+        ]
+        lines.extend(f"  {_short(m)}" for m in self._socket_received)
+        if not self._socket_received:
+            lines.append("  (none)")
+        return "\n".join(lines)
+
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(self, method: str, error: str, times: int = 1) -> None:
@@ -573,9 +905,16 @@ class FakeSlack:
     def reset(self) -> None:
         """Back to the state of a fresh ``FakeSlack``: recorded calls and responses, faults, latency,
         users, channels and their messages, usergroups, views, trigger_ids and response_urls are
-        all forgotten, then the defaults are seeded again (if ``seed_defaults``).  The server,
-        its port and ``bot_token`` stay, so one session-wide instance can be reset per test."""
+        all forgotten, then the defaults are seeded again (if ``seed_defaults``).  Open Socket Mode
+        connections are closed (normal close, code 1000) and tickets, envelopes and acks are
+        forgotten.  The server, its port, ``bot_token`` and ``app_token`` stay, so one session-wide
+        instance can be reset per test."""
+        self._close_sockets()
         with self._lock:
+            self._socket_tickets.clear()
+            self._sockets_opened = len(self._sockets)  # 0 unless an app reconnected meanwhile
+            self._envelopes.clear()
+            self._socket_received.clear()
             self._calls.clear()
             self._response_log.clear()
             self._faults.clear()
@@ -697,14 +1036,17 @@ class FakeSlack:
                 else:
                     parse_error = "invalid_post_type"
         auth = request.headers.get("Authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else body_token
+        header_token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        token = header_token or body_token
 
         delay = self._latency_for(method)
         if delay > 0:
             await asyncio.sleep(delay)
 
         with self._cond:
-            status, payload, headers = self._dispatch(method, params, token, parse_error)
+            status, payload, headers = self._dispatch(
+                method, params, token, parse_error, header_token=header_token, http_method=request.method
+            )
             self._calls.append(
                 RecordedCall(
                     method=method,
@@ -724,18 +1066,34 @@ class FakeSlack:
             return self._latency.get(method, self._latency_default)
 
     def _dispatch(
-        self, method: str, params: JSONDict, token: str | None, parse_error: str | None
+        self,
+        method: str,
+        params: JSONDict,
+        token: str | None,
+        parse_error: str | None,
+        *,
+        header_token: str | None = None,
+        http_method: str = "POST",
     ) -> tuple[int, JSONDict, dict[str, str]]:
         handler = self._methods.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         if parse_error:
             return 200, {"ok": False, "error": parse_error}, {}
-        if method != "api.test":
+        if method == "apps.connections.open":
+            refusal = self._app_token_refusal(header_token, http_method)
+            if refusal:
+                return 200, {"ok": False, "error": refusal}, {}
+        elif method != "api.test":
             if not token:
                 return 200, {"ok": False, "error": "not_authed"}, {}
             if token != self.bot_token:
-                return 200, {"ok": False, "error": "invalid_auth"}, {}
+                wrong_type = token == self.app_token
+                return (
+                    200,
+                    {"ok": False, "error": "not_allowed_token_type" if wrong_type else "invalid_auth"},
+                    {},
+                )
         queue = self._faults.get(method)
         if queue:
             fault = queue[0]
@@ -793,6 +1151,73 @@ class FakeSlack:
             )
             self._cond.notify_all()
         return web.Response(status=status, text=answer, content_type="text/html")
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=False, timeout=SOCKET_CLOSE_TIMEOUT)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="expected a WebSocket upgrade")
+        ticket = request.match_info["ticket"]
+        with self._cond:
+            known = ticket in self._socket_tickets
+            self._socket_tickets.discard(ticket)  # a ticket opens one connection
+        if not known:
+            return web.Response(status=401, text="invalid_ticket")
+        await ws.prepare(request)
+        conn = _SocketConnection(
+            id=f"sock-{uuid.uuid4().hex[:12]}", ws=ws, opened_at=time.monotonic(), hello_sent=asyncio.Event()
+        )
+        hello = {
+            "type": "hello",
+            "num_connections": 1,  # set below, once this connection counts
+            "debug_info": {
+                "host": self._host(),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                "build_number": 1,
+                "approximate_connection_time": SOCKET_APPROXIMATE_CONNECTION_TIME,
+            },
+            "connection_info": {"app_id": APP_ID},
+        }
+        with self._cond:
+            self._sockets[conn.id] = conn
+            self._sockets_opened += 1
+            hello["num_connections"] = len(self._sockets)
+            self._cond.notify_all()
+        try:
+            await ws.send_str(json.dumps(hello))
+            conn.hello_sent.set()
+            async for msg in ws:
+                if msg.type == WSMsgType.PING:
+                    with self._lock:
+                        conn.pings += 1
+                    await ws.pong(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    self._record_socket_message(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    self._record_socket_message(bytes(msg.data).decode("utf-8", "replace"))
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            conn.hello_sent.set()  # let pending sends fail on the closed socket instead of waiting
+            with self._cond:
+                self._sockets.pop(conn.id, None)
+                self._cond.notify_all()
+        return ws
+
+    def _record_socket_message(self, raw: str) -> None:
+        try:
+            data: Any = json.loads(raw)
+        except ValueError:
+            data = raw
+        with self._cond:
+            self._socket_received.append(data)
+            if isinstance(data, dict):
+                env = self._envelopes.get(str(data.get("envelope_id")))
+                if env is not None:
+                    if env.ack is None:
+                        env.ack, env.acked_at = copy.deepcopy(data), time.time()
+                    else:
+                        env.extra_acks.append(copy.deepcopy(data))
+            self._cond.notify_all()
 
     # ------------------------------------------------------------------ helpers (lock held)
 
@@ -897,6 +1322,23 @@ class FakeSlack:
     def _api_test(self, params: JSONDict) -> JSONDict:
         args = {k: v for k, v in params.items() if k != "token"}
         return {"args": args} if args else {}
+
+    def _app_token_refusal(self, header_token: str | None, http_method: str) -> str | None:
+        """Why ``apps.connections.open`` refuses this token, or None."""
+        if http_method != "POST":
+            return "insecure_request"
+        if not header_token:  # missing, or only given as a POST parameter
+            return "not_authed"
+        if header_token == self.app_token:
+            return None
+        if header_token == self.bot_token:
+            return "not_allowed_token_type"
+        return "invalid_auth"
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        ticket = str(uuid.uuid4())
+        self._socket_tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self.port}{SOCKET_MODE_PATH}{ticket}"}
 
     def _auth_test(self, params: JSONDict) -> JSONDict:
         return {

@@ -46,7 +46,7 @@ def test_other_keywords() -> None:
     assert parse_command("unbind") == Unbind()
     assert parse_command("status") == Status()
     assert parse_command("help") == Help()
-    assert parse_command("help me") == Help()
+    assert parse_command("help me") == Help("me")
     malformed = parse_command("status now")
     assert isinstance(malformed, Malformed)
     assert malformed.original == "status now"

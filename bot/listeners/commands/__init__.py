@@ -3,8 +3,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.listeners.commands.incident_note import handle_incident_note
-
-COMMAND = "/incident-note"
+from bot.messages import COMMAND
 
 
 def register(app: AsyncApp) -> None:

@@ -25,6 +25,8 @@ from bot.domain.commands import (
     Unbind,
     parse_command,
 )
+from bot.domain.slack_text import readable
+from bot.errors import EntryEmpty, MalformedCommand
 from bot.failures import FailureContext, explain
 from bot.services import CapturedEntry
 from bot.slack.outcomes import added_reply
@@ -35,17 +37,17 @@ from bot.slack.views import ComposeContext, compose_modal
 def immediate_reply(command: Command) -> str | None:
     """Replies that need no store, AWS or Slack call, so they can ride on the ack itself."""
     match command:
-        case Help():
-            return messages.help_text()
+        case Help(trailing=trailing):
+            return messages.help_reply(readable(trailing))
         case EmptyEntry(event_type=event_type):
-            return messages.entry_empty(event_type)
+            return explain(EntryEmpty(event_type), FailureContext(action="add")).text
         case Malformed(problem=problem, original=original):
-            return messages.malformed(problem, original)
+            return explain(MalformedCommand(problem, readable(original)), FailureContext(action="add")).text
         case Bind(arn_text=arn_text):
             try:
                 parse_incident_record_arn(arn_text)
             except InvalidIncidentArn as error:
-                return messages.invalid_arn(error.reason)
+                return explain(error, FailureContext(action="bind", operation="GetIncidentRecord")).text
     return None
 
 
@@ -74,7 +76,8 @@ async def handle_incident_note(
     try:
         match parsed:
             case AddEntry(event_type=event_type, text=text):
-                failure = FailureContext(action="add", region=deps.gateway.region, text=text)
+                # Given back readable if it fails, so nothing the person typed is lost.
+                failure = FailureContext(action="add", region=deps.gateway.region, text=readable(text))
                 captured = CapturedEntry(
                     team_id=team_id,
                     channel_id=channel_id,
@@ -106,7 +109,7 @@ async def handle_incident_note(
                 reply = await _status(deps, team_id, channel_id)
             case _:
                 return
-    except Exception as error:  # every failure becomes a reply through the mapping layer
+    except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         reply = explain(error, failure).text
     if reply is not None:
         await replier.send(reply)
@@ -141,7 +144,7 @@ async def _bind(
         await client.chat_postMessage(
             channel=channel_id, text=messages.bind_announcement(user_id, incident.title, url)
         )
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the binding stands; the person learns why nobody saw it
         explanation = explain(error, FailureContext(action="announce", operation="chat.postMessage"))
         reply += messages.announcement_failed(explanation.text)
     return reply

@@ -64,7 +64,7 @@ async def handle_compose_submission(
     replier = Replier(client, compose.channel_id, user_id)
     try:
         reply = added_reply(await deps.timeline.add(captured), deps.gateway.region)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         reply = explain(
             error, FailureContext(action="add", region=deps.gateway.region, text=submission.text)
         ).text

@@ -1,0 +1,228 @@
+"""Socket Mode end to end: the real bot, started with SLACK_APP_TOKEN, opens a Socket Mode connection to
+FakeSlack and is driven only through envelopes, as Slack drives it.
+
+Protocol as documented at https://docs.slack.dev/apis/events-api/using-socket-mode/ (see
+tests/fakes/slack_api.py): the app calls ``apps.connections.open`` with the app-level token, connects to
+the returned URL, gets ``hello``, then receives envelopes and acks each by ``envelope_id`` within 3 s
+(with a ``payload`` when ``accepts_response_payload`` is true).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from bot.config import load_settings
+from tests.conftest import bot_env
+from tests.fakes.incident_manager import FakeIncidentManager
+from tests.fakes.slack_api import DEFAULT_APP_TOKEN, FakeSlack
+from tests.support import slack_requests
+from tests.support.bot_server import BotServer, http
+from tests.support.harness import Harness
+
+APP_TOKEN = DEFAULT_APP_TOKEN  # what FakeSlack accepts on apps.connections.open
+SLACK_ACK_SECONDS = 3.0  # Slack's window for acknowledging an envelope
+
+
+class _ErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _bot_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "bot-under-test" and t.is_alive()]
+
+
+def _until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _clean_socket_mode_run(monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack) -> Iterator[None]:
+    """Set up before, and torn down after, ``make_bot``: checks that the bot stopped at fixture
+    teardown without hanging, closed its Socket Mode connection and logged no error meanwhile."""
+    # slack_sdk's Socket Mode client takes HTTP(S)_PROXY from the environment and ignores NO_PROXY.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    errors = _ErrorLog()
+    root = logging.getLogger()
+    root.addHandler(errors)
+    try:
+        yield
+    finally:
+        root.removeHandler(errors)
+    assert _bot_threads() == [], "the bot did not stop within BotServer.stop's 10 s join"
+    assert _until(lambda: fake_slack.socket_connections() == 0), "the bot left its socket open"
+    logged = [f"{r.name}: {r.getMessage()}" for r in errors.records]
+    assert logged == [], f"errors were logged while the bot ran or stopped: {logged}"
+
+
+@pytest.fixture
+def socket_bot(make_bot: Callable[..., Harness], fake_slack: FakeSlack) -> Harness:
+    # No signing secret: in Socket Mode the connection is authenticated by the app-level token.
+    harness = make_bot(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    fake_slack.wait_for_socket_connection(timeout=10)
+    return harness
+
+
+def send_command(bot: Harness, text: str, **fields: Any) -> tuple[str, str]:
+    """Send ``/incident-note <text>`` as a ``slash_commands`` envelope whose payload holds the same
+    fields as the slash command POST; return ``(envelope_id, response_url)``."""
+    response_url = bot.slack.new_response_url()
+    body, _ = slack_requests.slash_command(
+        bot.secret, text=text, response_url=response_url, trigger_id=bot.slack.issue_trigger_id(), **fields
+    )
+    payload = dict(parse_qsl(body, keep_blank_values=True))
+    envelope_id = bot.slack.send_envelope("slash_commands", payload, accepts_response_payload=True)
+    return envelope_id, response_url
+
+
+def prompt_ack(bot: Harness, envelope_id: str) -> dict[str, Any]:
+    """The ack of ``envelope_id``, checked to have come within Slack's 3 seconds."""
+    ack = bot.slack.wait_for_ack(envelope_id, timeout=5.0)
+    seconds = bot.slack.envelope(envelope_id).ack_seconds
+    assert seconds is not None and seconds < SLACK_ACK_SECONDS, f"ack took {seconds}s"
+    assert ack["envelope_id"] == envelope_id
+    return ack
+
+
+def reply_text(bot: Harness, response_url: str) -> str:
+    (reply,) = bot.slack.wait_for_responses(response_url, 1, timeout=15.0)
+    assert reply.get("response_type", "ephemeral") == "ephemeral", reply
+    return str(reply["text"])
+
+
+def test_connects_with_the_app_token_and_serves_only_health_over_http(socket_bot: Harness) -> None:
+    (opened,) = socket_bot.slack.calls_to("apps.connections.open")
+    assert opened.ok and opened.http_method == "POST"
+    assert opened.headers["Authorization"] == f"Bearer {APP_TOKEN}"
+    assert "token" not in opened.params
+    assert socket_bot.slack.socket_connections() == 1
+
+    health = socket_bot.healthz()
+    assert health.status == 200 and health.json() == {"ok": True}
+    # Slack delivers nothing over HTTP in Socket Mode, and the bot does not serve the HTTP endpoint.
+    arn = socket_bot.new_incident()
+    result = socket_bot.command(f"bind {arn}")
+    assert result.ack.status == 404
+    assert http("GET", socket_bot.url + "/slack/events").status == 404
+    assert socket_bot.aws.calls == [] and socket_bot.slack.all_responses() == []
+    assert socket_bot.slack.socket_connections() == 1
+
+
+def test_bind_is_acked_at_once_and_answered_on_the_response_url(socket_bot: Harness) -> None:
+    arn = socket_bot.new_incident("Checkout DB down")
+    envelope_id, response_url = send_command(socket_bot, f"bind {arn}")
+    assert prompt_ack(socket_bot, envelope_id) == {"envelope_id": envelope_id}  # empty ack
+    reply = reply_text(socket_bot, response_url)
+    assert "now bound" in reply and "Checkout DB down" in reply
+    (call,) = socket_bot.aws.calls_to("GetIncidentRecord")
+    assert call.params["arn"] == arn
+    (announcement,) = socket_bot.slack.calls_to("chat.postMessage")
+    assert "<@U0001> bound this channel" in announcement.params["text"]
+
+
+def test_a_note_lands_on_the_bound_incidents_timeline(socket_bot: Harness) -> None:
+    arn = socket_bot.new_incident("Checkout DB down")
+    bind_id, bind_url = send_command(socket_bot, f"bind {arn}")
+    prompt_ack(socket_bot, bind_id)
+    assert "now bound" in reply_text(socket_bot, bind_url)
+
+    envelope_id, response_url = send_command(socket_bot, "the DB failover finished")
+    assert prompt_ack(socket_bot, envelope_id) == {"envelope_id": envelope_id}
+    assert reply_text(socket_bot, response_url).startswith("Added a note to ")
+    (event,) = socket_bot.aws.events(arn)
+    assert event["eventType"] == "Note"
+    assert event["eventReferences"] == [{"resource": arn}]
+    assert socket_bot.event_text(event) == "the DB failover finished\n\n— alice, via Slack"
+
+
+def test_help_comes_back_in_the_ack_payload(socket_bot: Harness) -> None:
+    envelope_id, response_url = send_command(socket_bot, "help")
+    ack = prompt_ack(socket_bot, envelope_id)
+    payload = ack["payload"]
+    assert payload["response_type"] == "ephemeral"
+    for form in (
+        "note &lt;text&gt;",
+        "event &lt;text&gt;",
+        "bind &lt;incident-record-arn&gt;",
+        "unbind",
+        "status",
+        "help",
+    ):
+        assert form in payload["text"]
+    assert socket_bot.slack.responses(response_url) == []
+    assert socket_bot.aws.calls == []
+
+
+def test_events_api_and_interactive_envelopes_are_acked(socket_bot: Harness) -> None:
+    event = slack_requests.reaction_added_event(
+        user="U0001", reaction="pushpin", channel="C0001", ts="1712345678.000100", item_user="U0002"
+    )
+    body, _ = slack_requests.event_callback(socket_bot.secret, event)
+    event_id = socket_bot.slack.send_envelope("events_api", json.loads(body))
+    assert socket_bot.slack.envelope(event_id).accepts_response_payload is False
+    assert prompt_ack(socket_bot, event_id) == {"envelope_id": event_id}
+
+    response_url = socket_bot.slack.new_response_url()
+    shortcut = slack_requests.message_shortcut_payload(
+        message={"type": "message", "user": "U0002", "ts": "1712345678.000100", "text": "db ok"},
+        trigger_id=socket_bot.slack.issue_trigger_id(),
+        response_url=response_url,
+    )
+    shortcut_id = socket_bot.slack.send_envelope("interactive", shortcut)
+    prompt_ack(socket_bot, shortcut_id)
+    assert "isn't available yet" in reply_text(socket_bot, response_url)
+    assert socket_bot.aws.calls == []
+
+
+@pytest.mark.parametrize("how", ["refresh_requested", "dropped"])
+def test_reconnects_when_slack_refreshes_or_drops_the_connection(socket_bot: Harness, how: str) -> None:
+    fake = socket_bot.slack
+    if how == "refresh_requested":
+        assert fake.send_disconnect("refresh_requested") == 1
+    else:
+        fake.close_socket_connections()
+    # A fresh apps.connections.open and a new connection; the old one is gone.
+    assert _until(lambda: fake.socket_connections_opened() == 2 and fake.socket_connections() == 1)
+    opens = fake.calls_to("apps.connections.open")
+    assert len(opens) == 2 and all(c.ok for c in opens)
+    envelope_id, _ = send_command(socket_bot, "help")
+    assert "bind &lt;incident-record-arn&gt;" in prompt_ack(socket_bot, envelope_id)["payload"]["text"]
+
+
+def test_stop_closes_the_socket_promptly(
+    tmp_path: Path, aws_env: None, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    settings = load_settings(
+        bot_env(tmp_path, fake_slack, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    )
+    server = BotServer(settings).start()
+    try:
+        fake_slack.wait_for_socket_connection(timeout=10)
+        opens = len(fake_slack.calls_to("apps.connections.open"))
+    finally:
+        started = time.monotonic()
+        server.stop()
+        took = time.monotonic() - started
+    assert took < 5.0, f"stopping took {took:.1f}s"
+    assert _bot_threads() == []
+    assert _until(lambda: fake_slack.socket_connections() == 0)
+    assert len(fake_slack.calls_to("apps.connections.open")) == opens  # no reconnect on the way out

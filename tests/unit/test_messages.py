@@ -1,0 +1,71 @@
+"""Every reply is valid Slack mrkdwn: a raw "<" only ever opens a mention or link the bot built itself."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot import messages
+from bot.domain.timeline import EventType
+
+ALLOWED_CONTROL = re.compile(r"<(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|https://[^|>\s]+\|[^<>]*)>")
+HOSTILE = "<!channel> & <@U1> <https://evil.example|click> ```"
+
+SAMPLES: dict[str, Any] = {
+    "str": HOSTILE,
+    "int": 7,
+    "int | None": 2,
+    "bool": False,
+    "datetime": datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+    "EventType": EventType.NOTE,
+    "frozenset[str]": frozenset({"U0001"}),
+    "str | None": HOSTILE,
+    "tuple[str, int | None] | None": ("OPEN", 2),
+}
+
+
+# Parameters that take text the bot already rendered as mrkdwn (the composition helpers); every other
+# string parameter gets hostile raw input.
+PRE_RENDERED = {
+    ("failure", "what_happened"),
+    ("failure", "what_to_do"),
+    ("with_reference", "text"),
+    ("with_reference", "reference"),
+    ("announcement_failed", "reason"),
+    ("malformed", "problem"),
+}
+
+
+def _sample(function: str, name: str, annotation: str) -> Any:
+    if (function, name) in PRE_RENDERED:
+        return "already *rendered* <@U0001>"
+    if name == "url":
+        return "https://eu-west-1.console.aws.amazon.com/systems-manager/incidents/home#/incidents/p/i"
+    if name in ("user_id", "bound_by"):
+        return "U0001"
+    if name == "allowed_usergroups":
+        return frozenset({"S0001"})
+    return SAMPLES[annotation]
+
+
+def _all_replies() -> list[tuple[str, str]]:
+    replies = []
+    for name, function in inspect.getmembers(messages, inspect.isfunction):
+        if function.__module__ != messages.__name__ or name in ("escape", "link", "quoted"):
+            continue
+        parameters = inspect.signature(function).parameters.values()
+        result = function(*(_sample(name, p.name, str(p.annotation)) for p in parameters))
+        for text in result if isinstance(result, tuple) else (result,):
+            replies.append((name, text))
+    return replies
+
+
+@pytest.mark.parametrize(("name", "text"), _all_replies())
+def test_reply_has_no_stray_slack_control_characters(name: str, text: str) -> None:
+    stray = ALLOWED_CONTROL.sub("", text)
+    assert "<" not in stray, f"{name}: {text!r}"  # a ">" alone is harmless (it quotes a line)
+    assert "<!channel>" not in text and "<@U1>" not in text  # hostile input never becomes live markup
