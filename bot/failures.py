@@ -103,6 +103,9 @@ def _aws_client_error(error: aws.ClientError, context: FailureContext) -> tuple[
         return "conflict", messages.conflict()
     if code in _BAD_CREDENTIAL_CODES:
         return "bad_credentials", messages.bad_credentials(expired="Expired" in code)
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+    if status < 500:
+        return "aws_refused", messages.aws_refused()
     return "aws_internal", messages.aws_internal_error()
 
 
@@ -161,13 +164,15 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tup
         return "no_credentials", messages.no_credentials()
     if isinstance(error, aws.NoRegionError):
         return "no_region", messages.no_region()
-    if isinstance(error, aws.ReadTimeoutError | aws.ConnectionClosedError):
+    if isinstance(error, aws.ConnectionError):
+        # Refused before a connection existed (includes connect timeouts): the request never reached AWS.
+        return "aws_unreachable", messages.aws_unreachable()
+    if isinstance(error, aws.HTTPClientError):
+        # Read timeouts, connections closed mid-request: the request may have reached AWS, so for an add
+        # say only what is known; a lookup's outcome is known (nothing changed).
         if context.action != "add":
             return "aws_timeout", messages.aws_timed_out()
-        # The request may have reached AWS: say only what is known.
         return "aws_outcome_unknown", messages.aws_outcome_unknown()
-    if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError | aws.HTTPClientError):
-        return "aws_unreachable", messages.aws_unreachable()
     if isinstance(error, aws.ParamValidationError):
         return "invalid_parameters", messages.bot_bug()
     if isinstance(error, BindPermissionUnknown):

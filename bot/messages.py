@@ -176,7 +176,7 @@ def bound(title: str, url: str, status: str, impact: int | None, previous_title:
 def rebound_same(title: str, url: str, status: str, impact: int | None) -> str:
     return (
         f"This channel was already bound to {link(url, title)} ({incident_label(status, impact)}); "
-        "nothing else changed."
+        "it stays bound to it, with the title refreshed from Incident Manager."
     )
 
 
@@ -292,6 +292,13 @@ def conflict() -> tuple[str, str]:
 
 def aws_internal_error() -> tuple[str, str]:
     return ("Incident Manager had an internal error.", "Try again in a minute.")
+
+
+def aws_refused() -> tuple[str, str]:
+    return (
+        "Incident Manager refused the request.",
+        "Try again; if it keeps failing, give the reference below to the bot's operators.",
+    )
 
 
 def no_credentials() -> tuple[str, str]:

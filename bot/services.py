@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws.incidents import IncidentGateway, IncidentSummary
 from bot.domain.arn import parse_incident_record_arn
-from bot.domain.slack_text import readable, referenced_user_ids
+from bot.domain.slack_text import clean_text, readable, referenced_user_ids
 from bot.domain.timeline import (
     Attribution,
     EventType,
@@ -66,6 +66,8 @@ class CapturedEntry:
     permalink: str | None = None
     # The incident the person saw when they started (a modal); None when they acted in one step.
     expected_incident_arn: str | None = None
+    # Slack message markup (mentions, links, entities) or, from a form's plain-text input, literal text.
+    is_markup: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ class TimelineService:
             raise ChannelNotBound()
         if captured.expected_incident_arn not in (None, binding.incident_arn):
             raise BindingChanged(binding.incident_title)
-        text = await self.readable_text(captured.slack_text)
+        if captured.is_markup:
+            text = await self.readable_text(captured.slack_text)
+        else:
+            text = clean_text(captured.slack_text).strip()
         if not text:
             raise EntryEmpty(captured.event_type)
         author = await self._name(captured.author_id, captured.author_fallback)
@@ -131,8 +136,8 @@ class TimelineService:
         if user_id:
             name = await self._directory.name(user_id)
             if name:
-                return name
-        return fallback or user_id or "someone"
+                return clean_text(name)
+        return clean_text(fallback or user_id or "someone")
 
 
 class BindPermission:

@@ -24,12 +24,12 @@ def _unescape(text: str) -> str:
 
 
 def referenced_user_ids(text: str) -> set[str]:
-    """User ids mentioned without a label, whose names the caller should look up."""
+    """User ids mentioned in the text, whose display names the caller should look up (a mention's own
+    label is the legacy handle, used only when the name is unknown)."""
     ids: set[str] = set()
     for inner in _TOKEN.findall(text):
-        target = inner.split("|", 1)[0]
-        match = _USER_ID.match(target)
-        if match and "|" not in inner:
+        match = _USER_ID.match(inner.split("|", 1)[0])
+        if match:
             ids.add(match.group(1))
     return ids
 
@@ -39,7 +39,7 @@ def _render_token(inner: str, user_names: Mapping[str, str]) -> str:
     label = _unescape(label)
     if target.startswith("@"):
         user_id = target[1:]
-        return "@" + (label.lstrip("@") or user_names.get(user_id) or user_id)
+        return "@" + (user_names.get(user_id) or label.lstrip("@") or user_id)
     if target.startswith("#"):
         return "#" + (label.lstrip("#") or target[1:])
     if target.startswith("!subteam^"):

@@ -5,29 +5,41 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt.context.respond.async_respond import AsyncRespond
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 logger = logging.getLogger(__name__)
 
 
 class Replier:
     def __init__(
-        self, client: AsyncWebClient, channel_id: str, user_id: str, respond: AsyncRespond | None = None
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        user_id: str,
+        *,
+        response_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._client = client
         self._channel_id = channel_id
         self._user_id = user_id
-        self._respond = respond
+        self._response_url = response_url
+        # A shared session: one kept-alive connection for many replies instead of one handshake each.
+        self._session = session
 
     async def send(self, text: str) -> bool:
         """Deliver the reply; return False (and log) when no way reached the person."""
-        if self._respond is not None:
+        if self._response_url:
             try:
-                response = await self._respond(text=text, response_type="ephemeral", replace_original=False)
+                webhook = AsyncWebhookClient(self._response_url, session=self._session)
+                response = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
                 if response.status_code == 200:
                     return True
-                logger.info("response_url refused", extra={"status": response.status_code})
+                logger.info(
+                    "response_url refused", extra={"status": response.status_code, "body": response.body}
+                )
             except Exception as error:  # noqa: BLE001 - any failure here falls back to the next way
                 logger.info("response_url failed", extra={"error": str(error)[:200]})
         try:

@@ -79,7 +79,7 @@ class SqliteStore:
 
         if self._connection is not None:
             await self._run(_close)
-        self._executor.shutdown(wait=True)
+        await asyncio.to_thread(self._executor.shutdown, True)
 
     # Bindings
 

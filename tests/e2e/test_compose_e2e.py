@@ -103,7 +103,7 @@ def test_binding_changed_while_the_form_was_open(bot: Harness) -> None:
     assert "this channel was bound to *Second*" in reply
     assert "```meant for First```" in reply
     assert bot.aws.calls_to("CreateTimelineEvent") == []
-    assert first
+    assert bot.aws.events(first) == []
 
 
 def test_reply_reaches_the_person_by_direct_message_when_bot_is_not_in_channel(bot: Harness) -> None:
@@ -118,3 +118,15 @@ def test_reply_reaches_the_person_by_direct_message_when_bot_is_not_in_channel(b
     )
     assert "Added a note" in dm.params["text"]
     assert len(bot.aws.events(arn)) == 1
+
+
+def test_form_text_is_literal_not_slack_markup(bot: Harness) -> None:
+    # A plain-text input hands over exactly what was typed: "&lt;" and "<https://x|y>" are the person's
+    # own characters, not Slack escapes or links.
+    arn = bot.bound_incident()
+    view = open_compose(bot)
+    typed = "literal &lt; and <https://x.example|y> and <@U0002>"
+    submit_view(bot, view, compose_values(typed, "Note", int(time.time())))
+    ephemeral_texts(bot)
+    (event,) = bot.aws.events(arn)
+    assert bot.event_text(event).startswith(typed + "\n\n— ")

@@ -152,7 +152,9 @@ def test_timeout_says_the_outcome_is_unknown(make_bot: Callable[..., Harness]) -
     while len(bot.aws.calls_to("CreateTimelineEvent")) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(bot.aws.calls_to("CreateTimelineEvent")) == 3
-    assert arn
+    # The fake finished the request after the bot stopped waiting: it may well be on the timeline, which
+    # is why the reply does not say "nothing was added". Retries reuse the token, so never twice.
+    assert len(bot.aws.events(arn)) <= 1
 
 
 def test_service_down_is_explained(bot: Harness) -> None:
@@ -162,7 +164,8 @@ def test_service_down_is_explained(bot: Harness) -> None:
         reply = bot.run("while AWS is down")
     finally:
         bot.aws.set_down(False)
-    assert "Nothing was added" in reply or "can't tell whether it was added" in reply
+    # The fake resets the connection mid-request, as a dying endpoint does: the outcome is unknown.
+    assert "can't tell whether it was added" in reply and "Nothing was added" not in reply
     assert_friendly(reply)
     assert bot.healthz().status == 200
 

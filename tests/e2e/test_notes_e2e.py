@@ -81,6 +81,18 @@ def test_help_lists_the_forms_in_the_ack(bot: Harness) -> None:
     assert bot.slack.responses(result.response_url) == []
 
 
+def test_help_with_trailing_text_gives_the_text_back(bot: Harness) -> None:
+    result = bot.command("help the db is down")
+    assert "note help" in result.ack_text
+    assert "```help the db is down```" in result.ack_text
+
+
+def test_text_given_back_reads_as_typed_not_double_escaped(bot: Harness) -> None:
+    # What Slack sends for "a & b @bob <x>" typed in an unbound channel.
+    reply = bot.run("a &amp; b <@U0002|bob> &lt;x&gt;")
+    assert "```a &amp; b @bob &lt;x&gt;```" in reply  # renders in Slack as: a & b @bob <x>
+
+
 def test_wrongly_used_keyword_shows_help_and_gives_text_back(bot: Harness) -> None:
     result = bot.command("status of the db")
     assert "`status` takes nothing after it." in result.ack_text

@@ -195,3 +195,110 @@ def bot_process_url(bot: object) -> str:
 
     assert isinstance(bot, Harness)
     return bot.url
+
+
+def _start(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager, **extra: str
+) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    values = {
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "PORT": str(port),
+        "AWS_REGION": "eu-west-1",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db",
+        "AWS_ENDPOINT_URL_SSM_INCIDENTS": fake_aws.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "AKIDTEST",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-Zq9x7",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    env = clean_env(**{**values, **extra})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def test_rejected_bot_token_stops_start_up_with_one_line(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    process, _url = _start(tmp_path, fake_slack, fake_aws, SLACK_BOT_TOKEN="xoxb-revoked-or-mistyped")
+    _stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 1
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("Cannot start: Slack rejected SLACK_BOT_TOKEN (invalid_auth)")
+    assert "Traceback" not in stderr and "xoxb-revoked-or-mistyped" not in stderr
+
+
+def test_stop_finishes_acknowledged_work_before_exiting(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    process, url = _start(tmp_path, fake_slack, fake_aws)
+    try:
+        _wait_healthy(url, process)
+        arn = fake_aws.add_incident(title="Deploy during an incident")
+        bind_url = fake_slack.new_response_url()
+        body, headers = slack_requests.slash_command(
+            SIGNING_SECRET,
+            text=f"bind {arn}",
+            response_url=bind_url,
+            trigger_id=fake_slack.issue_trigger_id(),
+        )
+        assert http("POST", url + "/slack/events", body, headers).status == 200
+        fake_slack.wait_for_responses(bind_url, 1, timeout=15)
+        fake_aws.set_latency(2.0, operation="CreateTimelineEvent")
+        note_url = fake_slack.new_response_url()
+        body, headers = slack_requests.slash_command(
+            SIGNING_SECRET,
+            text="noted right before a deploy",
+            response_url=note_url,
+            trigger_id=fake_slack.issue_trigger_id(),
+        )
+        assert http("POST", url + "/slack/events", body, headers).status == 200  # acked; AWS still busy
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=20)
+    finally:
+        fake_aws.set_latency(0.0)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    (event,) = fake_aws.events(arn)
+    assert json.loads(event["eventData"]).startswith("noted right before a deploy")
+    (reply,) = fake_slack.responses(note_url)
+    assert "Added a note" in reply["text"]
+
+
+def test_socket_mode_that_cannot_connect_is_unhealthy_and_still_stops(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    process, url = _start(
+        tmp_path, fake_slack, fake_aws, SLACK_APP_TOKEN="xapp-not-this-app", SLACK_SIGNING_SECRET=""
+    )
+    try:
+        deadline = time.monotonic() + 15
+        status = 0
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                status = http("GET", url + "/healthz", timeout=1).status
+            except OSError:
+                status = 0
+            if status:
+                break
+            time.sleep(0.1)
+        assert status == 503  # up, but not connected to Slack: not ready
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert time.monotonic() - started < 12
+    assert "xapp-not-this-app" not in stderr

@@ -7,7 +7,7 @@ def test_mentions_channels_groups_and_links_become_readable() -> None:
         "see <https://status.example.com|status page> and <https://x.example.com> "
         "mail <mailto:ops@example.com|ops@example.com> at <!date^1700000000^{time}|10:00>"
     )
-    assert referenced_user_ids(text) == {"U123"}
+    assert referenced_user_ids(text) == {"U123", "U999"}
     assert render_readable(text, {"U123": "Alice"}) == (
         "@Alice and @bob in #inc-db, paged @oncall @here "
         "see status page (https://status.example.com) and https://x.example.com "
@@ -36,3 +36,8 @@ def test_clean_text_drops_controls_and_lone_surrogates_but_keeps_rtl_and_emoji()
     cleaned = clean_text(dirty)
     assert cleaned == "abc\nd\te\ufffdf 👩‍💻 " + rtl
     cleaned.encode("utf-8")  # always encodable
+
+
+def test_display_name_wins_over_the_mention_label() -> None:
+    # Slack labels a mention with the legacy handle; the timeline shows people as the channel does.
+    assert render_readable("<@U999|bob>", {"U999": "Bob Builder"}) == "@Bob Builder"

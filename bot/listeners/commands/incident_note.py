@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
@@ -54,7 +53,6 @@ def immediate_reply(command: Command) -> str | None:
 async def handle_incident_note(
     ack: AsyncAck,
     command: dict[str, Any],
-    respond: AsyncRespond,
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
@@ -70,7 +68,9 @@ async def handle_incident_note(
     team_id = str(command.get("team_id") or context.team_id or "")
     channel_id = str(command.get("channel_id") or "")
     user_id = str(command.get("user_id") or "")
-    replier = Replier(client, channel_id, user_id, respond)
+    replier = Replier(
+        client, channel_id, user_id, response_url=command.get("response_url"), session=deps.http
+    )
     failure = FailureContext(action="add", region=deps.gateway.region)
     reply: str | None = None
     try:
@@ -86,7 +86,7 @@ async def handle_incident_note(
                     event_time=received_at,
                     author_id=user_id,
                     author_fallback=str(command.get("user_name") or user_id),
-                    token_source=("slash", team_id, str(command.get("trigger_id") or "")),
+                    token_source=_slash_token_source(team_id, channel_id, user_id, command, received_at),
                 )
                 reply = added_reply(await deps.timeline.add(captured), deps.gateway.region)
             case Bind(arn_text=arn_text):
@@ -113,6 +113,17 @@ async def handle_incident_note(
         reply = explain(error, failure).text
     if reply is not None:
         await replier.send(reply)
+
+
+def _slash_token_source(
+    team_id: str, channel_id: str, user_id: str, command: dict[str, Any], received_at: datetime
+) -> tuple[str, ...]:
+    trigger_id = str(command.get("trigger_id") or "")
+    if trigger_id:
+        # Slack's id of this one invocation: a re-delivery of the same command cannot add a second event.
+        return ("slash", team_id, trigger_id)
+    # Without one (never seen from Slack), keep distinct commands distinct rather than merging them.
+    return ("slash-untriggered", team_id, channel_id, user_id, received_at.isoformat())
 
 
 async def _open_compose(

@@ -46,9 +46,15 @@ async def handle_compose_submission(
     await ack()
 
     deps = deps_of(context)
-    compose = ComposeContext.from_metadata(str(view.get("private_metadata") or ""))
     user = body.get("user") or {}
     user_id = str(user.get("id") or "")
+    try:
+        compose = ComposeContext.from_metadata(str(view.get("private_metadata") or ""))
+    except (ValueError, KeyError, TypeError) as error:
+        # Not our form's metadata: no channel to answer in, so the app's direct message tells them.
+        failure = FailureContext(action="add", region=deps.gateway.region, text=submission.text)
+        await Replier(client, "", user_id, session=deps.http).send(explain(error, failure).text)
+        return
     captured = CapturedEntry(
         team_id=compose.team_id,
         channel_id=compose.channel_id,
@@ -60,8 +66,9 @@ async def handle_compose_submission(
         # One view is one entry: a double click on Add, or Slack retrying the submit, cannot add twice.
         token_source=("view", compose.team_id, str(view.get("id") or "")),
         expected_incident_arn=compose.incident_arn,
+        is_markup=False,
     )
-    replier = Replier(client, compose.channel_id, user_id)
+    replier = Replier(client, compose.channel_id, user_id, session=deps.http)
     try:
         reply = added_reply(await deps.timeline.add(captured), deps.gateway.region)
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer

@@ -1,0 +1,54 @@
+"""The shared path into the timeline, with the real gateway against the fake Incident Manager."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.aws.incidents import Boto3IncidentGateway
+from bot.domain.timeline import EventType
+from bot.services import CapturedEntry, TimelineService
+from bot.slack.directory import UserDirectory
+from bot.store import Binding, EntryState
+from bot.store.sqlite import SqliteStore
+from tests.conftest import BOT_TOKEN, REGION
+from tests.fakes.incident_manager import FakeIncidentManager
+from tests.fakes.slack_api import FakeSlack
+
+
+class StoreThatCannotRecordSent(SqliteStore):
+    async def mark_sent(self, client_token: str, event_id: str) -> None:
+        raise OSError("disk full")
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_store_failure_after_aws_accepted_still_reports_added(
+    tmp_path: Path, fake_aws: FakeIncidentManager, fake_slack: FakeSlack
+) -> None:
+    arn = fake_aws.add_incident(title="Disk trouble")
+    store = StoreThatCannotRecordSent(str(tmp_path / "bot.db"))
+    gateway = Boto3IncidentGateway(REGION)
+    directory = UserDirectory(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    try:
+        await store.put_binding(Binding("T0001", "C0001", arn, "Disk trouble", "U0001", datetime.now(UTC)))
+        service = TimelineService(store, gateway, directory)
+        captured = CapturedEntry(
+            team_id="T0001",
+            channel_id="C0001",
+            event_type=EventType.NOTE,
+            slack_text="it landed",
+            event_time=datetime.now(UTC),
+            author_id="U0001",
+            author_fallback="alice",
+            token_source=("test", "one"),
+        )
+        added = await service.add(captured)  # no exception: AWS has it, so the person hears "added"
+        assert added.event_id == fake_aws.events(arn)[0]["eventId"]
+        stored = await store.save_entry_once(added.entry)
+        assert stored.state is EntryState.PENDING  # not recorded as sent; resending it is safe (same token)
+    finally:
+        await store.close()
+        await gateway.close()
