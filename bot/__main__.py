@@ -35,7 +35,7 @@ def main() -> int:
         )
         if value
     ]
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper(), secrets)
+    configure_logging(settings.log_level, secrets)
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:

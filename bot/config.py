@@ -21,6 +21,7 @@ _WHERE = {
 }
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]+$")
 
@@ -42,6 +43,7 @@ class Settings:
     bind_allowed_usergroups: frozenset[str]
     port: int
     aws_read_timeout: float = DEFAULT_AWS_READ_TIMEOUT
+    log_level: str = "INFO"
 
     @property
     def socket_mode(self) -> bool:
@@ -115,6 +117,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if bad:
             malformed.append(f"{name} must list Slack ids separated by commas (not: {', '.join(bad)[:60]})")
 
+    log_level = (_value(env, "LOG_LEVEL") or "INFO").upper()
+    if log_level not in _LOG_LEVELS:
+        malformed.append(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+
     problems: list[str] = []
     if missing:
         named = [f"{name} (from {_WHERE[name]})" for name in missing]
@@ -139,4 +145,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         bind_allowed_usergroups=_id_list(env, "BIND_ALLOWED_USERGROUPS"),
         port=port,
         aws_read_timeout=read_timeout,
+        log_level=log_level,
     )

@@ -82,7 +82,8 @@ def entry_empty(event_type: EventType) -> str:
 def entry_too_long(over_by: int, text: str) -> str:
     return (
         f"Nothing was added: Incident Manager takes at most {EVENT_DATA_LIMIT:,} characters per timeline "
-        f"event (counted after encoding, including the author line), and this one is {over_by:,} over. "
+        f"event (counted after encoding, including the author line; an emoji counts as two), and this one is "
+        f"{over_by:,} over. "
         f"Shorten it by at least {over_by:,} characters, or split it into several notes." + your_text(text)
     )
 

@@ -97,3 +97,8 @@ def parse_incident_record_arn(text: str) -> IncidentRecordArn:
         response_plan=record["plan"],
         record_id=record["record"],
     )
+
+
+def console_url(arn: str, region: str | None) -> str:
+    """The console link for a stored (already validated) incident record ARN."""
+    return parse_incident_record_arn(arn).console_url(region)

@@ -52,8 +52,12 @@ def compose_event_text(text: str, attribution: Attribution) -> str:
 
 
 def utf16_length(text: str) -> int:
-    # AWS counts string length as Java does, in UTF-16 code units: an emoji counts twice.
-    return len(text.encode("utf-16-le")) // 2
+    """Length as Java's String.length() counts it (UTF-16 units: an emoji counts twice).
+
+    The service model's limit may be enforced in code points (Smithy) or in UTF-16 units (a Java
+    service); counting the stricter way means AWS never rejects a note the bot let through.
+    """
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def encode_event_data(event_text: str) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot import messages
-from bot.domain.arn import parse_incident_record_arn
+from bot.domain.arn import console_url
 from bot.services import EntryAdded
 
 
 def added_reply(added: EntryAdded, region: str | None) -> str:
-    url = parse_incident_record_arn(added.binding.incident_arn).console_url(region)
+    url = console_url(added.entry.incident_arn, region)
     # Show the person their own words, not the attribution line appended for the timeline.
     body = added.readable_text.rsplit("\n\n— ", 1)[0]
     return messages.entry_added(

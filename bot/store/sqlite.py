@@ -84,24 +84,12 @@ class SqliteStore:
     # Bindings
 
     async def get_binding(self, team_id: str, channel_id: str) -> Binding | None:
-        def _get(connection: sqlite3.Connection) -> Binding | None:
-            row = connection.execute(
-                "SELECT team_id, channel_id, incident_arn, incident_title, bound_by, bound_at "
-                "FROM bindings WHERE team_id = ? AND channel_id = ?",
-                (team_id, channel_id),
-            ).fetchone()
-            return _binding_from_row(row) if row else None
-
-        return await self._run(_get)
+        return await self._run(lambda connection: _select_binding(connection, team_id, channel_id))
 
     async def put_binding(self, binding: Binding) -> Binding | None:
         def _put(connection: sqlite3.Connection) -> Binding | None:
             with _transaction(connection):
-                row = connection.execute(
-                    "SELECT team_id, channel_id, incident_arn, incident_title, bound_by, bound_at "
-                    "FROM bindings WHERE team_id = ? AND channel_id = ?",
-                    (binding.team_id, binding.channel_id),
-                ).fetchone()
+                previous = _select_binding(connection, binding.team_id, binding.channel_id)
                 connection.execute(
                     "INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?)",
                     (
@@ -113,22 +101,18 @@ class SqliteStore:
                         binding.bound_at.isoformat(),
                     ),
                 )
-            return _binding_from_row(row) if row else None
+            return previous
 
         return await self._run(_put)
 
     async def delete_binding(self, team_id: str, channel_id: str) -> Binding | None:
         def _delete(connection: sqlite3.Connection) -> Binding | None:
             with _transaction(connection):
-                row = connection.execute(
-                    "SELECT team_id, channel_id, incident_arn, incident_title, bound_by, bound_at "
-                    "FROM bindings WHERE team_id = ? AND channel_id = ?",
-                    (team_id, channel_id),
-                ).fetchone()
+                removed = _select_binding(connection, team_id, channel_id)
                 connection.execute(
                     "DELETE FROM bindings WHERE team_id = ? AND channel_id = ?", (team_id, channel_id)
                 )
-            return _binding_from_row(row) if row else None
+            return removed
 
         return await self._run(_delete)
 
@@ -192,6 +176,15 @@ class _transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._connection.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _select_binding(connection: sqlite3.Connection, team_id: str, channel_id: str) -> Binding | None:
+    row = connection.execute(
+        "SELECT team_id, channel_id, incident_arn, incident_title, bound_by, bound_at "
+        "FROM bindings WHERE team_id = ? AND channel_id = ?",
+        (team_id, channel_id),
+    ).fetchone()
+    return _binding_from_row(row) if row else None
 
 
 def _binding_from_row(row: tuple[str, str, str, str, str, str]) -> Binding:

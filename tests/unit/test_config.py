@@ -272,3 +272,10 @@ def test_malformed_allow_lists_are_named_without_crashing() -> None:
 def test_missing_signing_secret_mentions_socket_mode_as_the_alternative() -> None:
     message = config_error({"SLACK_BOT_TOKEN": "xoxb-1"})
     assert "SLACK_SIGNING_SECRET" in message and "or SLACK_APP_TOKEN for Socket Mode" in message
+
+
+def test_log_level_is_checked_with_the_rest() -> None:
+    assert load_settings({**HTTP, "LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    assert "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR" in config_error(
+        {**HTTP, "LOG_LEVEL": "verbose"}
+    )

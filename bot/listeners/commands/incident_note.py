@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.deps import Deps, deps_of
-from bot.domain.arn import InvalidIncidentArn, parse_incident_record_arn
+from bot.domain.arn import InvalidIncidentArn, console_url, parse_incident_record_arn
 from bot.domain.commands import (
     AddEntry,
     Bind,
@@ -71,13 +71,11 @@ async def handle_incident_note(
     replier = Replier(
         client, channel_id, user_id, response_url=command.get("response_url"), session=deps.http
     )
-    failure = FailureContext(action="add", region=deps.gateway.region)
+    failure = failure_context(parsed, deps.gateway.region)
     reply: str | None = None
     try:
         match parsed:
             case AddEntry(event_type=event_type, text=text):
-                # Given back readable if it fails, so nothing the person typed is lost.
-                failure = FailureContext(action="add", region=deps.gateway.region, text=readable(text))
                 captured = CapturedEntry(
                     team_id=team_id,
                     channel_id=channel_id,
@@ -90,29 +88,33 @@ async def handle_incident_note(
                 )
                 reply = added_reply(await deps.timeline.add(captured), deps.gateway.region)
             case Bind(arn_text=arn_text):
-                failure = FailureContext(
-                    action="bind", operation="GetIncidentRecord", region=deps.gateway.region
-                )
                 reply = await _bind(deps, client, team_id, channel_id, user_id, arn_text)
             case Unbind():
-                failure = FailureContext(action="unbind", region=deps.gateway.region)
                 reply = await _unbind(deps, team_id, channel_id, user_id)
             case Compose():
-                failure = FailureContext(action="compose", operation="views.open", region=deps.gateway.region)
-                reply = await _open_compose(
-                    deps, client, team_id, channel_id, str(command.get("trigger_id") or "")
-                )
+                trigger_id = str(command.get("trigger_id") or "")
+                reply = await _open_compose(deps, client, team_id, channel_id, trigger_id)
             case Status():
-                failure = FailureContext(
-                    action="status", operation="GetIncidentRecord", region=deps.gateway.region
-                )
                 reply = await _status(deps, team_id, channel_id)
-            case _:
-                return
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         reply = explain(error, failure).text
     if reply is not None:
         await replier.send(reply)
+
+
+def failure_context(command: Command, region: str | None) -> FailureContext:
+    """What a failure while serving this command means for the person."""
+    match command:
+        case AddEntry(text=text):
+            # Given back readable if it fails, so nothing the person typed is lost.
+            return FailureContext(action="add", region=region, text=readable(text))
+        case Bind():
+            return FailureContext(action="bind", operation="GetIncidentRecord", region=region)
+        case Unbind():
+            return FailureContext(action="unbind", region=region)
+        case Compose():
+            return FailureContext(action="compose", operation="views.open", region=region)
+    return FailureContext(action="status", operation="GetIncidentRecord", region=region)
 
 
 def _slash_token_source(
@@ -144,7 +146,7 @@ async def _bind(
 ) -> str:
     outcome = await deps.bindings.bind(team_id, channel_id, user_id, arn_text)
     incident = outcome.incident
-    url = parse_incident_record_arn(outcome.binding.incident_arn).console_url(deps.gateway.region)
+    url = console_url(outcome.binding.incident_arn, deps.gateway.region)
     previous = outcome.previous
     if previous is not None and previous.incident_arn == outcome.binding.incident_arn:
         return messages.rebound_same(incident.title, url, incident.status, incident.impact)
@@ -173,7 +175,7 @@ async def _status(deps: Deps, team_id: str, channel_id: str) -> str:
     binding = report.binding
     if binding is None:
         return messages.status_not_bound()
-    url = parse_incident_record_arn(binding.incident_arn).console_url(deps.gateway.region)
+    url = console_url(binding.incident_arn, deps.gateway.region)
     live = (report.incident.status, report.incident.impact) if report.incident else None
     live_error = None
     if report.lookup_error is not None:
