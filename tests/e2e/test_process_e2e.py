@@ -79,6 +79,19 @@ def test_socket_mode_does_not_need_the_signing_secret(tmp_path: Path) -> None:
     assert "SLACK_SIGNING_SECRET" not in line
 
 
+def _command(url: str, fake_slack: FakeSlack, text: str, *, tamper_first: bool = False) -> str:
+    """Send a signed slash command to a bot process; return the reply it posted to the response_url."""
+    response_url = fake_slack.new_response_url()
+    body, headers = slack_requests.slash_command(
+        SIGNING_SECRET, text=text, response_url=response_url, trigger_id=fake_slack.issue_trigger_id()
+    )
+    if tamper_first:
+        assert http("POST", url + "/slack/events", body, slack_requests.tampered(headers)).status == 401
+    assert http("POST", url + "/slack/events", body, headers).status == 200
+    (reply,) = fake_slack.wait_for_responses(response_url, 1, timeout=15)
+    return str(reply["text"])
+
+
 def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -121,17 +134,7 @@ def test_serves_reads_dotenv_lets_real_env_win_and_stops_cleanly(
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, process)
         arn = fake_aws.add_incident(title="Process incident")
-        response_url = fake_slack.new_response_url()
-        body, headers = slack_requests.slash_command(
-            SIGNING_SECRET,
-            text=f"bind {arn}",
-            response_url=response_url,
-            trigger_id=fake_slack.issue_trigger_id(),
-        )
-        assert http("POST", url + "/slack/events", body, slack_requests.tampered(headers)).status == 401
-        assert http("POST", url + "/slack/events", body, headers).status == 200
-        (reply,) = fake_slack.wait_for_responses(response_url, 1, timeout=15)
-        assert "now bound" in reply["text"]
+        assert "now bound" in _command(url, fake_slack, f"bind {arn}", tamper_first=True)
         assert fake_aws.calls_to("GetIncidentRecord")[0].region == "ca-central-1"
         assert (tmp_path / "incident-bot.db").exists()  # the default DATABASE_URL, in the working directory
     finally:
@@ -244,15 +247,7 @@ def test_stop_finishes_acknowledged_work_before_exiting(
     try:
         _wait_healthy(url, process)
         arn = fake_aws.add_incident(title="Deploy during an incident")
-        bind_url = fake_slack.new_response_url()
-        body, headers = slack_requests.slash_command(
-            SIGNING_SECRET,
-            text=f"bind {arn}",
-            response_url=bind_url,
-            trigger_id=fake_slack.issue_trigger_id(),
-        )
-        assert http("POST", url + "/slack/events", body, headers).status == 200
-        fake_slack.wait_for_responses(bind_url, 1, timeout=15)
+        assert "now bound" in _command(url, fake_slack, f"bind {arn}")
         fake_aws.set_latency(2.0, operation="CreateTimelineEvent")
         note_url = fake_slack.new_response_url()
         body, headers = slack_requests.slash_command(
