@@ -40,3 +40,19 @@ def test_known_secrets_and_token_shapes_are_redacted() -> None:
     ):
         assert secret not in text
     assert REDACTED in str(entry["message"]) and "text=hi" in str(entry["message"])
+
+
+def test_bolt_notices_about_the_token_we_deliberately_hand_over_are_dropped() -> None:
+    from slack_bolt.logger.messages import (
+        warning_client_prioritized_and_token_skipped,
+        warning_token_skipped,
+    )
+
+    from bot.logs import _skip_bolt_token_notice
+
+    for message in (warning_client_prioritized_and_token_skipped(), warning_token_skipped()):
+        assert not _skip_bolt_token_notice(
+            logging.LogRecord("slack_bolt", logging.WARNING, "", 1, message, None, None)
+        )
+    kept = logging.LogRecord("slack_bolt", logging.WARNING, "", 1, "Unhandled request", None, None)
+    assert _skip_bolt_token_notice(kept)
