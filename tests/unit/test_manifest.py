@@ -1,0 +1,49 @@
+"""The Slack app manifest declares exactly what the bot serves and the scopes its API calls need."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = (ROOT / "manifest.yml").read_text()
+
+# Web API methods the bot calls (bot/), and the bot scope each needs (Slack's method reference).
+SCOPE_OF_METHOD = {
+    "chat_postMessage": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "users_info": "users:read",
+    "usergroups_users_list": "usergroups:read",
+    "views_open": None,  # a trigger_id is the permission
+    "auth_test": None,
+    "is_connected": None,  # the Socket Mode client, not a Web API method
+}
+
+
+def _bot_scopes() -> set[str]:
+    block = MANIFEST.split("bot:", 1)[1].split("settings:", 1)[0]
+    return set(re.findall(r"^\s*-\s*([a-z:.]+)", block, re.MULTILINE))
+
+
+def _methods_called() -> set[str]:
+    source = "\n".join(path.read_text() for path in (ROOT / "bot").rglob("*.py"))
+    return set(re.findall(r"client\.(\w+)\(", source))
+
+
+def test_every_api_call_has_its_scope_and_no_scope_is_spare() -> None:
+    called = _methods_called()
+    assert called <= set(SCOPE_OF_METHOD), f"unmapped Slack methods: {called - set(SCOPE_OF_METHOD)}"
+    needed = {SCOPE_OF_METHOD[method] for method in called} - {None}
+    # commands: the slash command and the shortcut; reactions:read: the reaction_added subscription.
+    needed |= {"commands", "reactions:read"}
+    assert _bot_scopes() == needed
+
+
+def test_surface_matches_the_contract() -> None:
+    assert re.search(r"command: /incident-note\b", MANIFEST)
+    assert re.search(r"callback_id: add_to_timeline\b", MANIFEST)
+    assert re.search(r"type: message\b", MANIFEST)
+    assert re.search(r"bot_events:\s*\n\s*- reaction_added\b", MANIFEST)
+    assert re.search(r"interactivity:\s*\n\s*is_enabled: true", MANIFEST)
+    urls = re.findall(r"(?:url|request_url): (\S+)", MANIFEST)
+    assert len(urls) == 3 and all(url.endswith("/slack/events") for url in urls)
