@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.aws.incidents import Boto3IncidentGateway, IncidentGateway
 from bot.config import Settings
 from bot.deps import CONTEXT_KEY, Deps
+from bot.inflight import InFlight
 from bot.listeners import register_listeners
 from bot.services import BindingService, BindPermission, TimelineService
 from bot.slack.directory import UserDirectory
@@ -33,15 +34,18 @@ class Runtime:
     identity: SlackIdentity
 
     async def close(self) -> None:
-        await self.deps.http.close()
-        await self.deps.store.close()
-        await self.deps.gateway.close()
+        # Each step on its own: one failing close must not leave the others open.
+        for step in (self.deps.store.close, self.deps.gateway.close, self.deps.http.close):
+            try:
+                await step()
+            except Exception as error:  # noqa: BLE001 - stopping anyway; the log says what did not close
+                logger.warning("close failed", extra={"step": step.__qualname__, "error": str(error)[:200]})
 
 
 def build_app(settings: Settings, deps: Deps, client: AsyncWebClient, identity: SlackIdentity) -> AsyncApp:
-    async def authorize() -> AuthorizeResult:
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         # A plain function: Bolt matches an authorize hook's parameters by name, and `self` confuses it.
-        return await identity.authorize()
+        return await identity.authorize(enterprise_id, team_id)
 
     app = AsyncApp(
         client=client,
@@ -69,7 +73,9 @@ async def build_runtime(
     store = store or open_store(settings.database_url)
     await store.ping()
     gateway = gateway or Boto3IncidentGateway(settings.aws_region, settings.aws_read_timeout)
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    # One HTTP session for every Slack call and reply: kept-alive connections, no handshake per call.
+    http = aiohttp.ClientSession()
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=http)
     identity = SlackIdentity(client, settings.slack_bot_token)
     directory = UserDirectory(client)
     permission = BindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
@@ -79,8 +85,8 @@ async def build_runtime(
         gateway=gateway,
         timeline=TimelineService(store, gateway, directory),
         bindings=BindingService(store, gateway, permission),
-        # One session for every response_url reply: no new connection (TLS handshake) per reply.
-        http=aiohttp.ClientSession(),
+        http=http,
+        inflight=InFlight(),
     )
     app = build_app(settings, deps, client, identity)
     return Runtime(app=app, deps=deps, client=client, identity=identity)

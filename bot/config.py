@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bot.store.factory import UnsupportedDatabaseUrl, sqlite_path
 
@@ -59,6 +60,15 @@ def _value(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _id_list(env: Mapping[str, str], name: str) -> frozenset[str]:
     return frozenset(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
@@ -103,8 +113,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         malformed.append(str(error))
 
     api_url = _value(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
-    if not api_url.startswith(("http://", "https://")):
-        malformed.append("SLACK_API_URL must be an http(s) URL")
+    if not _is_http_url(api_url):
+        malformed.append("SLACK_API_URL must be an http(s) URL such as https://slack.com/api/")
     elif not api_url.endswith("/"):
         api_url += "/"
 

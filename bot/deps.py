@@ -9,6 +9,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.aws.incidents import IncidentGateway
 from bot.config import Settings
+from bot.inflight import InFlight
 from bot.services import BindingService, TimelineService
 from bot.store import Store
 
@@ -23,6 +24,7 @@ class Deps:
     timeline: TimelineService
     bindings: BindingService
     http: aiohttp.ClientSession
+    inflight: InFlight
 
 
 def deps_of(context: AsyncBoltContext) -> Deps:

@@ -17,6 +17,7 @@ from botocore import exceptions as aws
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import messages
+from bot.aws.incidents import OutcomeUnknown
 from bot.domain.arn import InvalidIncidentArn
 from bot.domain.timeline import NoteTooLong
 from bot.errors import (
@@ -29,6 +30,7 @@ from bot.errors import (
     IncidentResolved,
     MalformedCommand,
 )
+from bot.slack.errors import slack_error_code
 
 logger = logging.getLogger("bot.failures")
 
@@ -110,7 +112,7 @@ def _aws_client_error(error: aws.ClientError, context: FailureContext) -> tuple[
 
 
 def _slack_error(error: SlackApiError) -> tuple[str, tuple[str, str]]:
-    code = str(error.response.get("error", "")) if error.response is not None else ""
+    code = slack_error_code(error)
     table: dict[str, Callable[[], tuple[str, str]]] = {
         "not_in_channel": messages.slack_not_in_channel,
         "channel_not_found": messages.slack_channel_not_found,
@@ -120,7 +122,9 @@ def _slack_error(error: SlackApiError) -> tuple[str, tuple[str, str]]:
     }
     if code in table:
         return f"slack_{code}", table[code]()
-    return "slack_error", messages.slack_refused(code or "unknown error")
+    if code.startswith("http_5"):
+        return "slack_unavailable", messages.slack_unavailable()
+    return "slack_error", messages.slack_refused(code)
 
 
 def classify(error: BaseException, context: FailureContext) -> tuple[str, str, bool]:
@@ -158,6 +162,8 @@ def _expected(error: BaseException, context: FailureContext) -> tuple[str, str] 
 def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tuple[str, str]]:
     if isinstance(error, BoundIncidentMissing):
         return "incident_not_found", messages.incident_missing_for_add(error.title, context.region)
+    if isinstance(error, OutcomeUnknown):
+        return "aws_outcome_unknown", messages.aws_outcome_unknown()
     if isinstance(error, aws.ClientError):
         return _aws_client_error(error, context)
     if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError | aws.CredentialRetrievalError):
@@ -190,13 +196,22 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tup
 def _slack_error_reason(code: str) -> str:
     if code == "ratelimited":
         return "Slack is rate-limiting the bot"
+    if code == "unreachable" or code.startswith("http_5"):
+        return "Slack could not be reached"
     return f"Slack answered '{code}'"
 
 
 def explain(error: BaseException, context: FailureContext) -> Explanation:
     """Turn a failure into the reply for the person, and log it with a reference id."""
     reference = new_reference()
-    kind, text, expected = classify(error, context)
+    try:
+        kind, text, expected = classify(error, context)
+    except Exception as mapping_error:
+        logger.exception(
+            "could not explain a failure", extra={"reference": reference}, exc_info=mapping_error
+        )
+        what, todo = messages.internal_error()
+        kind, text, expected = "internal", messages.failure(what, "", todo, context.text), False
     log = logger.info if expected else logger.warning
     log(
         "request failed",

@@ -232,7 +232,7 @@ def outcome_of(action: str) -> str:
     return {
         "add": "Nothing was added to the timeline.",
         "bind": "The channel was not bound.",
-        "unbind": "The channel is still bound.",
+        "unbind": "Nothing was changed.",
         "status": "",
         "announce": "",
         "compose": "",
@@ -377,6 +377,10 @@ def slack_refused(error: str) -> tuple[str, str]:
         f"Slack refused the bot's request ({escape(error)}).",
         "Try again; if it keeps failing, tell the bot's operators.",
     )
+
+
+def slack_unavailable() -> tuple[str, str]:
+    return ("Slack is having trouble right now.", "Try again in a minute.")
 
 
 def slack_unreachable() -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -13,14 +14,17 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from bot.app import Runtime, build_runtime
 from bot.aws.incidents import Boto3IncidentGateway
 from bot.config import Settings
+from bot.slack.identity import verify_app_token
 from bot.store.factory import is_in_memory
 
 logger = logging.getLogger(__name__)
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 SOCKET_KEY = web.AppKey("socket_mode_handler", object)
-# Work acked before a stop (AWS calls, replies) gets this long to finish: under Docker's 10 s stop grace.
-DRAIN_SECONDS = 8.0
+# Work acked before a stop (AWS calls, replies) gets this long to finish: with the HTTP server's own stop,
+# under Docker's 10 s stop grace.
+DRAIN_SECONDS = 7.0
+HTTP_SHUTDOWN_SECONDS = 1.0
 
 
 async def slack_events(request: web.Request) -> web.Response:
@@ -53,13 +57,15 @@ def web_app(runtime: Runtime, *, serve_slack_events: bool = True) -> web.Applica
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or `stop` is set). Raises TokenRejected before serving anything if Slack
-    refuses the bot token."""
+    refuses a configured token."""
     stop = stop or _stop_on_signals()
     if is_in_memory(settings.database_url):
         logger.warning("DATABASE_URL is an in-memory database: bindings are lost when the bot restarts")
     runtime = await build_runtime(settings)
     try:
         await runtime.identity.verify()
+        if settings.slack_app_token is not None:
+            await verify_app_token(settings.slack_app_token, settings.slack_api_url)
         await _serve(settings, runtime, stop)
     finally:
         await runtime.close()
@@ -77,17 +83,18 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event) -> N
 
         socket_handler = AsyncSocketModeHandler(runtime.app, settings.slack_app_token)
         application[SOCKET_KEY] = socket_handler
-    runner = web.AppRunner(application, access_log=None)
-    await runner.setup()
+    # In-flight HTTP requests are acks (fast); the slow work after them is drained separately below.
+    runner = web.AppRunner(application, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
     try:
+        await runner.setup()
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()
         if socket_handler is not None:
             # slack_sdk keeps retrying a failed connection; racing it with stop keeps SIGTERM working, and
             # /healthz says 503 until it is connected.
             connect = asyncio.create_task(socket_handler.connect_async())
-            await asyncio.wait(
-                {connect, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
-            )
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
             if connect.done() and connect.exception() is None:
                 logger.info("connected to Slack in Socket Mode", extra={"health_port": settings.port})
             else:
@@ -97,23 +104,21 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event) -> N
         await stop.wait()
     finally:
         logger.info("stopping: no new requests; finishing work already acknowledged")
-        if socket_handler is not None:
-            await socket_handler.close_async()
-        await runner.cleanup()
-        await _drain(DRAIN_SECONDS)
         if warm is not None:
             warm.cancel()
+        if socket_handler is not None:
+            await _step("close the Slack socket", socket_handler.close_async())
+        await _step("stop the HTTP server", runner.cleanup())
+        unfinished = await runtime.deps.inflight.finish(DRAIN_SECONDS)
+        if unfinished:
+            logger.warning("stopped with acknowledged work unfinished", extra={"tasks": unfinished})
 
 
-async def _drain(grace_seconds: float) -> None:
-    """Let listener work that Slack already got an ack for (AWS call, reply) finish before closing."""
-    current = asyncio.current_task()
-    pending = {task for task in asyncio.all_tasks() if task is not current and not task.done()}
-    if not pending:
-        return
-    _done, still_running = await asyncio.wait(pending, timeout=grace_seconds)
-    if still_running:
-        logger.warning("stopped with work unfinished", extra={"tasks": len(still_running)})
+async def _step(what: str, work: Awaitable[object]) -> None:
+    try:
+        await work
+    except Exception as error:  # noqa: BLE001 - one failing step must not skip the rest of the stop
+        logger.warning("stop step failed", extra={"step": what, "error": str(error)[:200]})
 
 
 async def _warm(gateway: Boto3IncidentGateway) -> None:

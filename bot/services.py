@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import aiohttp
 from botocore.exceptions import ClientError
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws.incidents import IncidentGateway, IncidentSummary
@@ -36,6 +37,7 @@ from bot.errors import (
     IncidentResolved,
 )
 from bot.slack.directory import UserDirectory
+from bot.slack.errors import slack_error_code
 from bot.store import Binding, Store
 
 logger = logging.getLogger(__name__)
@@ -154,8 +156,9 @@ class BindPermission:
         for group in sorted(self._usergroups):
             try:
                 response = await self._client.usergroups_users_list(usergroup=group)
-            except SlackApiError as error:
-                raise BindPermissionUnknown(str(error.response.get("error", "unknown"))) from error
+            except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+                code = slack_error_code(error) if isinstance(error, SlackApiError) else "unreachable"
+                raise BindPermissionUnknown(code) from error
             if user_id in (response.get("users") or []):
                 return
         raise BindNotAllowed(self._users, self._usergroups)

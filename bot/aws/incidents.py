@@ -8,14 +8,16 @@ profiles, roles); only the region is passed explicitly, because boto3 ignores AW
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import boto3
+from botocore import exceptions as aws
 from botocore.config import Config
 
 from bot.domain.timeline import TimelineEntry
@@ -25,6 +27,26 @@ T = TypeVar("T")
 SERVICE_NAME = "ssm-incidents"
 # Enough threads that 50 concurrent notes do not queue behind each other (the default pool has cpu+4).
 AWS_THREADS = 32
+# Attempts per call, retried here rather than inside botocore so that the gateway knows whether any attempt
+# may have reached AWS (a read timeout) before a later one failed: only then is the outcome unknown.
+ATTEMPTS = 3
+BACKOFF_BASE_SECONDS = 0.25
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "InternalServerException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+class OutcomeUnknown(Exception):
+    """A write may have reached AWS (an attempt timed out mid-request) and no later attempt settled it."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +77,7 @@ class IncidentGateway(Protocol):
 
 def client_config(read_timeout: float) -> Config:
     return Config(
-        retries={"mode": "standard", "total_max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 1},  # retried by the gateway, see ATTEMPTS
         connect_timeout=3,
         read_timeout=read_timeout,
         max_pool_connections=AWS_THREADS,
@@ -63,12 +85,24 @@ def client_config(read_timeout: float) -> Config:
     )
 
 
+def _is_retryable(error: aws.ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return code in RETRYABLE_CODES or status >= 500
+
+
+def _raise_final(error: Exception, *, unknown: bool) -> NoReturn:
+    if unknown:
+        raise OutcomeUnknown(str(error)) from error
+    raise error
+
+
 class Boto3IncidentGateway:
-    def __init__(self, region: str | None, read_timeout: float = 10.0) -> None:
+    def __init__(self, region: str | None, read_timeout: float = 10.0, client: Any = None) -> None:
         self._configured_region = region
         self._read_timeout = read_timeout
         self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix="aws")
-        self._client: Any = None
+        self._client: Any = client
         self._client_lock = threading.Lock()
 
     @property
@@ -97,6 +131,29 @@ class Boto3IncidentGateway:
 
         return await self._in_thread(_invoke)
 
+    async def _call_with_retries(self, method: str, *, write: bool, **params: Any) -> dict[str, Any]:
+        """Retry throttling, 5xx and network failures with jittered backoff. The same parameters (and so
+        the same clientToken) go out every time, so a write that landed is never doubled."""
+        may_have_landed = False
+        for attempt in range(ATTEMPTS):
+            last_attempt = attempt == ATTEMPTS - 1
+            try:
+                return await self._call(method, **params)
+            except aws.ClientError as error:
+                if not _is_retryable(error):
+                    raise  # a definite answer about this request
+                if last_attempt:
+                    _raise_final(error, unknown=write and may_have_landed)
+            except aws.HTTPClientError as error:  # read timeout, connection closed mid-request
+                may_have_landed = True
+                if last_attempt:
+                    _raise_final(error, unknown=write)
+            except aws.ConnectionError as error:  # never connected: this attempt did not reach AWS
+                if last_attempt:
+                    _raise_final(error, unknown=write and may_have_landed)
+            await asyncio.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     async def _in_thread(self, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, work)
@@ -106,7 +163,7 @@ class Boto3IncidentGateway:
         await self._in_thread(self._get_client)
 
     async def get_incident(self, arn: str) -> IncidentSummary:
-        response = await self._call("get_incident_record", arn=arn)
+        response = await self._call_with_retries("get_incident_record", write=False, arn=arn)
         record = response["incidentRecord"]
         return IncidentSummary(
             arn=record["arn"],
@@ -126,7 +183,7 @@ class Boto3IncidentGateway:
         }
         if entry.event_references:
             params["eventReferences"] = entry.event_references
-        response = await self._call("create_timeline_event", **params)
+        response = await self._call_with_retries("create_timeline_event", write=True, **params)
         return str(response["eventId"])
 
     async def close(self) -> None:

@@ -2,7 +2,9 @@
 
 Bolt's single-workspace mode calls auth.test lazily on the first request, i.e. on that request's ack path.
 Checking at start also turns a revoked or mistyped token into a one-line start-up error instead of a
-broken bot that looks healthy.
+broken bot that looks healthy. The authorize hook never waits on Slack: if the start-up check could not
+reach Slack, requests are served with the configured token while one background auth.test fills in the
+rest.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +34,8 @@ REJECTED_TOKEN_ERRORS = frozenset(
     }
 )
 CHECK_TIMEOUT_SECONDS = 5.0
+# Anything that means "could not ask Slack right now": worth a warning, never a crash.
+_UNREACHABLE = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError, ValueError)
 
 
 class TokenRejected(Exception):
@@ -40,35 +47,59 @@ class SlackIdentity:
         self._client = client
         self._bot_token = bot_token
         self._result: AuthorizeResult | None = None
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def verify(self) -> None:
         """auth.test now: raise TokenRejected if Slack refuses the token; if Slack cannot be reached, log
-        and let the first request try again."""
+        and let requests be served meanwhile."""
         try:
             await asyncio.wait_for(self._load(), CHECK_TIMEOUT_SECONDS)
         except SlackApiError as error:
-            code = str(error.response.get("error", ""))
+            code = slack_error_code(error)
             if code in REJECTED_TOKEN_ERRORS:
                 raise TokenRejected(
                     f"Slack rejected SLACK_BOT_TOKEN ({code}): copy the Bot User OAuth Token (xoxb-…) again "
                     "from the app's OAuth & Permissions page, and check SLACK_API_URL"
                 ) from error
+            logger.warning("auth.test failed at start; serving meanwhile", extra={"error": code})
+        except _UNREACHABLE as error:
             logger.warning(
-                "auth.test failed at start; will retry on the first request", extra={"error": code}
-            )
-        except (TimeoutError, SlackClientError, OSError) as error:
-            logger.warning(
-                "Slack not reachable at start; will retry on the first request",
-                extra={"error": str(error)[:200]},
+                "Slack not reachable at start; serving meanwhile", extra={"error": str(error)[:200]}
             )
 
-    async def _load(self) -> AuthorizeResult:
+    async def _load(self) -> None:
         response = await self._client.auth_test()
         self._result = AuthorizeResult.from_auth_test_response(
             auth_test_response=response, bot_token=self._bot_token
         )
-        return self._result
 
-    async def authorize(self) -> AuthorizeResult:
-        """Bolt's authorize hook: the cached identity, loaded now only if the start-up check could not."""
-        return self._result or await self._load()
+    async def authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        """Bolt's authorize hook: never raises, never waits on Slack."""
+        if self._result is not None:
+            return self._result
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._refresh())
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self._bot_token)
+
+    async def _refresh(self) -> None:
+        try:
+            await asyncio.wait_for(self._load(), CHECK_TIMEOUT_SECONDS)
+        except (SlackApiError, *_UNREACHABLE) as error:
+            logger.warning("auth.test still failing", extra={"error": str(error)[:200]})
+
+
+async def verify_app_token(app_token: str, api_url: str) -> None:
+    """Socket Mode: a rejected app-level token would otherwise make slack_sdk retry forever."""
+    client = AsyncWebClient(base_url=api_url)
+    try:
+        await asyncio.wait_for(client.apps_connections_open(app_token=app_token), CHECK_TIMEOUT_SECONDS)
+    except SlackApiError as error:
+        code = slack_error_code(error)
+        if code in REJECTED_TOKEN_ERRORS:
+            raise TokenRejected(
+                f"Slack rejected SLACK_APP_TOKEN ({code}): create an app-level token with connections:write "
+                "on the app's Basic Information page"
+            ) from error
+        logger.warning("apps.connections.open failed at start", extra={"error": code})
+    except _UNREACHABLE as error:
+        logger.warning("Slack not reachable at start", extra={"error": str(error)[:200]})

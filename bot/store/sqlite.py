@@ -59,7 +59,9 @@ class SqliteStore:
     def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._connection is None:
             # Wait (up to 5 s) rather than fail when another process holds the lock, from the first statement.
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=5.0)
+            connection = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
             connection.execute("PRAGMA busy_timeout=5000")
             if self._path != ":memory:":
                 connection.execute("PRAGMA journal_mode=WAL")

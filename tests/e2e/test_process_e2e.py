@@ -270,14 +270,36 @@ def test_stop_finishes_acknowledged_work_before_exiting(
     assert "Added a note" in reply["text"]
 
 
-def test_socket_mode_that_cannot_connect_is_unhealthy_and_still_stops(
+def test_rejected_app_token_stops_socket_mode_start_up_with_one_line(
     tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
 ) -> None:
-    process, url = _start(
+    process, _url = _start(
         tmp_path, fake_slack, fake_aws, SLACK_APP_TOKEN="xapp-not-this-app", SLACK_SIGNING_SECRET=""
     )
+    _stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 1
+    assert (
+        stderr.strip()
+        .splitlines()[-1]
+        .startswith("Cannot start: Slack rejected SLACK_APP_TOKEN (invalid_auth)")
+    )
+    assert "xapp-not-this-app" not in stderr and "Traceback" not in stderr
+
+
+def test_socket_mode_without_slack_is_unhealthy_and_still_stops(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}/api/"
+    process, url = _start(
+        tmp_path,
+        fake_slack,
+        fake_aws,
+        SLACK_APP_TOKEN="xapp-test-token",
+        SLACK_SIGNING_SECRET="",
+        SLACK_API_URL=unreachable,
+    )
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         status = 0
         while time.monotonic() < deadline and process.poll() is None:
             try:
@@ -290,10 +312,28 @@ def test_socket_mode_that_cannot_connect_is_unhealthy_and_still_stops(
         assert status == 503  # up, but not connected to Slack: not ready
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        _stdout, stderr = process.communicate(timeout=15)
+        _stdout, stderr = process.communicate(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr
     assert time.monotonic() - started < 12
-    assert "xapp-not-this-app" not in stderr
+    assert "Traceback" not in stderr
+
+
+def test_slack_outage_page_at_start_is_a_warning_not_a_crash(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    fake_slack.fail_next_http("auth.test", status=503, body="upstream connect error or disconnect")
+    process, url = _start(tmp_path, fake_slack, fake_aws)
+    try:
+        _wait_healthy(url, process)
+        # Requests are served meanwhile, and the person still gets the real answer.
+        arn = fake_aws.add_incident(title="Served during a Slack blip")
+        assert "now bound" in _command(url, fake_slack, f"bind {arn}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "Slack not reachable at start" in stderr or "auth.test failed at start" in stderr
+    assert "Traceback" not in stderr

@@ -110,10 +110,13 @@ def reply_text(bot: Harness, response_url: str) -> str:
 
 
 def test_connects_with_the_app_token_and_serves_only_health_over_http(socket_bot: Harness) -> None:
-    (opened,) = socket_bot.slack.calls_to("apps.connections.open")
-    assert opened.ok and opened.http_method == "POST"
-    assert opened.headers["Authorization"] == f"Bearer {APP_TOKEN}"
-    assert "token" not in opened.params
+    # One call checks the app token at start (a rejected one stops the bot), one opens the socket.
+    opens = socket_bot.slack.calls_to("apps.connections.open")
+    assert len(opens) == 2
+    for opened in opens:
+        assert opened.ok and opened.http_method == "POST"
+        assert opened.headers["Authorization"] == f"Bearer {APP_TOKEN}"
+        assert "token" not in opened.params
     assert socket_bot.slack.socket_connections() == 1
 
     health = socket_bot.healthz()
@@ -203,7 +206,7 @@ def test_reconnects_when_slack_refreshes_or_drops_the_connection(socket_bot: Har
     # A fresh apps.connections.open and a new connection; the old one is gone.
     assert _until(lambda: fake.socket_connections_opened() == 2 and fake.socket_connections() == 1)
     opens = fake.calls_to("apps.connections.open")
-    assert len(opens) == 2 and all(c.ok for c in opens)
+    assert len(opens) == 3 and all(c.ok for c in opens)  # the start-up check, the first socket, the new one
     envelope_id, _ = send_command(socket_bot, "help")
     assert "bind &lt;incident-record-arn&gt;" in prompt_ack(socket_bot, envelope_id)["payload"]["text"]
 

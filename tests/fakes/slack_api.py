@@ -202,10 +202,15 @@ class _SocketConnection:
 
 @dataclass
 class _Fault:
-    kind: str  # "error" | "ratelimit"
+    kind: str  # "error" | "ratelimit" | "http"
     remaining: int
     error: str = ""
     retry_after: int = 1
+    status: int = 200
+
+
+# Marks a fault answered as plain text rather than Slack's JSON.
+_RAW_TEXT = "__raw_text__"
 
 
 @dataclass
@@ -867,6 +872,14 @@ class FakeSlack:
                 _Fault("ratelimit", times, error="ratelimited", retry_after=retry_after)
             )
 
+    def fail_next_http(
+        self, method: str, status: int = 503, body: str = "upstream connect error", times: int = 1
+    ) -> None:
+        """The next ``times`` calls of ``method`` answer HTTP ``status`` with a plain-text, non-JSON body, as
+        Slack's edge or a proxy in front of it does during an outage."""
+        with self._lock:
+            self._faults.setdefault(method, deque()).append(_Fault("http", times, error=body, status=status))
+
     def set_latency(self, seconds: float, method: str | None = None) -> None:
         """Delay answers by ``seconds`` (all Web API methods, or one; ``"response_url"`` too)."""
         with self._lock:
@@ -1059,6 +1072,8 @@ class FakeSlack:
                 )
             )
             self._cond.notify_all()
+        if _RAW_TEXT in payload:
+            return web.Response(status=status, text=str(payload[_RAW_TEXT]), content_type="text/plain")
         return web.json_response(payload, status=status, headers=headers)
 
     def _latency_for(self, method: str) -> float:
@@ -1102,6 +1117,8 @@ class FakeSlack:
                 queue.popleft()
             if fault.kind == "ratelimit":
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
+            if fault.kind == "http":
+                return fault.status, {_RAW_TEXT: fault.error}, {}
             return 200, {"ok": False, "error": fault.error}, {}
         try:
             result = handler(params)

@@ -97,7 +97,9 @@ class BotServer:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=15)
+            if self._thread.is_alive():
+                raise RuntimeError("bot did not stop within 15 s")
         if self._error is not None:
             raise RuntimeError(f"bot crashed: {self._error!r}")
 

@@ -279,3 +279,11 @@ def test_log_level_is_checked_with_the_rest() -> None:
     assert "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR" in config_error(
         {**HTTP, "LOG_LEVEL": "verbose"}
     )
+
+
+def test_slack_api_url_must_have_a_host_and_a_valid_port() -> None:
+    for bad in ("http://", "http://host:99999/", "slack.com/api", "ftp://slack.com/api/"):
+        assert "SLACK_API_URL must be an http(s) URL" in config_error({**HTTP, "SLACK_API_URL": bad})
+    assert load_settings({**HTTP, "SLACK_API_URL": "http://127.0.0.1:8080/api"}).slack_api_url.endswith(
+        "/api/"
+    )

@@ -680,8 +680,18 @@ def test_triple_backticks_in_typed_text_cannot_close_the_code_block() -> None:
 
 def test_other_actions_state_their_own_outcome() -> None:
     unbind = explain(RuntimeError("boom"), FailureContext(action="unbind")).text
-    assert "The channel is still bound." in unbind
+    assert "Nothing was changed." in unbind
     status = explain(
         RuntimeError("boom"), FailureContext(action="status", operation="GetIncidentRecord")
     ).text
     assert status.startswith("Something went wrong inside the bot. Try again;")
+
+
+def test_the_mapping_layer_never_fails_a_reply() -> None:
+    weird = aws_error("ThrottlingException", 429, "x")
+    weird.response = None  # type: ignore[assignment]  # a malformed error object from a library
+    for error in (weird, SlackApiError("x", None)):  # type: ignore[arg-type]
+        explanation = explain(error, ADD)
+        assert explanation.text.endswith(f"_Reference: {explanation.reference}_")
+        assert "Traceback" not in explanation.text
+        assert explanation.kind in ("internal", "slack_error")

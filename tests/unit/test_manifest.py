@@ -16,6 +16,7 @@ SCOPE_OF_METHOD = {
     "usergroups_users_list": "usergroups:read",
     "views_open": None,  # a trigger_id is the permission
     "auth_test": None,
+    "apps_connections_open": None,  # the app-level token's connections:write, not a bot scope
     "is_connected": None,  # the Socket Mode client, not a Web API method
 }
 
