@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 import aiohttp
 from slack_bolt.authorization import AuthorizeResult
@@ -52,20 +53,12 @@ class SlackIdentity:
     async def verify(self) -> None:
         """auth.test now: raise TokenRejected if Slack refuses the token; if Slack cannot be reached, log
         and let requests be served meanwhile."""
-        try:
-            await asyncio.wait_for(self._load(), CHECK_TIMEOUT_SECONDS)
-        except SlackApiError as error:
-            code = slack_error_code(error)
-            if code in REJECTED_TOKEN_ERRORS:
-                raise TokenRejected(
-                    f"Slack rejected SLACK_BOT_TOKEN ({code}): copy the Bot User OAuth Token (xoxb-…) again "
-                    "from the app's OAuth & Permissions page, and check SLACK_API_URL"
-                ) from error
-            logger.warning("auth.test failed at start; serving meanwhile", extra={"error": code})
-        except _UNREACHABLE as error:
-            logger.warning(
-                "Slack not reachable at start; serving meanwhile", extra={"error": str(error)[:200]}
-            )
+        await _check_token(
+            self._load(),
+            "SLACK_BOT_TOKEN",
+            "copy the Bot User OAuth Token (xoxb-…) again from the app's OAuth & Permissions page, "
+            "and check SLACK_API_URL",
+        )
 
     async def _load(self) -> None:
         response = await self._client.auth_test()
@@ -90,16 +83,20 @@ class SlackIdentity:
 
 async def verify_app_token(app_token: str, api_url: str) -> None:
     """Socket Mode: a rejected app-level token would otherwise make slack_sdk retry forever."""
-    client = AsyncWebClient(base_url=api_url)
+    await _check_token(
+        AsyncWebClient(base_url=api_url).apps_connections_open(app_token=app_token),
+        "SLACK_APP_TOKEN",
+        "create an app-level token with connections:write on the app's Basic Information page",
+    )
+
+
+async def _check_token(call: Awaitable[object], variable: str, remedy: str) -> None:
     try:
-        await asyncio.wait_for(client.apps_connections_open(app_token=app_token), CHECK_TIMEOUT_SECONDS)
+        await asyncio.wait_for(call, CHECK_TIMEOUT_SECONDS)
     except SlackApiError as error:
         code = slack_error_code(error)
         if code in REJECTED_TOKEN_ERRORS:
-            raise TokenRejected(
-                f"Slack rejected SLACK_APP_TOKEN ({code}): create an app-level token with connections:write "
-                "on the app's Basic Information page"
-            ) from error
-        logger.warning("apps.connections.open failed at start", extra={"error": code})
+            raise TokenRejected(f"Slack rejected {variable} ({code}): {remedy}") from error
+        logger.warning("Slack refused the start-up check; serving meanwhile", extra={"error": code})
     except _UNREACHABLE as error:
-        logger.warning("Slack not reachable at start", extra={"error": str(error)[:200]})
+        logger.warning("Slack not reachable at start; serving meanwhile", extra={"error": str(error)[:200]})
