@@ -50,10 +50,6 @@ class Settings:
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
-    @property
-    def bind_restricted(self) -> bool:
-        return bool(self.bind_allowed_users or self.bind_allowed_usergroups)
-
 
 def _value(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()

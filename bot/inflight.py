@@ -15,9 +15,6 @@ class InFlight:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def __len__(self) -> int:
-        return sum(not task.done() for task in self._tasks)
-
     async def finish(self, grace_seconds: float) -> int:
         """Wait up to `grace_seconds` for tracked work; cancel what is left and return how much that was."""
         pending = {task for task in self._tasks if not task.done()}

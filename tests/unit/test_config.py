@@ -52,7 +52,7 @@ def test_minimal_http_config_gets_the_defaults() -> None:
     assert settings.timeline_reaction == "pushpin"
     assert settings.port == 3000
     assert not settings.socket_mode
-    assert not settings.bind_restricted
+    assert settings.bind_allowed_usergroups == frozenset()
 
 
 def test_values_are_trimmed() -> None:
@@ -201,14 +201,13 @@ def test_bind_allow_lists_ignore_spaces_and_empty_items() -> None:
     )
     assert settings.bind_allowed_users == frozenset({"U0001", "U0002"})
     assert settings.bind_allowed_usergroups == frozenset({"S0001"})
-    assert settings.bind_restricted
 
 
 def test_blank_allow_lists_leave_binding_open() -> None:
     settings = load_settings({**HTTP, "BIND_ALLOWED_USERS": " , ,", "BIND_ALLOWED_USERGROUPS": ""})
     assert settings.bind_allowed_users == frozenset()
-    assert not settings.bind_restricted
-    assert load_settings({**HTTP, "BIND_ALLOWED_USERGROUPS": "S1"}).bind_restricted
+    assert settings.bind_allowed_usergroups == frozenset()
+    assert load_settings({**HTTP, "BIND_ALLOWED_USERGROUPS": "S1"}).bind_allowed_usergroups == {"S1"}
 
 
 @pytest.mark.parametrize(
