@@ -17,7 +17,7 @@ from botocore import exceptions as aws
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import messages
-from bot.aws.incidents import OutcomeUnknown
+from bot.aws.incidents import OutcomeUnknown, aws_error_code
 from bot.domain.arn import InvalidIncidentArn
 from bot.domain.timeline import NoteTooLong
 from bot.errors import (
@@ -87,7 +87,7 @@ def _constraint_of(message: str) -> str:
 
 
 def _aws_client_error(error: aws.ClientError, context: FailureContext) -> tuple[str, tuple[str, str]]:
-    code = str(error.response.get("Error", {}).get("Code", ""))
+    code = aws_error_code(error)
     message = str(error.response.get("Error", {}).get("Message", ""))
     if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
         return "throttled", messages.throttled()

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.aws.incidents import IncidentGateway, IncidentSummary
+from bot.aws.incidents import IncidentGateway, IncidentSummary, aws_error_code
 from bot.domain.arn import parse_incident_record_arn
 from bot.domain.slack_text import clean_text, readable, referenced_user_ids
 from bot.domain.timeline import (
@@ -42,8 +42,7 @@ from bot.store import Binding, Store
 
 logger = logging.getLogger(__name__)
 
-# AWS will not accept the same parameters again under a changed token, and will not accept changed
-# parameters under the same token: failures of these kinds are final for the stored entry.
+# Definite answers about this entry: sending it again, with its token, cannot succeed.
 _FINAL_AWS_ERRORS = {
     "AccessDeniedException",
     "ResourceNotFoundException",
@@ -77,7 +76,8 @@ class EntryAdded:
     entry: TimelineEntry
     binding: Binding
     event_id: str
-    readable_text: str
+    # The person's own words as they landed (without the attribution line appended for the timeline).
+    text: str
 
 
 class TimelineService:
@@ -86,24 +86,24 @@ class TimelineService:
         self._gateway = gateway
         self._directory = directory
 
-    async def readable_text(self, slack_text: str) -> str:
-        names = await self._directory.names(referenced_user_ids(slack_text))
-        return readable(slack_text, names)
-
     async def add(self, captured: CapturedEntry) -> EntryAdded:
         binding = await self._store.get_binding(captured.team_id, captured.channel_id)
         if binding is None:
             raise ChannelNotBound()
         if captured.expected_incident_arn not in (None, binding.incident_arn):
             raise BindingChanged(binding.incident_title)
+        # One concurrent round of users.info (cached) for the mentions, the author and who added it.
+        mentioned = referenced_user_ids(captured.slack_text) if captured.is_markup else set()
+        people = {user for user in (captured.author_id, captured.added_by_id) if user}
+        names = await self._directory.names(mentioned | people)
         if captured.is_markup:
-            text = await self.readable_text(captured.slack_text)
+            text = readable(captured.slack_text, names)
         else:
             text = clean_text(captured.slack_text).strip()
         if not text:
             raise EntryEmpty(captured.event_type)
-        author = await self._name(captured.author_id, captured.author_fallback)
-        added_by = await self._name(captured.added_by_id, "") if captured.added_by_id else None
+        author = _name(names, captured.author_id, captured.author_fallback)
+        added_by = _name(names, captured.added_by_id, "") if captured.added_by_id else None
         event_text = compose_event_text(text, Attribution(author, added_by, captured.permalink))
         entry = TimelineEntry(
             client_token=client_token(*captured.token_source),
@@ -119,7 +119,7 @@ class TimelineService:
         try:
             event_id = await self._gateway.create_timeline_event(entry)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
+            code = aws_error_code(error)
             if code in _FINAL_AWS_ERRORS:
                 await self._store.mark_failed(entry.client_token, str(error)[:500])
             if code == "ResourceNotFoundException":
@@ -132,14 +132,11 @@ class TimelineService:
                 "could not record a sent entry",
                 extra={"token": entry.client_token, "error": str(error)[:300]},
             )
-        return EntryAdded(entry=entry, binding=binding, event_id=event_id, readable_text=entry.text)
+        return EntryAdded(entry=entry, binding=binding, event_id=event_id, text=text)
 
-    async def _name(self, user_id: str | None, fallback: str) -> str:
-        if user_id:
-            name = await self._directory.name(user_id)
-            if name:
-                return clean_text(name)
-        return clean_text(fallback or user_id or "someone")
+
+def _name(names: dict[str, str], user_id: str | None, fallback: str) -> str:
+    return clean_text((names.get(user_id) if user_id else None) or fallback or user_id or "someone")
 
 
 class BindPermission:
@@ -183,10 +180,6 @@ class BindingService:
         self._store = store
         self._gateway = gateway
         self._permission = permission
-
-    @property
-    def region(self) -> str | None:
-        return self._gateway.region
 
     async def bind(self, team_id: str, channel_id: str, user_id: str, arn_text: str) -> BindOutcome:
         arn = parse_incident_record_arn(arn_text)

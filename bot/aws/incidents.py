@@ -85,8 +85,12 @@ def client_config(read_timeout: float) -> Config:
     )
 
 
+def aws_error_code(error: aws.ClientError) -> str:
+    return str((error.response or {}).get("Error", {}).get("Code", ""))
+
+
 def _is_retryable(error: aws.ClientError) -> bool:
-    code = str(error.response.get("Error", {}).get("Code", ""))
+    code = aws_error_code(error)
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     return code in RETRYABLE_CODES or status >= 500
 

@@ -9,8 +9,6 @@ from bot.services import EntryAdded
 
 def added_reply(added: EntryAdded, region: str | None) -> str:
     url = console_url(added.entry.incident_arn, region)
-    # Show the person their own words, not the attribution line appended for the timeline.
-    body = added.readable_text.rsplit("\n\n— ", 1)[0]
     return messages.entry_added(
-        added.entry.event_type, added.binding.incident_title, url, added.entry.event_time, body
+        added.entry.event_type, added.binding.incident_title, url, added.entry.event_time, added.text
     )

@@ -69,9 +69,6 @@ class SqliteStore:
             self._connection = connection
         return work(self._connection)
 
-    async def open(self) -> None:
-        await self._run(lambda _connection: None)
-
     async def ping(self) -> None:
         await self._run(lambda connection: connection.execute("SELECT 1").fetchone())
 

@@ -50,7 +50,7 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
     opened = SqliteStore(str(db_path))
-    await opened.open()
+    await opened.ping()
     yield opened
     await opened.close()
 
