@@ -85,6 +85,7 @@ async def build_runtime(
         gateway=gateway,
         timeline=TimelineService(store, gateway, directory),
         bindings=BindingService(store, gateway, permission),
+        directory=directory,
         http=http,
         inflight=InFlight(),
     )

@@ -12,6 +12,8 @@ from bot.store.factory import UnsupportedDatabaseUrl, sqlite_path
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///incident-bot.db"
 DEFAULT_REACTION = "pushpin"
+# Marks a message once it is on the timeline; "none" turns the mark off.
+DEFAULT_ADDED_REACTION = "white_check_mark"
 DEFAULT_PORT = 3000
 DEFAULT_AWS_READ_TIMEOUT = 10.0
 
@@ -43,6 +45,8 @@ class Settings:
     bind_allowed_users: frozenset[str]
     bind_allowed_usergroups: frozenset[str]
     port: int
+    # Put on a message once it is on the timeline, so the channel sees it; None when turned off.
+    added_reaction: str | None = DEFAULT_ADDED_REACTION
     aws_read_timeout: float = DEFAULT_AWS_READ_TIMEOUT
     log_level: str = "INFO"
 
@@ -118,6 +122,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not reaction or any(c.isspace() for c in reaction):
         malformed.append("TIMELINE_REACTION must be an emoji name such as pushpin")
 
+    mark = (_value(env, "TIMELINE_ADDED_REACTION") or DEFAULT_ADDED_REACTION).strip(":")
+    added_reaction = None if mark.lower() == "none" else mark
+    if not mark or any(c.isspace() for c in mark):
+        malformed.append("TIMELINE_ADDED_REACTION must be an emoji name such as white_check_mark, or none")
+
     for name, pattern in (("BIND_ALLOWED_USERS", _USER_ID), ("BIND_ALLOWED_USERGROUPS", _USERGROUP_ID)):
         bad = sorted(item for item in _id_list(env, name) if not pattern.match(item))
         if bad:
@@ -150,6 +159,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         bind_allowed_users=_id_list(env, "BIND_ALLOWED_USERS"),
         bind_allowed_usergroups=_id_list(env, "BIND_ALLOWED_USERGROUPS"),
         port=port,
+        added_reaction=added_reaction,
         aws_read_timeout=read_timeout,
         log_level=log_level,
     )

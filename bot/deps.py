@@ -11,6 +11,7 @@ from bot.aws.incidents import IncidentGateway
 from bot.config import Settings
 from bot.inflight import InFlight
 from bot.services import BindingService, TimelineService
+from bot.slack.directory import UserDirectory
 from bot.store import Store
 
 CONTEXT_KEY = "deps"
@@ -23,6 +24,7 @@ class Deps:
     gateway: IncidentGateway
     timeline: TimelineService
     bindings: BindingService
+    directory: UserDirectory
     http: aiohttp.ClientSession
     inflight: InFlight
 

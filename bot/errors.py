@@ -65,3 +65,19 @@ class MalformedCommand(BotError):
         super().__init__(problem)
         self.problem = problem
         self.original = original
+
+
+class MessageNotFound(BotError):
+    """The reacted-to message is gone (deleted) or Slack does not return it."""
+
+
+class MessageUnreadable(BotError):
+    """Slack would not let the bot read the message (scope, membership, token type)."""
+
+    def __init__(self, slack_error: str) -> None:
+        super().__init__(slack_error)
+        self.slack_error = slack_error
+
+
+class DraftMissing(BotError):
+    """The whole text behind a modal's shortened box is no longer stored."""

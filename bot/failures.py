@@ -26,9 +26,12 @@ from bot.errors import (
     BindPermissionUnknown,
     BoundIncidentMissing,
     ChannelNotBound,
+    DraftMissing,
     EntryEmpty,
     IncidentResolved,
     MalformedCommand,
+    MessageNotFound,
+    MessageUnreadable,
 )
 from bot.slack.errors import slack_error_code
 
@@ -53,6 +56,8 @@ _FIELD_NAMES = {
     "eventType": "the event type",
     "eventReferences": "the event references",
 }
+# Actions that send CreateTimelineEvent, whose outcome can be unknown.
+_ADDING = {"add", "pin"}
 _CONSTRAINT = re.compile(r"at '([\w.\[\]]+)' failed to satisfy constraint: ([^;]+)")
 
 
@@ -60,7 +65,7 @@ _CONSTRAINT = re.compile(r"at '([\w.\[\]]+)' failed to satisfy constraint: ([^;]
 class FailureContext:
     """What the person was doing when it failed."""
 
-    action: str  # add | bind | unbind | status | announce | compose
+    action: str  # add | bind | unbind | status | announce | compose | capture | pin
     operation: str = "CreateTimelineEvent"
     incident_title: str | None = None
     region: str | None = None
@@ -92,7 +97,7 @@ def _aws_client_error(error: aws.ClientError, context: FailureContext) -> tuple[
     if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
         return "throttled", messages.throttled()
     if code == "ResourceNotFoundException":
-        if context.action == "add":
+        if context.action in _ADDING:
             return "incident_not_found", messages.incident_missing_for_add(
                 context.incident_title, context.region
             )
@@ -147,9 +152,18 @@ def _expected(error: BaseException, context: FailureContext) -> tuple[str, str] 
     if isinstance(error, ChannelNotBound):
         return "not_bound", messages.not_bound_with_text(context.text)
     if isinstance(error, EntryEmpty):
+        if context.action == "pin":
+            return "empty", messages.message_empty()
         return "empty", messages.entry_empty(error.event_type)
     if isinstance(error, NoteTooLong):
+        if context.action == "pin":
+            return "too_long", messages.message_too_long(error.over_by)
         return "too_long", messages.entry_too_long(error.over_by, context.text)
+    if isinstance(error, DraftMissing):
+        return "draft_missing", messages.draft_missing()
+    if isinstance(error, MessageNotFound):
+        what, todo = messages.message_not_found()
+        return "message_not_found", messages.failure(what, context.action, todo)
     if isinstance(error, InvalidIncidentArn):
         return "invalid_arn", messages.invalid_arn(error.reason)
     if isinstance(error, IncidentResolved):
@@ -176,11 +190,13 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tup
     if isinstance(error, aws.HTTPClientError):
         # Read timeouts, connections closed mid-request: the request may have reached AWS, so for an add
         # say only what is known; a lookup's outcome is known (nothing changed).
-        if context.action != "add":
+        if context.action not in _ADDING:
             return "aws_timeout", messages.aws_timed_out()
         return "aws_outcome_unknown", messages.aws_outcome_unknown()
     if isinstance(error, aws.ParamValidationError):
         return "invalid_parameters", messages.bot_bug()
+    if isinstance(error, MessageUnreadable):
+        return "message_unreadable", messages.message_unreadable(error.slack_error)
     if isinstance(error, BindPermissionUnknown):
         reason = _slack_error_reason(error.slack_error)
         return "bind_permission_unknown", messages.bind_permission_unknown(reason)

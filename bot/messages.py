@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bot.domain.timeline import EVENT_DATA_LIMIT, EventType
@@ -11,6 +12,8 @@ COMMAND = "/incident-note"
 TEXT = "&lt;text&gt;"
 ARN = "&lt;incident-record-arn&gt;"
 BIND_FORM = f"`{COMMAND} bind {ARN}`"
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 IMPACT_NAMES = {1: "Critical", 2: "High", 3: "Medium", 4: "Low", 5: "No impact"}
 
@@ -236,6 +239,8 @@ def outcome_of(action: str) -> str:
         "status": "",
         "announce": "",
         "compose": "",
+        "capture": "",
+        "pin": "The message was not added to the timeline.",
     }.get(action, "")
 
 
@@ -365,7 +370,7 @@ def slack_channel_not_found() -> tuple[str, str]:
 
 
 def slack_trigger_expired() -> tuple[str, str]:
-    return ("Slack took too long to open the form.", "Please run the command again.")
+    return ("Slack took too long to open the form.", "Please try again.")
 
 
 def slack_rate_limited() -> tuple[str, str]:
@@ -394,8 +399,85 @@ def internal_error() -> tuple[str, str]:
     )
 
 
-def shortcut_not_available() -> str:
+# The "Add to timeline" modal, the shortcut and the pin reaction.
+
+
+def goes_to(incident_title: str) -> str:
+    return f"Goes to the incident *{escape(incident_title)}*"
+
+
+def message_source(author_id: str | None, author_label: str, posted_at: datetime) -> str:
+    # Slack shows a mention as the person's current name; anything not shaped like a user id is text.
+    author = f"<@{author_id}>" if author_id and _USER_ID.match(author_id) else f"*{escape(author_label)}*"
+    seconds = int(posted_at.timestamp())
+    # Slack shows <!date^…> in each reader's own time zone; the fallback is UTC.
+    when = f"<!date^{seconds}^{{date_short_pretty}} at {{time}}|{utc(posted_at)}>"
+    return f"Message by {author}, posted {when}"
+
+
+def capture_text_hint() -> str:
+    return "Prefilled from the message. What is in this box is what goes on the timeline."
+
+
+def capture_message_long(full_length: int) -> str:
     return (
-        "Adding a message with this shortcut isn't available yet. "
-        f"Copy its text into `{COMMAND} {TEXT}` to add it to the incident's timeline."
+        f"This message has {full_length:,} characters, more than this box holds, so the box shows only the "
+        "beginning. *Leave it unchanged and the whole message is added*; edit it and exactly what is in the "
+        "box is added."
+    )
+
+
+def capture_message_too_long(full_length: int, over_by: int) -> str:
+    return (
+        f"This message has {full_length:,} characters: {over_by:,} more than one timeline event can hold "
+        f"(Incident Manager's limit is {EVENT_DATA_LIMIT:,}, counted with the author line). "
+        "*Edit the box down to what matters*: what is in the box is what is added."
+    )
+
+
+def capture_too_long_error(over_by: int) -> str:
+    return (
+        f"The whole message is {over_by:,} characters over Incident Manager's limit. "
+        "Edit this box down to what matters; what is in the box is what is added."
+    )
+
+
+def capture_not_bound() -> str:
+    return (
+        "This channel isn't bound to an incident, so there is no timeline to add this message to. "
+        f"Bind it with {BIND_FORM} (copy the ARN from the incident's page in the Incident Manager "
+        "console), then use *Add to timeline* on the message again."
+    )
+
+
+def draft_missing() -> str:
+    return (
+        "I no longer have the whole text of that message (the form was open for days, or the bot's storage "
+        "was reset), so nothing was added. Use *Add to timeline* on the message again."
+    )
+
+
+def message_empty() -> str:
+    return "That message has no text, attachments or files I can put on the timeline, so nothing was added."
+
+
+def message_too_long(over_by: int) -> str:
+    return (
+        f"Nothing was added: that message is {over_by:,} characters over what one timeline event can hold "
+        f"(Incident Manager's limit is {EVENT_DATA_LIMIT:,}, counted with the author line). "
+        "Use *Add to timeline* from the message's menu to shorten it first."
+    )
+
+
+def message_not_found() -> tuple[str, str]:
+    return (
+        "I couldn't find that message (it may have been deleted).",
+        "If it still exists, use *Add to timeline* from the message's menu instead.",
+    )
+
+
+def message_unreadable(reason: str) -> tuple[str, str]:
+    return (
+        f"I couldn't read that message ({escape(reason)}).",
+        "Use *Add to timeline* from the message's menu instead; it needs no access to the channel's history.",
     )

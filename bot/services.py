@@ -38,7 +38,7 @@ from bot.errors import (
 )
 from bot.slack.directory import UserDirectory
 from bot.slack.errors import slack_error_code
-from bot.store import Binding, Store
+from bot.store import Binding, EntryState, Store
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class EntryAdded:
     event_id: str
     # The person's own words as they landed (without the attribution line appended for the timeline).
     text: str
+    # The same source was already on the timeline (a second pin, a retried delivery): nothing new was sent.
+    repeat: bool = False
 
 
 class TimelineService:
@@ -86,12 +88,11 @@ class TimelineService:
         self._gateway = gateway
         self._directory = directory
 
-    async def add(self, captured: CapturedEntry) -> EntryAdded:
-        binding = await self._store.get_binding(captured.team_id, captured.channel_id)
-        if binding is None:
-            raise ChannelNotBound()
-        if captured.expected_incident_arn not in (None, binding.incident_arn):
-            raise BindingChanged(binding.incident_title)
+    async def attribution(self, captured: CapturedEntry) -> Attribution:
+        """Who wrote it and who added it, by the names people see in Slack (one round of look-ups)."""
+        return (await self._resolve(captured))[1]
+
+    async def _resolve(self, captured: CapturedEntry) -> tuple[str, Attribution]:
         # One concurrent round of users.info (cached) for the mentions, the author and who added it.
         mentioned = referenced_user_ids(captured.slack_text) if captured.is_markup else set()
         people = {user for user in (captured.author_id, captured.added_by_id) if user}
@@ -100,22 +101,33 @@ class TimelineService:
             text = readable(captured.slack_text, names)
         else:
             text = clean_text(captured.slack_text).strip()
-        if not text:
-            raise EntryEmpty(captured.event_type)
         author = _name(names, captured.author_id, captured.author_fallback)
         added_by = _name(names, captured.added_by_id, "") if captured.added_by_id else None
-        event_text = compose_event_text(text, Attribution(author, added_by, captured.permalink))
+        return text, Attribution(author, added_by, captured.permalink)
+
+    async def add(self, captured: CapturedEntry) -> EntryAdded:
+        binding = await self._store.get_binding(captured.team_id, captured.channel_id)
+        if binding is None:
+            raise ChannelNotBound()
+        if captured.expected_incident_arn not in (None, binding.incident_arn):
+            raise BindingChanged(binding.incident_title)
+        text, attribution = await self._resolve(captured)
+        if not text:
+            raise EntryEmpty(captured.event_type)
         entry = TimelineEntry(
             client_token=client_token(*captured.token_source),
             incident_arn=binding.incident_arn,
             event_type=captured.event_type,
             event_time=as_utc(captured.event_time),
-            event_data=encode_event_data(event_text),
+            event_data=encode_event_data(compose_event_text(text, attribution)),
         )
         # Recorded before AWS is tried; a repeat of the same source gets the first entry back unchanged,
         # so the token is always sent with the same parameters (eventTime included).
         stored = await self._store.save_entry_once(entry)
         entry = stored.entry
+        if stored.state is EntryState.SENT and stored.event_id:
+            # Already on the timeline: AWS would answer with the same event, so don't ask it again.
+            return EntryAdded(entry, binding, stored.event_id, text, repeat=True)
         try:
             event_id = await self._gateway.create_timeline_event(entry)
         except ClientError as error:

@@ -62,6 +62,12 @@ class UserDirectory:
             self._names[user_id] = (name, time.monotonic() + self._ttl)
         return name
 
+    def cached_names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """The names known right now, without asking Slack (for a form that must open at once)."""
+        now = time.monotonic()
+        found = {user_id: self._names.get(user_id) for user_id in set(user_ids)}
+        return {user_id: hit[0] for user_id, hit in found.items() if hit is not None and hit[1] > now}
+
     async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
         ids = sorted(set(user_ids))
         found = await asyncio.gather(*(self.name(user_id) for user_id in ids))

@@ -57,7 +57,17 @@ class EntryStore(Protocol):
     async def mark_failed(self, client_token: str, reason: str) -> None: ...
 
 
-class Store(BindingStore, EntryStore, Protocol):
+class DraftStore(Protocol):
+    """Full texts of messages too long for a modal's text box, kept while the modal is open."""
+
+    async def save_draft_texts(self, draft_id: str, texts: dict[str, str]) -> None:
+        """Keep each full text under the key of what the box showed for it (adds to earlier ones)."""
+        ...
+
+    async def draft_text(self, draft_id: str, shown_key: str) -> str | None: ...
+
+
+class Store(BindingStore, EntryStore, DraftStore, Protocol):
     async def ping(self) -> None:
         """Raise if the store cannot serve."""
         ...

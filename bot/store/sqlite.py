@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from bot.domain.timeline import EventType, TimelineEntry
@@ -36,7 +36,17 @@ CREATE TABLE IF NOT EXISTS timeline_entries (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS drafts (
+    draft_id TEXT NOT NULL,
+    shown_key TEXT NOT NULL,
+    full_text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (draft_id, shown_key)
+);
 """
+
+# A modal left open longer than this has long lost its trigger context; its draft is pruned.
+DRAFT_MAX_AGE = timedelta(days=7)
 
 
 def _now() -> str:
@@ -163,6 +173,31 @@ class SqliteStore:
                 (EntryState.FAILED.value, reason, _now(), client_token, EntryState.SENT.value),
             )
         )
+
+    # Drafts
+
+    async def save_draft_texts(self, draft_id: str, texts: dict[str, str]) -> None:
+        def _save(connection: sqlite3.Connection) -> None:
+            now = datetime.now(UTC)
+            with _transaction(connection):
+                connection.execute(
+                    "DELETE FROM drafts WHERE created_at < ?", ((now - DRAFT_MAX_AGE).isoformat(),)
+                )
+                connection.executemany(
+                    "INSERT OR REPLACE INTO drafts VALUES (?, ?, ?, ?)",
+                    [(draft_id, key, text, now.isoformat()) for key, text in texts.items()],
+                )
+
+        await self._run(_save)
+
+    async def draft_text(self, draft_id: str, shown_key: str) -> str | None:
+        def _select(connection: sqlite3.Connection) -> str | None:
+            row = connection.execute(
+                "SELECT full_text FROM drafts WHERE draft_id = ? AND shown_key = ?", (draft_id, shown_key)
+            ).fetchone()
+            return str(row[0]) if row else None
+
+        return await self._run(_select)
 
 
 class _transaction:

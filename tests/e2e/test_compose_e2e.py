@@ -90,7 +90,7 @@ def test_expired_trigger_is_explained(bot: Harness) -> None:
     trigger = bot.slack.issue_trigger_id()
     bot.slack.expire_trigger_id(trigger)
     reply = bot.run("", trigger_id=trigger)
-    assert "Slack took too long to open the form. Please run the command again." in reply
+    assert "Slack took too long to open the form. Please try again." in reply
     assert "_Reference:" in reply
 
 

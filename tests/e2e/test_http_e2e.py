@@ -52,11 +52,14 @@ def test_reaction_events_are_acknowledged_so_slack_does_not_retry(bot: Harness) 
         user="U0001", reaction="pushpin", channel="C0001", ts="1712345678.000100", item_user="U0002"
     )
     body, headers = slack_requests.event_callback(bot.secret, event)
-    assert bot.post(body, headers).status == 200
+    result = bot.post(body, headers)
+    assert result.status == 200
+    # Unbound channel: ignored quietly, nothing asked of AWS or Slack.
     assert bot.aws.calls == []
+    assert bot.slack.calls_to("conversations.history") == []
 
 
-def test_message_shortcut_answers_honestly(bot: Harness) -> None:
+def test_message_shortcut_in_an_unbound_channel_says_how_to_bind(bot: Harness) -> None:
     response_url = bot.slack.new_response_url()
     payload = slack_requests.message_shortcut_payload(
         message={"type": "message", "user": "U0002", "ts": "1712345678.000100", "text": "db ok"},
@@ -66,7 +69,8 @@ def test_message_shortcut_answers_honestly(bot: Harness) -> None:
     body, headers = slack_requests.interactivity(bot.secret, payload)
     assert bot.post(body, headers).status == 200
     (reply,) = bot.slack.wait_for_responses(response_url, 1)
-    assert "isn't available yet" in reply["text"]
+    assert "isn't bound to an incident" in reply["text"] and "/incident-note bind" in reply["text"]
+    assert bot.slack.calls_to("views.open") == []
     assert bot.aws.calls == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -167,16 +168,29 @@ def test_invalid_utf8_and_surrogate_bytes_in_the_form_body(bot: Harness) -> None
     assert "end\n" in bot.event_text(event)
 
 
-def test_same_request_twice_creates_one_event_with_the_first_time(bot: Harness) -> None:
+def test_same_request_twice_creates_one_event_and_asks_aws_once(bot: Harness) -> None:
     arn = bot.bound_incident()
     first = bot.command("only once please")
     assert "Added a note" in bot.reply(first)
     repeat = bot.command("only once please", trigger_id=first.trigger_id, retry_num=1)
     assert "Added a note" in bot.reply(repeat)
+    assert len(bot.aws.events(arn)) == 1
+    # Already on the timeline: the repeat is answered from the store.
+    assert len(bot.aws.calls_to("CreateTimelineEvent")) == 1
+
+
+def test_repeat_of_an_unfinished_request_resends_exactly_the_first_parameters(bot: Harness) -> None:
+    arn = bot.bound_incident()
+    bot.aws.fail_next("CreateTimelineEvent", "ThrottlingException", times=3)
+    first = bot.command("only once please")
+    assert "throttling" in bot.reply(first)
+    time.sleep(0.05)  # a later arrival: a rebuilt entry would carry a later eventTime
+    repeat = bot.command("only once please", trigger_id=first.trigger_id, retry_num=1)
+    assert "Added a note" in bot.reply(repeat)
     (event,) = bot.aws.events(arn)
     creates = bot.aws.calls_to("CreateTimelineEvent")
-    assert len(creates) == 2
-    assert creates[0].params == creates[1].params  # exactly what was first sent, eventTime included
+    assert len(creates) == 4
+    assert all(call.params == creates[0].params for call in creates)  # eventTime included
     assert event["eventTime"] == creates[0].params["eventTime"]
 
 

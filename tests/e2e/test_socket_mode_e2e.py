@@ -192,7 +192,7 @@ def test_events_api_and_interactive_envelopes_are_acked(socket_bot: Harness) -> 
     )
     shortcut_id = socket_bot.slack.send_envelope("interactive", shortcut)
     prompt_ack(socket_bot, shortcut_id)
-    assert "isn't available yet" in reply_text(socket_bot, response_url)
+    assert "isn't bound to an incident" in reply_text(socket_bot, response_url)
     assert socket_bot.aws.calls == []
 
 

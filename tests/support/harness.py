@@ -90,6 +90,49 @@ class Harness:
         assert result.ack.body == "", f"expected an empty ack, got {result.ack.body!r}"
         return self.reply(result)
 
+    def shortcut(
+        self,
+        message: dict[str, Any],
+        *,
+        channel_id: str = "C0001",
+        user_id: str = "U0001",
+        user_name: str = "alice",
+        team_id: str = "T0001",
+    ) -> CommandResult:
+        """Pick "Add to timeline" on `message` (ideally one seeded in the fake, as Slack would send it)."""
+        trigger_id = self.slack.issue_trigger_id(user_id)
+        response_url = self.slack.new_response_url()
+        payload = slack_requests.message_shortcut_payload(
+            message=message,
+            channel_id=channel_id,
+            user_id=user_id,
+            user_name=user_name,
+            team_id=team_id,
+            trigger_id=trigger_id,
+            response_url=response_url,
+        )
+        body, headers = slack_requests.interactivity(self.secret, payload)
+        return CommandResult(self.post(body, headers), response_url, trigger_id)
+
+    def react(
+        self,
+        ts: str,
+        *,
+        reaction: str = "pushpin",
+        channel_id: str = "C0001",
+        user_id: str = "U0002",
+        item_user: str = "U0001",
+        team_id: str = "T0001",
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> HttpResult:
+        """Deliver a signed `reaction_added` event, as Slack's Events API does (retries included)."""
+        event = slack_requests.reaction_added_event(user_id, reaction, channel_id, ts, item_user)
+        body, headers = slack_requests.event_callback(
+            self.secret, event, team_id=team_id, event_id=event_id, retry_num=retry_num
+        )
+        return self.post(body, headers)
+
     def bind(self, arn: str, **kwargs: Any) -> str:
         return self.run(f"bind {arn}", **kwargs)
 
@@ -131,3 +174,29 @@ def submit_view(
     payload = slack_requests.view_submission_payload(view, values=values, user_id=user_id)
     body, headers = slack_requests.interactivity(harness.secret, payload)
     return harness.post(body, headers)
+
+
+def values_from_view(view: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """view.state.values as Slack would send them for an untouched form: built from the view's own input
+    blocks and their initial values. `changes` maps an action_id to the value the person set instead."""
+    values: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        action_id = element["action_id"]
+        kind = element["type"]
+        state: dict[str, Any] = {"type": kind}
+        if kind == "radio_buttons":
+            option = element.get("initial_option")
+            if action_id in changes:
+                option = next(o for o in element["options"] if o["value"] == changes[action_id])
+            state["selected_option"] = option
+        elif kind == "plain_text_input":
+            state["value"] = changes.get(action_id, element.get("initial_value"))
+        elif kind == "datetimepicker":
+            state["selected_date_time"] = changes.get(action_id, element.get("initial_date_time"))
+        else:
+            raise AssertionError(f"unexpected input element {kind}")
+        values[block["block_id"]] = {action_id: state}
+    return values

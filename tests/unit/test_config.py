@@ -45,6 +45,7 @@ def test_minimal_http_config_gets_the_defaults() -> None:
         bind_allowed_users=frozenset(),
         bind_allowed_usergroups=frozenset(),
         port=DEFAULT_PORT,
+        added_reaction="white_check_mark",
         aws_read_timeout=DEFAULT_AWS_READ_TIMEOUT,
     )
     assert settings.slack_api_url == "https://slack.com/api/"
@@ -172,6 +173,18 @@ def test_port_range_is_accepted(raw: str, port: int) -> None:
 )
 def test_unconvertible_port_digits_are_a_config_error(raw: str) -> None:
     assert "PORT must be a number" in config_error({**HTTP, "PORT": raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "mark"), [(":heavy_check_mark:", "heavy_check_mark"), ("none", None), ("NONE", None)]
+)
+def test_added_reaction_is_configurable_or_off(raw: str, mark: str | None) -> None:
+    assert load_settings({**HTTP, "TIMELINE_ADDED_REACTION": raw}).added_reaction == mark
+
+
+def test_added_reaction_must_be_an_emoji_name() -> None:
+    message = config_error({**HTTP, "TIMELINE_ADDED_REACTION": "white check"})
+    assert "TIMELINE_ADDED_REACTION must be an emoji name" in message
 
 
 @pytest.mark.parametrize(

@@ -360,7 +360,7 @@ ROWS: list[Row] = [
         slack_error("expired_trigger_id", asynchronous=True),
         COMPOSE,
         "slack_expired_trigger_id",
-        ("Slack took too long to open the form.", "Please run the command again."),
+        ("Slack took too long to open the form.", "Please try again."),
         "expired_trigger_id",
     ),
     Row(

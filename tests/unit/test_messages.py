@@ -12,7 +12,10 @@ import pytest
 from bot import messages
 from bot.domain.timeline import EventType
 
-ALLOWED_CONTROL = re.compile(r"<(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|https://[^|>\s]+\|[^<>]*)>")
+# The bot's own markup: mentions of known ids, user groups, links, and dates shown in each reader's zone.
+ALLOWED_CONTROL = re.compile(
+    r"<(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|https://[^|>\s]+\|[^<>]*|!date\^\d+\^[^|<>]*\|[^<>]*)>"
+)
 HOSTILE = "<!channel> & <@U1> <https://evil.example|click> ```"
 
 SAMPLES: dict[str, Any] = {
