@@ -6,6 +6,7 @@ today, shortcut, modal and reaction next) goes through `TimelineService.add`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,16 +88,18 @@ class TimelineService:
         self._store = store
         self._gateway = gateway
         self._directory = directory
+        # Entries on their way to AWS, by token.
+        self._sending: dict[str, asyncio.Future[str]] = {}
 
-    async def attribution(self, captured: CapturedEntry) -> Attribution:
-        """Who wrote it and who added it, by the names people see in Slack (one round of look-ups)."""
-        return (await self._resolve(captured))[1]
-
-    async def _resolve(self, captured: CapturedEntry) -> tuple[str, Attribution]:
-        # One concurrent round of users.info (cached) for the mentions, the author and who added it.
+    @staticmethod
+    def people_in(captured: CapturedEntry) -> set[str]:
+        """Everyone whose name the entry shows: mentions, the author and who added it."""
         mentioned = referenced_user_ids(captured.slack_text) if captured.is_markup else set()
-        people = {user for user in (captured.author_id, captured.added_by_id) if user}
-        names = await self._directory.names(mentioned | people)
+        return mentioned | {user for user in (captured.author_id, captured.added_by_id) if user}
+
+    @staticmethod
+    def render(captured: CapturedEntry, names: dict[str, str]) -> tuple[str, Attribution]:
+        """The readable text and its author line, with the names known (pure: no look-ups)."""
         if captured.is_markup:
             text = readable(captured.slack_text, names)
         else:
@@ -111,7 +114,9 @@ class TimelineService:
             raise ChannelNotBound()
         if captured.expected_incident_arn not in (None, binding.incident_arn):
             raise BindingChanged(binding.incident_title)
-        text, attribution = await self._resolve(captured)
+        # One concurrent round of users.info (cached) for the mentions, the author and who added it.
+        names = await self._directory.names(self.people_in(captured))
+        text, attribution = self.render(captured, names)
         if not text:
             raise EntryEmpty(captured.event_type)
         entry = TimelineEntry(
@@ -129,13 +134,30 @@ class TimelineService:
             # Already on the timeline: AWS would answer with the same event, so don't ask it again.
             return EntryAdded(entry, binding, stored.event_id, text, repeat=True)
         try:
+            event_id, repeat = await self._send_once(entry)
+        except ClientError as error:
+            if aws_error_code(error) == "ResourceNotFoundException":
+                raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
+            raise
+        return EntryAdded(entry=entry, binding=binding, event_id=event_id, text=text, repeat=repeat)
+
+    async def _send_once(self, entry: TimelineEntry) -> tuple[str, bool]:
+        """Send the entry; a second caller with the same token while it is on its way waits for that
+        answer instead of sending it again (two pins at once, Slack retrying a slow delivery)."""
+        pending = self._sending.get(entry.client_token)
+        if pending is not None:
+            return await asyncio.shield(pending), True
+        sending = asyncio.ensure_future(self._send(entry))
+        self._sending[entry.client_token] = sending
+        sending.add_done_callback(lambda _: self._sending.pop(entry.client_token, None))
+        return await asyncio.shield(sending), False
+
+    async def _send(self, entry: TimelineEntry) -> str:
+        try:
             event_id = await self._gateway.create_timeline_event(entry)
         except ClientError as error:
-            code = aws_error_code(error)
-            if code in _FINAL_AWS_ERRORS:
+            if aws_error_code(error) in _FINAL_AWS_ERRORS:
                 await self._store.mark_failed(entry.client_token, str(error)[:500])
-            if code == "ResourceNotFoundException":
-                raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
             raise
         try:
             await self._store.mark_sent(entry.client_token, event_id)
@@ -144,7 +166,7 @@ class TimelineService:
                 "could not record a sent entry",
                 extra={"token": entry.client_token, "error": str(error)[:300]},
             )
-        return EntryAdded(entry=entry, binding=binding, event_id=event_id, text=text)
+        return event_id
 
 
 def _name(names: dict[str, str], user_id: str | None, fallback: str) -> str:

@@ -227,19 +227,17 @@ def capture_modal(
     box: BoxText,
     message_time: datetime,
     full_length: int,
-    *,
-    text_block_id: str = TEXT_BLOCK,
 ) -> dict[str, Any]:
     """The "Add to timeline" form for a message: prefilled from it, at its own time.
 
-    `text_block_id` changes when the modal is updated with a better prefill: Slack keeps an input's
-    state across views.update while its block_id stays, so a new id is what shows the new text.
+    Block ids never change between versions of the form: Slack keeps what the person typed across
+    views.update only while an input's block_id stays the same.
     """
     blocks: list[Any] = [
         _context(messages.goes_to(incident_title)),
         _context(messages.message_source(context.author_id, context.author_label, message_time)),
         _type_input(),
-        _text_input(text_block_id, box.shown, hint=messages.capture_text_hint()),
+        _text_input(TEXT_BLOCK, box.shown, hint=messages.capture_text_hint()),
     ]
     if context.over_by > 0:
         blocks.append(_context(messages.capture_message_too_long(full_length, context.over_by)))
@@ -254,8 +252,6 @@ class ComposeSubmission:
     event_type: EventType
     text: str
     event_time: datetime | None
-    # The block that holds the text (its id changes when a capture modal is updated).
-    text_block_id: str = TEXT_BLOCK
 
 
 def read_compose_submission(state_values: dict[str, Any]) -> ComposeSubmission:
@@ -264,16 +260,16 @@ def read_compose_submission(state_values: dict[str, Any]) -> ComposeSubmission:
     event_type = (
         EventType.CUSTOM_EVENT if chosen.get("value") == EventType.CUSTOM_EVENT.value else EventType.NOTE
     )
-    text_block_id = next(
-        (block for block in sorted(state_values) if block.startswith(TEXT_BLOCK)), TEXT_BLOCK
-    )
-    text = ((state_values.get(text_block_id) or {}).get(TEXT_ACTION) or {}).get("value") or ""
+    text = ((state_values.get(TEXT_BLOCK) or {}).get(TEXT_ACTION) or {}).get("value") or ""
     picked = ((state_values.get(TIME_BLOCK) or {}).get(TIME_ACTION) or {}).get("selected_date_time")
-    event_time = (
-        datetime.fromtimestamp(int(picked), tz=UTC)
-        if isinstance(picked, int | str) and str(picked).isdigit()
-        else None
-    )
-    return ComposeSubmission(
-        event_type=event_type, text=str(text), event_time=event_time, text_block_id=text_block_id
-    )
+    return ComposeSubmission(event_type=event_type, text=str(text), event_time=_picked_time(picked))
+
+
+def _picked_time(picked: Any) -> datetime | None:
+    """The picker's epoch seconds as UTC; None when missing or not a time at all (never raises)."""
+    if not (isinstance(picked, int | str) and str(picked).isdigit()):
+        return None
+    try:
+        return datetime.fromtimestamp(int(picked), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None

@@ -43,10 +43,11 @@ CREATE TABLE IF NOT EXISTS drafts (
     created_at TEXT NOT NULL,
     PRIMARY KEY (draft_id, shown_key)
 );
+CREATE INDEX IF NOT EXISTS drafts_by_age ON drafts (created_at);
 """
 
-# A modal left open longer than this has long lost its trigger context; its draft is pruned.
-DRAFT_MAX_AGE = timedelta(days=7)
+# A form left open longer than this is abandoned; its whole text (a copy of a Slack message) is pruned.
+DRAFT_MAX_AGE = timedelta(days=1)
 
 
 def _now() -> str:

@@ -4,6 +4,7 @@ built from the opened view's own blocks -> CreateTimelineEvent in the fake Incid
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,8 +89,7 @@ def test_shortcut_opens_a_prefilled_modal_and_submit_lands_exactly(bot: Harness)
         ts="1764150000.123456",
         text="<@U0003> failed over &amp; <https://status.example.com|status page> says ok in <#C0009|ops>",
     )
-    # Carol's name was not cached yet: the form opened at once and was then updated with it.
-    form = updated(bot, open_capture(bot, message))
+    form = open_capture(bot, message)
     view = form.view
     assert view["title"]["text"] == "Add to timeline"
     assert "Checkout DB down" in json.dumps(view["blocks"])
@@ -212,7 +212,7 @@ def test_blocks_only_message(bot: Harness) -> None:
         text="",
         blocks=[{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": section}]}],
     )
-    form = updated(bot, open_capture(bot, message))
+    form = open_capture(bot, message)
     assert text_box(form.view)["element"]["initial_value"] == "paging @bob now"
     submit(bot, form)
     wait_replies(bot, form)
@@ -255,7 +255,12 @@ def test_edited_message_captures_the_current_text(bot: Harness) -> None:
 def test_long_message_lands_whole_unless_edited(bot: Harness) -> None:
     arn = bot.bound_incident()
     long_text = ("log line with detail " * 300).strip()  # 6,299 characters
-    form = updated(bot, open_capture(bot, seed(bot, text=long_text)))
+    opened = open_capture(bot, seed(bot, text=long_text))
+    form = updated(bot, opened)
+    # The update only adds what it learned; the blocks (and what the person typed in them) stay.
+    assert [b.get("block_id") for b in form.view["blocks"] if b["type"] == "input"] == [
+        b.get("block_id") for b in opened.view["blocks"] if b["type"] == "input"
+    ]
     shown = text_box(form.view)["element"]["initial_value"]
     assert len(shown) <= 3000 and shown.endswith("…") and long_text.startswith(shown[:-1])
     assert "Leave it unchanged and the whole message is added" in json.dumps(form.view["blocks"])
@@ -278,6 +283,7 @@ def test_message_too_long_for_one_event_is_refused_in_the_form(bot: Harness) -> 
     arn = bot.bound_incident()
     form = updated(bot, open_capture(bot, seed(bot, text="y" * 12_500)))
     assert "more than one timeline event can hold" in json.dumps(form.view["blocks"])
+    assert "more than one timeline event can hold" in json.dumps(form.view["blocks"])
     answer = submit(bot, form).json()
     assert answer["response_action"] == "errors"
     assert set(answer["errors"]) == {text_box(form.view)["block_id"]}
@@ -286,6 +292,33 @@ def test_message_too_long_for_one_event_is_refused_in_the_form(bot: Harness) -> 
     submit(bot, form, entry_text_input="y" * 100)
     wait_replies(bot, form)
     assert len(bot.aws.events(arn)) == 1
+
+
+def test_too_long_is_caught_even_when_submitted_before_the_form_is_completed(bot: Harness) -> None:
+    arn = bot.bound_incident()
+    bot.slack.set_latency(2.0, "chat.getPermalink")  # the completing update is still on its way
+    form = open_capture(bot, seed(bot, text="y" * 12_500))
+    assert "more than one timeline event can hold" in json.dumps(form.view["blocks"])
+    answer = submit(bot, form).json()
+    assert answer["response_action"] == "errors"
+    assert "over Incident Manager's limit" in answer["errors"]["entry_text"]
+    assert bot.aws.events(arn) == []
+
+
+def test_slow_name_lookups_do_not_hold_the_form_past_its_trigger(bot: Harness) -> None:
+    arn = bot.bound_incident()
+    message = seed(bot, text="<@U0003> is on it")
+    bot.slack.set_latency(2.5, "users.info")
+    started = time.monotonic()
+    form = open_capture(bot, message)
+    assert time.monotonic() - started < 2.5  # opened within the trigger's 3 s, names or not
+    assert text_box(form.view)["element"]["initial_value"] == "@U0003 is on it"
+    bot.slack.set_latency(0.0, "users.info")
+    submit(bot, form)
+    wait_replies(bot, form)
+    (event,) = bot.aws.events(arn)
+    # The box's text is what the person submitted; the author line has every name.
+    assert bot.event_text(event).startswith("@U0003 is on it\n\n— bob, via Slack (added by alice)\n")
 
 
 def test_unbound_channel_says_how_to_bind_and_opens_nothing(bot: Harness) -> None:

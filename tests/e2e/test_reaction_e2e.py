@@ -102,14 +102,63 @@ def test_slack_retrying_the_delivery_makes_one_event(bot: Harness) -> None:
         assert bot.react(ts, event_id="Ev0RETRY", retry_num=retry_num).status == 200
     wait_marked(bot, 3)
     assert len(bot.aws.events(arn)) == 1
+    # The retries waited for the first delivery's answer instead of sending the token again.
+    assert len(bot.aws.calls_to("CreateTimelineEvent")) == 1
 
 
 def test_concurrent_pins_make_one_event(bot: Harness) -> None:
     arn = bot.bound_incident()
     ts = bot.slack.add_message(CHANNEL, {"user": "U0002", "text": "db ok"})
+    bot.aws.set_latency(0.5, "CreateTimelineEvent")
     for user in ("U0001", "U0003", "U0001"):
         bot.react(ts, user_id=user)
     wait_marked(bot, 3)
+    assert len(bot.aws.events(arn)) == 1
+    assert len(bot.aws.calls_to("CreateTimelineEvent")) == 1
+
+
+def test_pin_after_a_rebind_goes_to_the_new_incident(bot: Harness) -> None:
+    first = bot.bound_incident("First")
+    ts = bot.slack.add_message(CHANNEL, {"user": "U0002", "text": "db ok"})
+    bot.react(ts, user_id="U0001")
+    wait_marked(bot)
+    second = bot.bound_incident("Second")
+    bot.react(ts, user_id="U0003")
+    for _ in range(100):
+        if bot.aws.events(second):
+            break
+        time.sleep(0.05)
+    assert len(bot.aws.events(first)) == 1
+    (event,) = bot.aws.events(second)
+    assert "(added by Carol Danvers)" in bot.event_text(event)
+
+
+def test_without_the_mark_the_person_who_pinned_is_told(make_bot: Callable[..., Harness]) -> None:
+    bot = make_bot(TIMELINE_ADDED_REACTION="none")
+    bot.bound_incident("Checkout DB down")
+    ts = bot.slack.add_message(CHANNEL, {"user": "U0002", "text": "db ok"})
+    bot.react(ts, user_id="U0003")
+    (reply,) = ephemerals_to(bot, "U0003")
+    assert "Added a note to" in reply and "Checkout DB down" in reply
+    assert bot.slack.calls_to("reactions.add") == []
+
+
+def test_when_the_mark_fails_the_person_who_pinned_is_told(bot: Harness) -> None:
+    arn = bot.bound_incident()
+    ts = bot.slack.add_message(CHANNEL, {"user": "U0002", "text": "db ok"})
+    bot.slack.fail_next("reactions.add", "missing_scope")
+    bot.react(ts, user_id="U0003")
+    (reply,) = ephemerals_to(bot, "U0003")
+    assert "Added a note to" in reply
+    assert len(bot.aws.events(arn)) == 1
+
+
+def test_a_skin_tone_variant_of_the_emoji_pins_too(make_bot: Callable[..., Harness]) -> None:
+    bot = make_bot(TIMELINE_REACTION="+1")
+    arn = bot.bound_incident()
+    ts = bot.slack.add_message(CHANNEL, {"user": "U0002", "text": "db ok"})
+    bot.react(ts, reaction="+1::skin-tone-3")
+    wait_marked(bot)
     assert len(bot.aws.events(arn)) == 1
 
 

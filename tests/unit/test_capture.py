@@ -80,14 +80,10 @@ def test_capture_modal_says_when_the_box_shows_only_the_beginning() -> None:
     assert "42 more than one timeline event can hold" in json.dumps(too_long["blocks"])
 
 
-def test_an_updated_text_box_gets_its_own_block_id() -> None:
-    view = capture_modal(
-        capture_context(), "DB", fit_text_box("x"), from_slack_ts(TS), 1, text_block_id="entry_text_named"
-    )
-    assert "entry_text_named" in inputs(view)
-    values = {"entry_text_named": {"entry_text_input": {"type": "plain_text_input", "value": "typed"}}}
-    submission = read_compose_submission(values)
-    assert submission.text == "typed" and submission.text_block_id == "entry_text_named"
+@pytest.mark.parametrize("picked", [10**15, "99999999999999999999", "-5", "soon", None])
+def test_a_picker_value_that_is_no_time_reads_as_missing(picked: Any) -> None:
+    values = {"entry_time": {"entry_time_picker": {"type": "datetimepicker", "selected_date_time": picked}}}
+    assert read_compose_submission(values).event_time is None
 
 
 def test_a_bot_author_is_shown_by_name_and_cannot_inject_markup() -> None:

@@ -1,7 +1,7 @@
 """`reaction_added` with TIMELINE_REACTION: the message becomes a Note at its own time.
 
 However many people pin one message, and however often Slack re-delivers the event, the token comes
-from (team, channel, message ts), so it lands once. Other emoji and unbound channels are ignored quietly.
+from (team, channel, message ts) and the bound incident, so it lands once. Other emoji and unbound channels are ignored quietly.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bot.domain.timeline import EventType, from_slack_ts
 from bot.failures import FailureContext, explain
 from bot.services import CapturedEntry
 from bot.slack.conversation import fetch_message, mark_added, permalink_of
+from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ async def handle_reaction_added(
 ) -> None:
     deps = deps_of(context)
     item = event.get("item") or {}
-    if event.get("reaction") != deps.settings.timeline_reaction or item.get("type") != "message":
+    # Skin-tone variants ("+1::skin-tone-2") are the same emoji.
+    reaction = str(event.get("reaction") or "").split("::", 1)[0]
+    if reaction != deps.settings.timeline_reaction or item.get("type") != "message":
         return
     team_id = str(body.get("team_id") or context.team_id or "")
     channel_id = str(item.get("channel") or "")
@@ -55,7 +58,9 @@ async def handle_reaction_added(
                 event_time=from_slack_ts(message.ts),
                 author_id=message.author_id,
                 author_fallback=message.author_label,
-                token_source=("reaction", team_id, channel_id, ts),
+                # Once per message and incident: more pins and Slack's retries land once, and after a
+                # re-bind a pin puts the message on the new incident instead of echoing the old one.
+                token_source=("reaction", team_id, channel_id, ts, binding.incident_arn),
                 added_by_id=user_id,
                 permalink=await permalink_of(client, channel_id, ts),
             )
@@ -64,5 +69,10 @@ async def handle_reaction_added(
         await Replier(client, channel_id, user_id, session=deps.http).send(explain(error, failure).text)
         return
     logger.info("pinned message added", extra={"channel": channel_id, "repeat": added.repeat})
-    # The mark is the confirmation the channel (and the person who pinned) sees.
-    await mark_added(client, channel_id, ts, deps.settings.added_reaction)
+    # The mark is the confirmation the channel (and the person who pinned) sees; without it, tell them.
+    marked = deps.settings.added_reaction is not None and await mark_added(
+        client, channel_id, ts, deps.settings.added_reaction
+    )
+    if not marked and not added.repeat:
+        replier = Replier(client, channel_id, user_id, session=deps.http)
+        await replier.send(added_reply(added, deps.gateway.region))

@@ -1,12 +1,14 @@
-"""Message shortcut "Add to timeline": open the form at once, then make it better.
+"""Message shortcut "Add to timeline": open the form at once, then make it exact.
 
-The trigger_id lives 3 s and opens one view, so the form opens with what is known right away (names
-already cached); names still unknown, the link to the message and the exact length check come after,
-through views.update.
+The trigger_id lives 3 s and opens one view, so names are looked up for at most NAMES_BUDGET before the
+form opens (cached ones cost nothing), with handles or ids standing in for the rest. The text box is never
+replaced after it opened, so nothing the person types there can be lost; for a message too long for the
+box, the link to the message and the exact length check follow through views.update.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, replace
@@ -19,19 +21,29 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.deps import Deps, deps_of
 from bot.domain.slack_message import SlackMessage, parse_message
-from bot.domain.slack_text import readable, referenced_user_ids
-from bot.domain.timeline import EventType, NoteTooLong, compose_event_text, encode_event_data, from_slack_ts
+from bot.domain.slack_text import readable
+from bot.domain.timeline import (
+    EventType,
+    NoteTooLong,
+    compose_event_text,
+    encode_event_data,
+    from_slack_ts,
+    utf16_length,
+)
 from bot.failures import FailureContext, explain
-from bot.services import CapturedEntry
+from bot.services import CapturedEntry, TimelineService
 from bot.slack.conversation import permalink_of
 from bot.slack.replies import Replier
-from bot.slack.views import TEXT_BLOCK, BoxText, CaptureContext, capture_modal, fit_text_box, text_key
+from bot.slack.views import BoxText, CaptureContext, capture_modal, fit_text_box, text_key
 from bot.store import Binding
 
 logger = logging.getLogger(__name__)
 
-# The text box's block id once the prefill has been replaced (Slack keeps typed state per block id).
-ENRICHED_TEXT_BLOCK = TEXT_BLOCK + "_named"
+# How long the form waits for names it doesn't know yet (Slack's trigger_id allows 3 s in all).
+NAMES_BUDGET = 1.0
+# Stands in for the message's link until it is known: longer than Slack's, so the early length check
+# errs on the side of "too long" and the exact one (after views.update) can only relax it.
+PERMALINK_ALLOWANCE = "https://" + "x" * 160
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ async def handle_add_to_timeline(
 
 
 class CaptureForm:
-    """One "Add to timeline" modal, from opening to its enriched version."""
+    """One "Add to timeline" modal: opened at once, made exact after."""
 
     def __init__(
         self,
@@ -90,71 +102,40 @@ class CaptureForm:
         self._binding = binding
         self._message = message
         self._user_id = user_id
-        self._mentioned = referenced_user_ids(message.markup)
-        self._prefill = Prefill.of(message, deps.directory.cached_names(self._mentioned))
-        self._context = CaptureContext(
-            team_id=binding.team_id,
-            channel_id=binding.channel_id,
-            incident_arn=binding.incident_arn,
-            message_ts=message.ts,
-            author_id=message.author_id,
-            author_label=message.author_label,
-            shortened_keys=(text_key(self._prefill.box.shown),) if self._prefill.box.truncated else (),
-            draft_id=uuid.uuid4().hex if self._prefill.box.truncated else None,
-            response_url=response_url,
-        )
+        self._response_url = response_url
         self._view_id = ""
         self._hash = ""
+        self._context: CaptureContext | None = None
+        self._prefill: Prefill | None = None
 
-    async def open(self, trigger_id: str) -> None:
-        await self._keep_whole_text(self._context, self._prefill)
-        response = await self._client.views_open(trigger_id=trigger_id, view=self._view(self._prefill))
-        opened = response.get("view") or {}
-        self._view_id = str(opened.get("id") or "")
-        self._hash = str(opened.get("hash") or "")
+    def _entry(self, text: str, permalink: str | None) -> CapturedEntry:
+        """The message as the shared path will see it (for names and the length check)."""
+        return CapturedEntry(
+            team_id=self._binding.team_id,
+            channel_id=self._binding.channel_id,
+            event_type=EventType.NOTE,
+            slack_text=text,
+            event_time=from_slack_ts(self._message.ts),
+            author_id=self._message.author_id,
+            author_fallback=self._message.author_label,
+            token_source=(),
+            added_by_id=self._user_id,
+            permalink=permalink,
+        )
 
-    async def enrich(self) -> None:
-        """Names for every mention, and for a long message its link and whether it fits one event."""
+    async def _names(self) -> dict[str, str]:
+        people = TimelineService.people_in(self._entry(self._message.markup, None))
+        directory = self._deps.directory
         try:
-            prefill = Prefill.of(self._message, await self._deps.directory.names(self._mentioned))
-            text_changed = prefill.box.shown != self._prefill.box.shown
-            if not (text_changed or prefill.box.truncated):
-                return
-            context = self._context
-            if prefill.box.truncated:
-                permalink = await permalink_of(self._client, context.channel_id, context.message_ts)
-                context = replace(
-                    context,
-                    shortened_keys=(*context.shortened_keys, text_key(prefill.box.shown)),
-                    draft_id=context.draft_id or uuid.uuid4().hex,
-                    permalink=permalink,
-                    over_by=await self._over_by(prefill, permalink),
-                )
-                await self._keep_whole_text(context, prefill)
-            self._context = context
-            view = self._view(prefill, ENRICHED_TEXT_BLOCK if text_changed else TEXT_BLOCK)
-            await self._client.views_update(view_id=self._view_id, hash=self._hash, view=view)
-        except Exception as error:  # noqa: BLE001 - the form as opened still works; submit re-checks it all
-            logger.warning(
-                "could not improve the form", extra={"view": self._view_id, "error": str(error)[:300]}
-            )
+            return await asyncio.wait_for(directory.names(people), NAMES_BUDGET)
+        except TimeoutError:
+            # Slack is slow: open with what is known; look-ups already started keep filling the cache.
+            return directory.cached_names(people)
 
-    async def _over_by(self, prefill: Prefill, permalink: str | None) -> int:
+    def _over_by(self, prefill: Prefill, names: dict[str, str], permalink: str) -> int:
         """How far the whole message, with its author line, is over one event's limit (0 if it fits)."""
-        attribution = await self._deps.timeline.attribution(
-            CapturedEntry(
-                team_id=self._context.team_id,
-                channel_id=self._context.channel_id,
-                event_type=EventType.NOTE,
-                slack_text=prefill.full,
-                event_time=from_slack_ts(self._message.ts),
-                author_id=self._message.author_id,
-                author_fallback=self._message.author_label,
-                token_source=(),
-                added_by_id=self._user_id,
-                permalink=permalink,
-                is_markup=False,
-            )
+        _, attribution = TimelineService.render(
+            replace(self._entry(prefill.full, permalink), is_markup=False), names
         )
         try:
             encode_event_data(compose_event_text(prefill.full, attribution))
@@ -162,18 +143,59 @@ class CaptureForm:
             return error.over_by
         return 0
 
-    async def _keep_whole_text(self, context: CaptureContext, prefill: Prefill) -> None:
-        if context.draft_id is not None and prefill.box.truncated:
+    async def open(self, trigger_id: str) -> None:
+        names = await self._names()
+        prefill = Prefill.of(self._message, names)
+        shortened = prefill.box.truncated
+        context = CaptureContext(
+            team_id=self._binding.team_id,
+            channel_id=self._binding.channel_id,
+            incident_arn=self._binding.incident_arn,
+            message_ts=self._message.ts,
+            author_id=self._message.author_id,
+            author_label=self._message.author_label,
+            shortened_keys=(text_key(prefill.box.shown),) if shortened else (),
+            draft_id=uuid.uuid4().hex if shortened else None,
+            over_by=self._over_by(prefill, names, PERMALINK_ALLOWANCE) if shortened else 0,
+            response_url=self._response_url,
+        )
+        if context.draft_id is not None:
+            # Kept before the form opens: a submit can never arrive before its whole text is stored.
             await self._deps.store.save_draft_texts(
                 context.draft_id, {text_key(prefill.box.shown): prefill.full}
             )
+        self._context, self._prefill = context, prefill
+        response = await self._client.views_open(trigger_id=trigger_id, view=self._view())
+        opened = response.get("view") or {}
+        self._view_id = str(opened.get("id") or "")
+        self._hash = str(opened.get("hash") or "")
 
-    def _view(self, prefill: Prefill, text_block_id: str = TEXT_BLOCK) -> dict[str, Any]:
+    async def enrich(self) -> None:
+        """For a message longer than the box: its link, and the exact length check with every name."""
+        if self._context is None or self._prefill is None or not self._prefill.box.truncated:
+            return
+        try:
+            names = await self._deps.directory.names(
+                TimelineService.people_in(self._entry(self._message.markup, None))
+            )
+            permalink = await permalink_of(self._client, self._context.channel_id, self._context.message_ts)
+            over_by = self._over_by(self._prefill, names, permalink or "")
+            if permalink is None and over_by == self._context.over_by:
+                return
+            self._context = replace(self._context, permalink=permalink, over_by=over_by)
+            # Same blocks, same ids: Slack keeps whatever the person has typed in the box.
+            await self._client.views_update(view_id=self._view_id, hash=self._hash, view=self._view())
+        except Exception as error:  # noqa: BLE001 - the form as opened still works; submit re-checks it all
+            logger.warning(
+                "could not complete the form", extra={"view": self._view_id, "error": str(error)[:300]}
+            )
+
+    def _view(self) -> dict[str, Any]:
+        assert self._context is not None and self._prefill is not None
         return capture_modal(
             self._context,
             self._binding.incident_title,
-            prefill.box,
+            self._prefill.box,
             from_slack_ts(self._message.ts),
-            len(prefill.full),
-            text_block_id=text_block_id,
+            utf16_length(self._prefill.full),
         )

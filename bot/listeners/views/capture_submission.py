@@ -19,7 +19,7 @@ from bot.services import CapturedEntry
 from bot.slack.conversation import mark_added, permalink_of
 from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
-from bot.slack.views import CaptureContext, ComposeSubmission, read_compose_submission, text_key
+from bot.slack.views import TEXT_BLOCK, CaptureContext, ComposeSubmission, read_compose_submission, text_key
 
 
 def event_time_of(submission: ComposeSubmission, message_ts: str) -> datetime:
@@ -56,7 +56,7 @@ async def handle_capture_submission(
     whole_message = text_key(submission.text) in capture.shortened_keys
     errors = form_errors(submission, received_at)
     if whole_message and capture.over_by > 0 and not errors:
-        errors[submission.text_block_id] = messages.capture_too_long_error(capture.over_by)
+        errors[TEXT_BLOCK] = messages.capture_too_long_error(capture.over_by)
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -66,7 +66,9 @@ async def handle_capture_submission(
     replier = Replier(
         client, capture.channel_id, user_id, response_url=capture.response_url, session=deps.http
     )
-    failure = FailureContext(action="add", region=deps.gateway.region, text=submission.text)
+    # Typed (or changed) text is given back if it fails; the untouched message is still in the channel.
+    given_back = "" if whole_message else submission.text
+    failure = FailureContext(action="add", region=deps.gateway.region, text=given_back)
     try:
         text = submission.text
         if whole_message and capture.draft_id:

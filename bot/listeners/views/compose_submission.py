@@ -15,7 +15,7 @@ from bot.failures import FailureContext, explain
 from bot.services import CapturedEntry
 from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
-from bot.slack.views import TIME_BLOCK, ComposeContext, ComposeSubmission, read_compose_submission
+from bot.slack.views import TEXT_BLOCK, TIME_BLOCK, ComposeContext, ComposeSubmission, read_compose_submission
 
 # Clocks differ a little between a laptop and the server; anything later than this is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -24,7 +24,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 def form_errors(submission: ComposeSubmission, now: datetime) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not submission.text.strip():
-        errors[submission.text_block_id] = messages.compose_text_empty()
+        errors[TEXT_BLOCK] = messages.compose_text_empty()
     if submission.event_time is not None and submission.event_time > now + FUTURE_TOLERANCE:
         errors[TIME_BLOCK] = messages.compose_time_in_future()
     return errors
