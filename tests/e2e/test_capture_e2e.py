@@ -116,6 +116,11 @@ def test_shortcut_opens_a_prefilled_modal_and_submit_lands_exactly(bot: Harness)
         "— bob, via Slack (added by alice)\n"
         f"{PERMALINK}1764150000123456"
     )
+    # On the wire: the JSON encoding of that one string, as AWS's own CLI examples send it.
+    assert event["eventData"] == (
+        '"@Carol Danvers failed over & status page (https://status.example.com) says ok in #ops'
+        '\\n\\n— bob, via Slack (added by alice)\\nhttps://fake.slack.com/archives/C0001/p1764150000123456"'
+    )
     assert event["eventReferences"] == [{"resource": arn}]
     # The channel sees it is on the timeline.
     bot.slack.wait_for_calls("reactions.add", 1, timeout=10)
@@ -242,7 +247,7 @@ def test_files_are_listed_with_their_links(bot: Harness) -> None:
     )
 
 
-def test_edited_message_captures_the_current_text(bot: Harness) -> None:
+def test_edited_message_lands_with_the_text_slack_sends_now(bot: Harness) -> None:
     arn = bot.bound_incident()
     message = seed(bot, text="ETA 20 minutes", edited={"user": "U0002", "ts": "1764150100.000000"})
     form = open_capture(bot, message)
