@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.deps import CONTEXT_KEY, Deps
 from bot.inflight import InFlight
 from bot.listeners import register_listeners
+from bot.recent import RecentKeys
 from bot.services import BindingService, BindPermission, TimelineService
 from bot.slack.directory import UserDirectory
 from bot.slack.identity import SlackIdentity
@@ -88,6 +89,7 @@ async def build_runtime(
         directory=directory,
         http=http,
         inflight=InFlight(),
+        delivered_events=RecentKeys(),
     )
     app = build_app(settings, deps, client, identity)
     return Runtime(app=app, deps=deps, client=client, identity=identity)

@@ -10,6 +10,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.aws.incidents import IncidentGateway
 from bot.config import Settings
 from bot.inflight import InFlight
+from bot.recent import RecentKeys
 from bot.services import BindingService, TimelineService
 from bot.slack.directory import UserDirectory
 from bot.store import Store
@@ -27,6 +28,8 @@ class Deps:
     directory: UserDirectory
     http: aiohttp.ClientSession
     inflight: InFlight
+    # Events API deliveries already taken (Slack re-delivers slow ones with the same event_id).
+    delivered_events: RecentKeys
 
 
 def deps_of(context: AsyncBoltContext) -> Deps:

@@ -99,6 +99,13 @@ def entry_added(event_type: EventType, title: str, url: str, event_time: datetim
     return f"Added a {event_type.noun} to {link(url, title)} at {utc(event_time)}:\n{quoted(text)}"
 
 
+def entry_already_added(event_type: EventType, title: str, url: str, event_time: datetime, text: str) -> str:
+    return (
+        f"Already on the timeline of {link(url, title)}, as a {event_type.noun} at {utc(event_time)} "
+        f"(added once, however often it is asked for):\n{quoted(text)}"
+    )
+
+
 def not_bound() -> str:
     return (
         "This channel isn't bound to an incident yet, so nothing was added. "

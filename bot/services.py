@@ -129,6 +129,10 @@ class TimelineService:
         # Recorded before AWS is tried; a repeat of the same source gets the first entry back unchanged,
         # so the token is always sent with the same parameters (eventTime included).
         stored = await self._store.save_entry_once(entry)
+        if stored.entry != entry:
+            # An earlier attempt of this source (the message edited since, say): that one is sent, and the
+            # reply quotes what it says.
+            text = stored.entry.text
         entry = stored.entry
         if stored.state is EntryState.SENT and stored.event_id:
             # Already on the timeline: AWS would answer with the same event, so don't ask it again.
@@ -149,7 +153,15 @@ class TimelineService:
             return await asyncio.shield(pending), True
         sending = asyncio.ensure_future(self._send(entry))
         self._sending[entry.client_token] = sending
-        sending.add_done_callback(lambda _: self._sending.pop(entry.client_token, None))
+
+        def finished(done: asyncio.Future[str]) -> None:
+            self._sending.pop(entry.client_token, None)
+            # Retrieved here too: if every caller was cancelled, the outcome is still consumed (and logged
+            # by the gateway), not reported as "never retrieved".
+            if not done.cancelled():
+                done.exception()
+
+        sending.add_done_callback(finished)
         return await asyncio.shield(sending), False
 
     async def _send(self, entry: TimelineEntry) -> str:

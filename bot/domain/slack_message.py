@@ -34,11 +34,9 @@ class SlackMessage:
     """What the bot needs from one Slack message to put it on a timeline."""
 
     ts: str
-    thread_ts: str | None
     author_id: str | None
     author_label: str
     markup: str
-    edited: bool
 
 
 def parse_message(message: Mapping[str, Any]) -> SlackMessage:
@@ -48,14 +46,12 @@ def parse_message(message: Mapping[str, Any]) -> SlackMessage:
     ts = message.get("ts")
     if not isinstance(ts, str) or not _TS.fullmatch(ts):
         raise ValueError(f"a Slack message needs a ts like '1712345678.123456', got {repr(ts)[:40]}")
-    thread_ts = _text(message.get("thread_ts"))
     return SlackMessage(
         ts=ts,
-        thread_ts=thread_ts if _TS.fullmatch(thread_ts) and thread_ts != ts else None,
         author_id=_text(message.get("user")) or None,
         author_label=_author_label(message),
+        # An edited message already carries its current text.
         markup=_markup(message),
-        edited=isinstance(message.get("edited"), Mapping),
     )
 
 
@@ -121,7 +117,10 @@ def _author_label(message: Mapping[str, Any]) -> str:
 
 def _markup(message: Mapping[str, Any]) -> str:
     text = _text(message.get("text"))
-    parts = [text or _blocks(message.get("blocks"))]
+    blocks = message.get("blocks")
+    # Apps often send a short notification `text` and lay the real content out in blocks: people see the
+    # blocks then. A person's own message has rich_text blocks that say what its text says.
+    parts = [(_blocks(blocks) if _has_layout(blocks) else "") or text or _blocks(blocks)]
     for attachment in _items(message.get("attachments")):
         rendered = _attachment(attachment)
         if rendered and rendered != text:  # Slack repeats the text as an attachment's fallback at times
@@ -168,6 +167,13 @@ def _file(value: object) -> str:
 
 
 # --- blocks ----------------------------------------------------------------------------------------------
+
+
+_LAYOUT_BLOCKS = {"section", "header", "context"}
+
+
+def _has_layout(value: object) -> bool:
+    return any(_obj(block).get("type") in _LAYOUT_BLOCKS and _block(block) for block in _items(value))
 
 
 def _blocks(value: object) -> str:

@@ -9,6 +9,5 @@ from bot.services import EntryAdded
 
 def added_reply(added: EntryAdded, region: str | None) -> str:
     url = console_url(added.entry.incident_arn, region)
-    return messages.entry_added(
-        added.entry.event_type, added.binding.incident_title, url, added.entry.event_time, added.text
-    )
+    say = messages.entry_already_added if added.repeat else messages.entry_added
+    return say(added.entry.event_type, added.binding.incident_title, url, added.entry.event_time, added.text)

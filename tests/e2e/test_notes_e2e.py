@@ -173,7 +173,7 @@ def test_same_request_twice_creates_one_event_and_asks_aws_once(bot: Harness) ->
     first = bot.command("only once please")
     assert "Added a note" in bot.reply(first)
     repeat = bot.command("only once please", trigger_id=first.trigger_id, retry_num=1)
-    assert "Added a note" in bot.reply(repeat)
+    assert "Already on the timeline of" in bot.reply(repeat)
     assert len(bot.aws.events(arn)) == 1
     # Already on the timeline: the repeat is answered from the store.
     assert len(bot.aws.calls_to("CreateTimelineEvent")) == 1

@@ -100,8 +100,11 @@ def test_slack_retrying_the_delivery_makes_one_event(bot: Harness) -> None:
     bot.aws.set_latency(1.0, "CreateTimelineEvent")
     for retry_num in (None, 1, 2):
         assert bot.react(ts, event_id="Ev0RETRY", retry_num=retry_num).status == 200
-    wait_marked(bot, 3)
+    wait_marked(bot, 1)
+    settle()
     assert len(bot.aws.events(arn)) == 1
+    # The re-deliveries were recognised by their event_id and dropped: no second read of the message.
+    assert len(bot.slack.calls_to("conversations.history")) == 1
     # The retries waited for the first delivery's answer instead of sending the token again.
     assert len(bot.aws.calls_to("CreateTimelineEvent")) == 1
 
@@ -141,6 +144,10 @@ def test_without_the_mark_the_person_who_pinned_is_told(make_bot: Callable[..., 
     (reply,) = ephemerals_to(bot, "U0003")
     assert "Added a note to" in reply and "Checkout DB down" in reply
     assert bot.slack.calls_to("reactions.add") == []
+    # Someone else pinning it later is told it is already there (no mark would show them).
+    bot.react(ts, user_id="U0001")
+    (again,) = ephemerals_to(bot, "U0001", count=2)
+    assert "Already on the timeline of" in again and "Checkout DB down" in again
 
 
 def test_when_the_mark_fails_the_person_who_pinned_is_told(bot: Harness) -> None:

@@ -1,7 +1,8 @@
 """`reaction_added` with TIMELINE_REACTION: the message becomes a Note at its own time.
 
 However many people pin one message, and however often Slack re-delivers the event, the token comes
-from (team, channel, message ts) and the bound incident, so it lands once. Other emoji and unbound channels are ignored quietly.
+from (team, channel, message ts) and the bound incident, so it lands once; a re-delivery (same
+event_id) is dropped at once. Other emoji and unbound channels are ignored quietly.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ async def handle_reaction_added(
     user_id = str(event.get("user") or "")
     if not (channel_id and ts and user_id) or user_id == context.bot_user_id:
         return
+    event_id = str(body.get("event_id") or "")
+    if event_id and not deps.delivered_events.first_time(event_id):
+        # Slack re-delivering an event this bot already took (it answered slowly): that one carries on.
+        return
     failure = FailureContext(action="pin", region=deps.gateway.region)
     try:
         binding = await deps.store.get_binding(team_id, channel_id)
@@ -73,6 +78,6 @@ async def handle_reaction_added(
     marked = deps.settings.added_reaction is not None and await mark_added(
         client, channel_id, ts, deps.settings.added_reaction
     )
-    if not marked and not added.repeat:
+    if not marked:
         replier = Replier(client, channel_id, user_id, session=deps.http)
         await replier.send(added_reply(added, deps.gateway.region))

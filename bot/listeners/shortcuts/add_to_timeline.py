@@ -178,6 +178,13 @@ class CaptureForm:
             names = await self._deps.directory.names(
                 TimelineService.people_in(self._entry(self._message.markup, None))
             )
+            whole = Prefill.of(self._message, names).full
+            if whole != self._prefill.full and self._context.draft_id is not None:
+                # Names that came in after the form opened: the whole text (not shown) gets them; the box
+                # stays as the person sees it.
+                shown_key = text_key(self._prefill.box.shown)
+                await self._deps.store.save_draft_texts(self._context.draft_id, {shown_key: whole})
+                self._prefill = replace(self._prefill, full=whole)
             permalink = await permalink_of(self._client, self._context.channel_id, self._context.message_ts)
             over_by = self._over_by(self._prefill, names, permalink or "")
             if permalink is None and over_by == self._context.over_by:
