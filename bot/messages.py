@@ -52,8 +52,8 @@ def help_text() -> str:
             f"• `{COMMAND} event {TEXT}` — add a custom event",
             f"• `{COMMAND}` alone — a form: type, text and time",
             "• a message's ⋮ menu → *Add to timeline* — a form prefilled from that message, at its time",
-            "• react to a message with the timeline emoji (:pushpin: unless your admins chose another) — adds "
-            "it as a note at its time",
+            "• react to a message with the timeline emoji (:pushpin: unless your admins chose "
+            "another) — adds it as a note at its time",
             f"• {BIND_FORM} — tie this channel to an incident",
             f"• `{COMMAND} unbind` — untie this channel",
             f"• `{COMMAND} status` — which incident this channel is tied to",

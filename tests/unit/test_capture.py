@@ -251,7 +251,8 @@ class GatedGateway:
 
 
 def service(store: SqliteStore, gateway: GatedGateway) -> TimelineService:
-    return TimelineService(store, gateway, UserDirectory(AsyncWebClient(token="xoxb-unused")))  # type: ignore[arg-type]
+    directory = UserDirectory(AsyncWebClient(token="xoxb-unused"))
+    return TimelineService(store, gateway, directory)  # type: ignore[arg-type]
 
 
 ENTRY = TimelineEntry(client_token("t", "1"), ARN, EventType.NOTE, from_slack_ts(TS), encode_event_data("hi"))
