@@ -26,7 +26,7 @@ from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import DEFAULT_APP_TOKEN, FakeSlack
 from tests.support import slack_requests
 from tests.support.bot_server import BotServer, http
-from tests.support.harness import Harness
+from tests.support.harness import Harness, values_from_view
 
 APP_TOKEN = DEFAULT_APP_TOKEN  # what FakeSlack accepts on apps.connections.open
 SLACK_ACK_SECONDS = 3.0  # Slack's window for acknowledging an envelope
@@ -155,6 +155,39 @@ def test_a_note_lands_on_the_bound_incidents_timeline(socket_bot: Harness) -> No
     assert event["eventType"] == "Note"
     assert event["eventReferences"] == [{"resource": arn}]
     assert socket_bot.event_text(event) == "the DB failover finished\n\n— alice, via Slack"
+
+
+def test_a_pin_and_the_shortcut_work_over_the_socket(socket_bot: Harness) -> None:
+    arn = socket_bot.new_incident("Checkout DB down")
+    bind_id, bind_url = send_command(socket_bot, f"bind {arn}")
+    prompt_ack(socket_bot, bind_id)
+    assert "now bound" in reply_text(socket_bot, bind_url)
+    pinned = socket_bot.slack.add_message("C0001", {"user": "U0002", "text": "replica promoted"})
+    event = slack_requests.reaction_added_event("U0001", "pushpin", "C0001", pinned, "U0002")
+    body, _ = slack_requests.event_callback(socket_bot.secret, event, event_id="Ev0SOCKET")
+    # Slack re-sends an unacknowledged event in a new envelope with the same event_id.
+    for _ in range(2):
+        prompt_ack(socket_bot, socket_bot.slack.send_envelope("events_api", json.loads(body)))
+    socket_bot.slack.wait_for_calls("reactions.add", 1, timeout=10)
+
+    added = socket_bot.slack.add_message("C0001", {"user": "U0003", "text": "cache flushed"})
+    message = next(m for m in socket_bot.slack.messages("C0001") if m["ts"] == added)
+    response_url = socket_bot.slack.new_response_url()
+    shortcut = slack_requests.message_shortcut_payload(
+        message=message, trigger_id=socket_bot.slack.issue_trigger_id(), response_url=response_url
+    )
+    prompt_ack(socket_bot, socket_bot.slack.send_envelope("interactive", shortcut))
+    (opened,) = socket_bot.slack.wait_for_calls("views.open", 1, timeout=10)
+    view = opened.response["view"]
+    submission = slack_requests.view_submission_payload(view, values=values_from_view(view))
+    submit_id = socket_bot.slack.send_envelope("interactive", submission, accepts_response_payload=True)
+    prompt_ack(socket_bot, submit_id)
+    assert reply_text(socket_bot, response_url).startswith("Added a note to ")
+
+    texts = sorted(socket_bot.event_text(e) for e in socket_bot.aws.events(arn))
+    assert len(texts) == 2
+    assert texts[0].startswith("cache flushed\n\n— Carol Danvers, via Slack (added by alice)\n")
+    assert texts[1].startswith("replica promoted\n\n— bob, via Slack (added by alice)\n")
 
 
 def test_help_comes_back_in_the_ack_payload(socket_bot: Harness) -> None:
