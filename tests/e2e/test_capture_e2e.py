@@ -415,3 +415,18 @@ def test_aws_errors_at_submit_are_explained_and_leave_no_mark(
     assert "_Reference: " in reply
     assert bot.aws.events(arn) == []
     assert "white_check_mark" not in marks(bot, message["ts"])
+
+
+@pytest.mark.parametrize("callback_id", ["capture_timeline_entry", "compose_timeline_entry"])
+def test_a_form_with_metadata_that_is_not_ours_is_answered_by_direct_message(
+    bot: Harness, callback_id: str
+) -> None:
+    arn = bot.bound_incident()
+    form = open_capture(bot, seed(bot, text="db ok"))
+    forged = {**form.view, "callback_id": callback_id, "private_metadata": "not json"}
+    ack = submit(bot, Opened(forged, form.response_url), entry_text_input="keep this text")
+    assert ack.status == 200 and ack.body == ""
+    (dm,) = bot.slack.wait_for_calls("chat.postMessage", 2, timeout=10)[1:]  # the first announced the bind
+    assert dm.params["channel"] == "U0001"
+    assert "_Reference: " in dm.params["text"] and "keep this text" in dm.params["text"]
+    assert bot.aws.events(arn) == []

@@ -14,7 +14,7 @@ from bot.deps import deps_of
 from bot.domain.timeline import from_slack_ts
 from bot.errors import DraftMissing
 from bot.failures import FailureContext, explain
-from bot.listeners.views.compose_submission import form_errors
+from bot.listeners.views.compose_submission import answer_unreadable_form, form_errors
 from bot.services import CapturedEntry
 from bot.slack.conversation import mark_added, permalink_of
 from bot.slack.outcomes import added_reply
@@ -48,10 +48,7 @@ async def handle_capture_submission(
         capture = CaptureContext.from_metadata(str(view.get("private_metadata") or ""))
     except (ValueError, KeyError, TypeError) as error:
         await ack()
-        # Not our form's metadata: no channel to answer in, so the app's direct message tells them.
-        deps = deps_of(context)
-        failure = FailureContext(action="add", region=deps.gateway.region, text=submission.text)
-        await Replier(client, "", user_id, session=deps.http).send(explain(error, failure).text)
+        await answer_unreadable_form(client, deps_of(context), user_id, error, submission.text)
         return
     whole_message = text_key(submission.text) in capture.shortened_keys
     errors = form_errors(submission, received_at)

@@ -10,7 +10,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
-from bot.deps import deps_of
+from bot.deps import Deps, deps_of
 from bot.failures import FailureContext, explain
 from bot.services import CapturedEntry
 from bot.slack.outcomes import added_reply
@@ -28,6 +28,14 @@ def form_errors(submission: ComposeSubmission, now: datetime) -> dict[str, str]:
     if submission.event_time is not None and submission.event_time > now + FUTURE_TOLERANCE:
         errors[TIME_BLOCK] = messages.compose_time_in_future()
     return errors
+
+
+async def answer_unreadable_form(
+    client: AsyncWebClient, deps: Deps, user_id: str, error: Exception, text: str
+) -> None:
+    """The form's metadata isn't ours: no channel to answer in, so the app's direct message tells them."""
+    failure = FailureContext(action="add", region=deps.gateway.region, text=text)
+    await Replier(client, "", user_id, session=deps.http).send(explain(error, failure).text)
 
 
 async def handle_compose_submission(
@@ -51,9 +59,7 @@ async def handle_compose_submission(
     try:
         compose = ComposeContext.from_metadata(str(view.get("private_metadata") or ""))
     except (ValueError, KeyError, TypeError) as error:
-        # Not our form's metadata: no channel to answer in, so the app's direct message tells them.
-        failure = FailureContext(action="add", region=deps.gateway.region, text=submission.text)
-        await Replier(client, "", user_id, session=deps.http).send(explain(error, failure).text)
+        await answer_unreadable_form(client, deps, user_id, error, submission.text)
         return
     captured = CapturedEntry(
         team_id=compose.team_id,
