@@ -106,19 +106,16 @@ def entry_already_added(event_type: EventType, title: str, url: str, event_time:
     )
 
 
+# How to bind, as every "not bound" reply says it.
+BIND_HOW = f"Bind it with {BIND_FORM} (copy the ARN from the incident's page in the Incident Manager console)"
+
+
 def not_bound() -> str:
-    return (
-        "This channel isn't bound to an incident yet, so nothing was added. "
-        f"Bind it with {BIND_FORM} "
-        "(copy the ARN from the incident's page in the Incident Manager console)."
-    )
+    return f"This channel isn't bound to an incident yet, so nothing was added. {BIND_HOW}."
 
 
 def status_not_bound() -> str:
-    return (
-        f"This channel isn't bound to an incident. Bind it with {BIND_FORM} "
-        "(copy the ARN from the incident's page in the Incident Manager console)."
-    )
+    return f"This channel isn't bound to an incident. {BIND_HOW}."
 
 
 def not_bound_with_text(text: str) -> str:
@@ -456,8 +453,7 @@ def capture_too_long_error(over_by: int) -> str:
 def capture_not_bound() -> str:
     return (
         "This channel isn't bound to an incident, so there is no timeline to add this message to. "
-        f"Bind it with {BIND_FORM} (copy the ARN from the incident's page in the Incident Manager "
-        "console), then use *Add to timeline* on the message again."
+        f"{BIND_HOW}, then use *Add to timeline* on the message again."
     )
 
 

@@ -64,17 +64,15 @@ async def permalink_of(client: AsyncWebClient, channel_id: str, ts: str) -> str 
 
 
 async def mark_added(client: AsyncWebClient, channel_id: str, ts: str, reaction: str | None) -> bool:
-    """React on the message so the channel sees it is on the timeline; False when that failed."""
+    """React on the message so the channel sees it is on the timeline; False when it carries no mark
+    (turned off, or Slack refused)."""
     if not reaction:
-        return True
+        return False
     try:
         await client.reactions_add(channel=channel_id, timestamp=ts, name=reaction)
-    except SlackApiError as error:
-        if slack_error_code(error) == "already_reacted":
-            return True
-        logger.warning("could not mark the message", extra={"channel": channel_id, "error": str(error)[:200]})
-        return False
     except Exception as error:  # noqa: BLE001 - the entry is on the timeline; the mark is a courtesy
+        if isinstance(error, SlackApiError) and slack_error_code(error) == "already_reacted":
+            return True
         logger.warning("could not mark the message", extra={"channel": channel_id, "error": str(error)[:200]})
         return False
     return True

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.domain.timeline import from_slack_ts
+from tests.support.aws_errors import CREATE_TIMELINE_EVENT_REFUSALS
 from tests.support.harness import Harness, values_from_view
 from tests.support.slack_requests import interactivity, view_submission_payload
 
@@ -388,17 +389,7 @@ def test_rebinding_while_the_form_is_open_adds_nothing(bot: Harness) -> None:
     assert bot.aws.events(second) == []
 
 
-@pytest.mark.parametrize(
-    ("error_code", "times", "expected"),
-    [
-        ("ThrottlingException", 3, "Incident Manager is throttling requests right now"),
-        ("AccessDeniedException", 1, "isn't allowed to call `ssm-incidents:CreateTimelineEvent`"),
-        ("ValidationException", 1, "Incident Manager rejected the request"),
-        ("ConflictException", 1, "refused it as a repeat of an earlier request"),
-        ("InternalServerException", 3, "Incident Manager had an internal error"),
-        ("ResourceNotFoundException", 1, "no longer exists in Incident Manager"),
-    ],
-)
+@pytest.mark.parametrize(("error_code", "times", "expected"), CREATE_TIMELINE_EVENT_REFUSALS)
 def test_aws_errors_at_submit_are_explained_and_leave_no_mark(
     bot: Harness, error_code: str, times: int, expected: str
 ) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.aws_errors import CREATE_TIMELINE_EVENT_REFUSALS
 from tests.support.bot_server import free_port
 from tests.support.harness import Harness
 
@@ -23,16 +24,7 @@ def assert_friendly(reply: str) -> None:
     assert "Traceback" not in reply
 
 
-@pytest.mark.parametrize(
-    ("error_code", "times", "expected"),
-    [
-        ("ThrottlingException", 3, "Incident Manager is throttling requests right now"),
-        ("AccessDeniedException", 1, "isn't allowed to call `ssm-incidents:CreateTimelineEvent`"),
-        ("ValidationException", 1, "Incident Manager rejected the request"),
-        ("ConflictException", 1, "refused it as a repeat of an earlier request"),
-        ("InternalServerException", 3, "Incident Manager had an internal error"),
-    ],
-)
+@pytest.mark.parametrize(("error_code", "times", "expected"), CREATE_TIMELINE_EVENT_REFUSALS)
 def test_create_timeline_event_errors(bot: Harness, error_code: str, times: int, expected: str) -> None:
     arn = bot.bound_incident()
     bot.aws.fail_next("CreateTimelineEvent", error_code, times=times)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.timeline import from_slack_ts
+from tests.support.aws_errors import CREATE_TIMELINE_EVENT_REFUSALS
 from tests.support.harness import Harness
 
 CHANNEL = "C0001"
@@ -205,14 +206,7 @@ def test_the_configured_emoji_is_the_one_that_pins(make_bot: Callable[..., Harne
     assert bot.slack.calls_to("reactions.add") == []  # the mark is turned off
 
 
-@pytest.mark.parametrize(
-    ("error_code", "times", "expected"),
-    [
-        ("AccessDeniedException", 1, "isn't allowed to call `ssm-incidents:CreateTimelineEvent`"),
-        ("ThrottlingException", 3, "Incident Manager is throttling requests right now"),
-        ("ResourceNotFoundException", 1, "no longer exists in Incident Manager"),
-    ],
-)
+@pytest.mark.parametrize(("error_code", "times", "expected"), CREATE_TIMELINE_EVENT_REFUSALS)
 def test_aws_refusal_is_told_to_the_person_who_pinned(
     bot: Harness, error_code: str, times: int, expected: str
 ) -> None:

@@ -75,9 +75,7 @@ async def handle_reaction_added(
         return
     logger.info("pinned message added", extra={"channel": channel_id, "repeat": added.repeat})
     # The mark is the confirmation the channel (and the person who pinned) sees; without it, tell them.
-    marked = deps.settings.added_reaction is not None and await mark_added(
-        client, channel_id, ts, deps.settings.added_reaction
-    )
+    marked = await mark_added(client, channel_id, ts, deps.settings.added_reaction)
     if not marked:
         replier = Replier(client, channel_id, user_id, session=deps.http)
         await replier.send(added_reply(added, deps.gateway.region))
