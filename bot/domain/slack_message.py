@@ -173,7 +173,7 @@ _LAYOUT_BLOCKS = {"section", "header", "context"}
 
 
 def _has_layout(value: object) -> bool:
-    return any(_obj(block).get("type") in _LAYOUT_BLOCKS and _block(block) for block in _items(value))
+    return any(_text(_obj(block).get("type")) in _LAYOUT_BLOCKS and _block(block) for block in _items(value))
 
 
 def _blocks(value: object) -> str:

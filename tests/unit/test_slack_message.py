@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.slack_message import SlackMessage, parse_message
@@ -360,6 +360,7 @@ _json = st.recursive(
 )
 
 
+@example(payload={"blocks": [{"type": []}]}, ts=TS)  # once crashed: a block type that is not a string
 @settings(max_examples=400, deadline=None)
 @given(
     st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=5), _json, max_size=10),
