@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -12,19 +14,25 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.aws.incidents import Boto3IncidentGateway, IncidentGateway
+from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, IncidentGateway, call_budget_seconds
 from bot.config import Settings
 from bot.deps import CONTEXT_KEY, Deps
 from bot.inflight import InFlight
 from bot.listeners import register_listeners
+from bot.metrics import Metrics, slack_request_kind
+from bot.outbox import Outbox, Outcome
 from bot.recent import RecentKeys
 from bot.services import BindingService, BindPermission, TimelineService
 from bot.slack.directory import UserDirectory
+from bot.slack.followups import SlackFollowUps
 from bot.slack.identity import SlackIdentity
 from bot.store import Store
 from bot.store.factory import open_store
 
 logger = logging.getLogger(__name__)
+
+# A claimed entry is held a little longer than one call can take, rate-limit wait included.
+OUTBOX_LEASE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class Runtime:
     identity: SlackIdentity
 
     async def close(self) -> None:
+        self.deps.metrics.detach()
         # Each step on its own: one failing close must not leave the others open.
         for step in (self.deps.store.close, self.deps.gateway.close, self.deps.http.close):
             try:
@@ -59,8 +68,11 @@ def build_app(settings: Settings, deps: Deps, client: AsyncWebClient, identity: 
     )
 
     @app.middleware
-    async def attach_deps(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+    async def attach_deps(
+        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> None:
         context[CONTEXT_KEY] = deps
+        deps.metrics.slack_requests.labels(slack_request_kind(body)).inc()
         await next()
 
     register_listeners(app)
@@ -73,18 +85,42 @@ async def build_runtime(
     """Open the store and wire everything; nothing here calls Slack or AWS."""
     store = store or open_store(settings.database_url)
     await store.ping()
-    gateway = gateway or Boto3IncidentGateway(settings.aws_region, settings.aws_read_timeout)
+    metrics = Metrics()
+    metrics.attach()
+    gateway = gateway or Boto3IncidentGateway(
+        settings.aws_region,
+        settings.aws_read_timeout,
+        calls_per_second=settings.aws_calls_per_second,
+        retry_mode=settings.aws_retry_mode,
+        observe=metrics.observe_aws,
+    )
     # One HTTP session for every Slack call and reply: kept-alive connections, no handshake per call.
     http = aiohttp.ClientSession()
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=http)
     identity = SlackIdentity(client, settings.slack_bot_token)
     directory = UserDirectory(client)
     permission = BindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
+    follow_ups = SlackFollowUps(client, http, settings.added_reaction, lambda: gateway.region)
+
+    def count_outcome(source: str, outcome: Outcome, event_type: str) -> None:
+        metrics.observe_outcome(source, outcome, event_type)
+
+    outbox = Outbox(
+        store,
+        gateway,
+        follow_ups,
+        lease=timedelta(seconds=call_budget_seconds(settings.aws_read_timeout) + OUTBOX_LEASE_MARGIN_SECONDS),
+        # Claim no more than the rate limit sends in about two seconds: the rest stays due in the store.
+        max_in_flight=min(AWS_THREADS, max(1, int(settings.aws_calls_per_second * 2))),
+        on_outcome=count_outcome,
+    )
     deps = Deps(
         settings=settings,
         store=store,
         gateway=gateway,
-        timeline=TimelineService(store, gateway, directory),
+        outbox=outbox,
+        metrics=metrics,
+        timeline=TimelineService(store, outbox, directory),
         bindings=BindingService(store, gateway, permission),
         directory=directory,
         http=http,

@@ -16,6 +16,10 @@ DEFAULT_REACTION = "pushpin"
 DEFAULT_ADDED_REACTION = "white_check_mark"
 DEFAULT_PORT = 3000
 DEFAULT_AWS_READ_TIMEOUT = 10.0
+# Client-side ceiling on calls to Incident Manager (all operations together): a burst of pins during a big
+# incident is smoothed to this rate instead of being thrown back as throttling.
+DEFAULT_AWS_CALLS_PER_SECOND = 5.0
+_RETRY_MODES = ("standard", "adaptive")
 
 _WHERE = {
     "SLACK_BOT_TOKEN": "Slack app settings > OAuth & Permissions > Bot User OAuth Token, starts with xoxb-",
@@ -49,6 +53,8 @@ class Settings:
     added_reaction: str | None = DEFAULT_ADDED_REACTION
     aws_read_timeout: float = DEFAULT_AWS_READ_TIMEOUT
     log_level: str = "INFO"
+    aws_calls_per_second: float = DEFAULT_AWS_CALLS_PER_SECOND
+    aws_retry_mode: str = "standard"
 
     @property
     def socket_mode(self) -> bool:
@@ -106,6 +112,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         except ValueError:
             malformed.append("INCIDENT_MANAGER_READ_TIMEOUT must be seconds between 0 and 120")
 
+    calls_per_second = DEFAULT_AWS_CALLS_PER_SECOND
+    if (raw_rate := _value(env, "INCIDENT_MANAGER_CALLS_PER_SECOND")) is not None:
+        try:
+            calls_per_second = float(raw_rate)
+            if not 0.1 <= calls_per_second <= 1000:
+                raise ValueError(raw_rate)
+        except ValueError:
+            malformed.append("INCIDENT_MANAGER_CALLS_PER_SECOND must be a number from 0.1 to 1000")
+
+    # boto3's own variable; the bot passes it on itself because it configures the client's retries.
+    retry_mode = (_value(env, "AWS_RETRY_MODE") or "standard").lower()
+    if retry_mode not in _RETRY_MODES:
+        malformed.append("AWS_RETRY_MODE must be standard or adaptive")
+
     database_url = _value(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     try:
         sqlite_path(database_url)
@@ -162,4 +182,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         added_reaction=added_reaction,
         aws_read_timeout=read_timeout,
         log_level=log_level,
+        aws_calls_per_second=calls_per_second,
+        aws_retry_mode=retry_mode,
     )

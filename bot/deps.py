@@ -10,6 +10,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.aws.incidents import IncidentGateway
 from bot.config import Settings
 from bot.inflight import InFlight
+from bot.metrics import Metrics
+from bot.outbox import Outbox
 from bot.recent import RecentKeys
 from bot.services import BindingService, TimelineService
 from bot.slack.directory import UserDirectory
@@ -23,6 +25,8 @@ class Deps:
     settings: Settings
     store: Store
     gateway: IncidentGateway
+    outbox: Outbox
+    metrics: Metrics
     timeline: TimelineService
     bindings: BindingService
     directory: UserDirectory

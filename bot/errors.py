@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.domain.timeline import EventType
 
 
@@ -81,3 +83,14 @@ class MessageUnreadable(BotError):
 
 class DraftMissing(BotError):
     """The whole text behind a modal's shortened box is no longer stored."""
+
+
+class GaveUp(BotError):
+    """Incident Manager kept failing (throttling, 5xx, no answer) for longer than the outbox retries."""
+
+    def __init__(self, last_error: str, uncertain: bool, waited: timedelta) -> None:
+        super().__init__(last_error)
+        self.last_error = last_error
+        # One attempt may have reached AWS (it timed out mid-request), so it may be on the timeline.
+        self.uncertain = uncertain
+        self.waited = waited

@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 from botocore import exceptions as aws
@@ -28,6 +29,7 @@ from bot.errors import (
     ChannelNotBound,
     DraftMissing,
     EntryEmpty,
+    GaveUp,
     IncidentResolved,
     MalformedCommand,
     MessageNotFound,
@@ -139,7 +141,8 @@ def classify(error: BaseException, context: FailureContext) -> tuple[str, str, b
         return (*expected, True)
     kind, (what, todo) = _unexpected(error, context)
     # When the outcome is unknown, "nothing was added" would be a claim we cannot make.
-    action = "" if kind == "aws_outcome_unknown" else context.action
+    unknown = kind == "aws_outcome_unknown" or (isinstance(error, GaveUp) and error.uncertain)
+    action = "" if unknown else context.action
     return kind, messages.failure(what, action, todo, context.text), False
 
 
@@ -176,6 +179,8 @@ def _expected(error: BaseException, context: FailureContext) -> tuple[str, str] 
 def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tuple[str, str]]:
     if isinstance(error, BoundIncidentMissing):
         return "incident_not_found", messages.incident_missing_for_add(error.title, context.region)
+    if isinstance(error, GaveUp):
+        return "gave_up", messages.gave_up(_duration(error.waited), error.uncertain)
     if isinstance(error, OutcomeUnknown):
         return "aws_outcome_unknown", messages.aws_outcome_unknown()
     if isinstance(error, aws.ClientError):
@@ -207,6 +212,26 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tup
     if isinstance(error, TimeoutError):
         return "timeout", messages.timed_out()
     return "internal", messages.internal_error()
+
+
+def queued_reason(error: BaseException | None) -> str:
+    """Why an entry is waiting, completing "Incident Manager … right now"."""
+    if isinstance(error, aws.ClientError):
+        if aws_error_code(error) in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+            return "is throttling requests"
+        return "is having internal errors"
+    if isinstance(error, aws.ConnectionError):
+        return "can't be reached"
+    if isinstance(error, OutcomeUnknown | aws.HTTPClientError):
+        return "isn't answering in time"
+    return "is slow to answer"
+
+
+def _duration(waited: timedelta) -> str:
+    minutes = int(waited.total_seconds() // 60)
+    if minutes < 120:
+        return f"{max(minutes, 1)} minute{'s' if minutes != 1 else ''}"
+    return f"{minutes // 60} hours"
 
 
 def _slack_error_reason(code: str) -> str:

@@ -1,8 +1,9 @@
 """Structured logs: one JSON object per line, with the reference id a person sees in a reply.
 
 Secrets never reach the log: known secret values (tokens, signing secret, AWS keys) and anything shaped
-like a Slack token are replaced, as is the `token=` field of request bodies that Bolt logs when a
-signature check fails (Slack's legacy verification token).
+like a Slack token are replaced, as is the `token` field of request bodies that Bolt logs when a
+signature check fails (Slack's legacy verification token), in each body Slack sends: a form
+(`token=…`), JSON (`"token":"…"`) and interactivity's URL-encoded JSON (`payload=…%22token%22%3A%22…`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 _SECRET_SHAPES = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?<=token=)[^&\s\"'\\]+")
+# The same field inside a body logged as text: JSON (its quotes escaped in our JSON line) and URL-encoded
+# JSON. A top-level "token" field of our own (an entry's idempotency token) is not a body's and is kept.
+_BODY_TOKEN_FIELDS = re.compile(r'(\\"token\\":\s*\\"|(?i:%22token%22%3A(?:\+|%20)*%22))[^"\\%&\s]+')
 REDACTED = "[redacted]"
 
 
@@ -30,6 +34,7 @@ class JsonFormatter(logging.Formatter):
         line = json.dumps(self._entry(record), ensure_ascii=False)
         for secret in self._secrets:
             line = line.replace(secret, REDACTED)
+        line = _BODY_TOKEN_FIELDS.sub(lambda match: match.group(1) + REDACTED, line)
         return _SECRET_SHAPES.sub(REDACTED, line)
 
     def _entry(self, record: logging.LogRecord) -> dict[str, Any]:
@@ -62,6 +67,9 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(secrets))
     handler.addFilter(_skip_bolt_token_notice)
+    # The handler applies LOG_LEVEL: a logger set lower (the mapping layer's, which the metrics count)
+    # still prints only what the operator asked for.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -106,6 +106,43 @@ def entry_already_added(event_type: EventType, title: str, url: str, event_time:
     )
 
 
+def entry_queued(
+    event_type: EventType, title: str, url: str, event_time: datetime, text: str, why: str, pin: bool
+) -> str:
+    """Saved while Incident Manager is busy, failing or slow; a second reply follows."""
+    what = "This message is saved" if pin else f"Your {event_type.noun} is saved"
+    then = (
+        "it gets the ✅ when it lands (or I tell you if it can't)"
+        if pin
+        else "I'll tell you here when it lands (or if it can't)"
+    )
+    return (
+        f"{what} but not on the timeline yet: Incident Manager {escape(why)} right now. It will be added to "
+        f"{link(url, title)} at {utc(event_time)} as soon as Incident Manager answers, and {then}. "
+        f"You don't need to send it again:\n{quoted(text)}"
+    )
+
+
+def entry_landed_later(event_type: EventType, title: str, url: str, event_time: datetime, text: str) -> str:
+    return (
+        f"Now on the timeline: the {event_type.noun} that was waiting for Incident Manager was added to "
+        f"{link(url, title)} at {utc(event_time)}:\n{quoted(text)}"
+    )
+
+
+def gave_up(waited: str, uncertain: bool) -> tuple[str, str]:
+    if uncertain:
+        return (
+            f"Incident Manager kept failing or not answering for {escape(waited)}, so I stopped trying; one try "
+            "timed out, so I can't tell whether it was added.",
+            "Check the incident's timeline in the console before adding it again.",
+        )
+    return (
+        f"Incident Manager kept failing or not answering for {escape(waited)}, so I stopped trying.",
+        "Add it again once Incident Manager is back.",
+    )
+
+
 # How to bind, as every "not bound" reply says it.
 BIND_HOW = f"Bind it with {BIND_FORM} (copy the ARN from the incident's page in the Incident Manager console)"
 

@@ -14,6 +14,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from bot.app import Runtime, build_runtime
 from bot.aws.incidents import Boto3IncidentGateway
 from bot.config import Settings
+from bot.metrics import CONTENT_TYPE
 from bot.slack.identity import verify_app_token
 from bot.store.factory import is_in_memory
 
@@ -25,6 +26,7 @@ SOCKET_KEY = web.AppKey("socket_mode_handler", object)
 # under Docker's 10 s stop grace.
 DRAIN_SECONDS = 7.0
 HTTP_SHUTDOWN_SECONDS = 1.0
+OUTBOX_GRACE_SECONDS = 1.0
 
 
 async def slack_events(request: web.Request) -> web.Response:
@@ -46,12 +48,24 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME_KEY]
+    try:
+        depth: int | None = await runtime.deps.store.pending_count()
+    except Exception as error:  # noqa: BLE001 - the other metrics are still worth serving
+        logger.warning("outbox depth unavailable", extra={"error": str(error)[:200]})
+        depth = None
+    body = runtime.deps.metrics.render(depth)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
 def web_app(runtime: Runtime, *, serve_slack_events: bool = True) -> web.Application:
     application = web.Application()
     application[RUNTIME_KEY] = runtime
     if serve_slack_events:
         application.router.add_post("/slack/events", slack_events)
     application.router.add_get("/healthz", healthz)
+    application.router.add_get("/metrics", metrics)
     return application
 
 
@@ -101,6 +115,8 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event) -> N
                 connect.cancel()
         else:
             logger.info("listening", extra={"port": settings.port, "path": "/slack/events"})
+        # Serving: resume what a previous run left pending, and retry what gets queued.
+        runtime.deps.outbox.start()
         await stop.wait()
     finally:
         logger.info("stopping: no new requests; finishing work already acknowledged")
@@ -112,6 +128,10 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event) -> N
         unfinished = await runtime.deps.inflight.finish(DRAIN_SECONDS)
         if unfinished:
             logger.warning("stopped with acknowledged work unfinished", extra={"tasks": unfinished})
+        # What is still on its way stays pending in the store; the next run resumes it.
+        left = await runtime.deps.outbox.stop(OUTBOX_GRACE_SECONDS)
+        if left:
+            logger.warning("stopped with outbox attempts unfinished", extra={"attempts": left})
 
 
 async def _step(what: str, work: Awaitable[object]) -> None:

@@ -6,9 +6,8 @@ today, shortcut, modal and reaction next) goes through `TimelineService.add`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import aiohttp
@@ -37,19 +36,12 @@ from bot.errors import (
     EntryEmpty,
     IncidentResolved,
 )
+from bot.outbox import Landed, Notice, Outbox, Queued
 from bot.slack.directory import UserDirectory
 from bot.slack.errors import slack_error_code
 from bot.store import Binding, EntryState, Store
 
 logger = logging.getLogger(__name__)
-
-# Definite answers about this entry: sending it again, with its token, cannot succeed.
-_FINAL_AWS_ERRORS = {
-    "AccessDeniedException",
-    "ResourceNotFoundException",
-    "ValidationException",
-    "ConflictException",
-}
 
 
 @dataclass(frozen=True)
@@ -83,13 +75,23 @@ class EntryAdded:
     repeat: bool = False
 
 
+@dataclass(frozen=True)
+class EntryQueued:
+    """Saved, not yet on the timeline: Incident Manager is busy, failing or slow. The outbox keeps trying
+    and tells the person (through the entry's notice) when it lands or finally fails."""
+
+    entry: TimelineEntry
+    binding: Binding
+    text: str
+    # Why it is queued; None when the first attempt is simply taking long.
+    reason: BaseException | None
+
+
 class TimelineService:
-    def __init__(self, store: Store, gateway: IncidentGateway, directory: UserDirectory) -> None:
+    def __init__(self, store: Store, outbox: Outbox, directory: UserDirectory) -> None:
         self._store = store
-        self._gateway = gateway
+        self._outbox = outbox
         self._directory = directory
-        # Entries on their way to AWS, by token.
-        self._sending: dict[str, asyncio.Future[str]] = {}
 
     @staticmethod
     def people_in(captured: CapturedEntry) -> set[str]:
@@ -108,7 +110,8 @@ class TimelineService:
         added_by = _name(names, captured.added_by_id, "") if captured.added_by_id else None
         return text, Attribution(author, added_by, captured.permalink)
 
-    async def add(self, captured: CapturedEntry) -> EntryAdded:
+    async def add(self, captured: CapturedEntry, notice: Notice) -> EntryAdded | EntryQueued:
+        """Record the entry, then send it; `notice` says whom to tell if the outcome comes later."""
         binding = await self._store.get_binding(captured.team_id, captured.channel_id)
         if binding is None:
             raise ChannelNotBound()
@@ -126,9 +129,10 @@ class TimelineService:
             event_time=as_utc(captured.event_time),
             event_data=encode_event_data(compose_event_text(text, attribution)),
         )
+        notice = replace(notice, incident_title=binding.incident_title, text=text)
         # Recorded before AWS is tried; a repeat of the same source gets the first entry back unchanged,
         # so the token is always sent with the same parameters (eventTime included).
-        stored = await self._store.save_entry_once(entry)
+        stored = await self._store.save_entry_once(entry, notice.to_json(), self._outbox.lease_until())
         if stored.entry != entry:
             # An earlier attempt of this source (the message edited since, say): that one is sent, and the
             # reply quotes what it says.
@@ -137,48 +141,15 @@ class TimelineService:
         if stored.state is EntryState.SENT and stored.event_id:
             # Already on the timeline: AWS would answer with the same event, so don't ask it again.
             return EntryAdded(entry, binding, stored.event_id, text, repeat=True)
-        try:
-            event_id, repeat = await self._send_once(entry)
-        except ClientError as error:
-            if aws_error_code(error) == "ResourceNotFoundException":
-                raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
-            raise
-        return EntryAdded(entry=entry, binding=binding, event_id=event_id, text=text, repeat=repeat)
-
-    async def _send_once(self, entry: TimelineEntry) -> tuple[str, bool]:
-        """Send the entry; a second caller with the same token while it is on its way waits for that
-        answer instead of sending it again (two pins at once, Slack retrying a slow delivery)."""
-        pending = self._sending.get(entry.client_token)
-        if pending is not None:
-            return await asyncio.shield(pending), True
-        sending = asyncio.ensure_future(self._send(entry))
-        self._sending[entry.client_token] = sending
-
-        def finished(done: asyncio.Future[str]) -> None:
-            self._sending.pop(entry.client_token, None)
-            # Retrieved here too: if every caller was cancelled, the outcome is still consumed (and logged
-            # by the gateway), not reported as "never retrieved".
-            if not done.cancelled():
-                done.exception()
-
-        sending.add_done_callback(finished)
-        return await asyncio.shield(sending), False
-
-    async def _send(self, entry: TimelineEntry) -> str:
-        try:
-            event_id = await self._gateway.create_timeline_event(entry)
-        except ClientError as error:
-            if aws_error_code(error) in _FINAL_AWS_ERRORS:
-                await self._store.mark_failed(entry.client_token, str(error)[:500])
-            raise
-        try:
-            await self._store.mark_sent(entry.client_token, event_id)
-        except Exception as error:  # noqa: BLE001 - AWS has it: the person must hear "added", not "failed"
-            logger.warning(
-                "could not record a sent entry",
-                extra={"token": entry.client_token, "error": str(error)[:300]},
-            )
-        return event_id
+        outcome = await self._outbox.deliver(stored)
+        if isinstance(outcome, Landed):
+            return EntryAdded(entry, binding, outcome.event_id, text, repeat=outcome.joined)
+        if isinstance(outcome, Queued):
+            return EntryQueued(entry, binding, text, outcome.error)
+        error = outcome.error
+        if isinstance(error, ClientError) and aws_error_code(error) == "ResourceNotFoundException":
+            raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
+        raise error
 
 
 def _name(names: dict[str, str], user_id: str | None, fallback: str) -> str:

@@ -8,15 +8,16 @@ profiles, roles); only the region is passed explicitly, because boto3 ignores AW
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import boto3
+from aiolimiter import AsyncLimiter
 from botocore import exceptions as aws
 from botocore.config import Config
 
@@ -27,10 +28,12 @@ T = TypeVar("T")
 SERVICE_NAME = "ssm-incidents"
 # Enough threads that 50 concurrent notes do not queue behind each other (the default pool has cpu+4).
 AWS_THREADS = 32
-# Attempts per call, retried here rather than inside botocore so that the gateway knows whether any attempt
-# may have reached AWS (a read timeout) before a later one failed: only then is the outcome unknown.
+# Attempts per call, made by botocore's own retry handler ("standard" or "adaptive" mode): throttling, 5xx,
+# timeouts and connection errors are retried with jittered backoff, under botocore's retry quota. What is
+# still failing after these goes to the outbox, which retries it in the background.
 ATTEMPTS = 3
-BACKOFF_BASE_SECONDS = 0.25
+CONNECT_TIMEOUT_SECONDS = 3.0
+RETRY_MODES = ("standard", "adaptive")
 RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
@@ -75,10 +78,10 @@ class IncidentGateway(Protocol):
     async def close(self) -> None: ...
 
 
-def client_config(read_timeout: float) -> Config:
+def client_config(read_timeout: float, retry_mode: str = "standard") -> Config:
     return Config(
-        retries={"mode": "standard", "total_max_attempts": 1},  # retried by the gateway, see ATTEMPTS
-        connect_timeout=3,
+        retries={"mode": retry_mode, "total_max_attempts": ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=read_timeout,
         max_pool_connections=AWS_THREADS,
         user_agent_extra="incident-timeline-bot",
@@ -89,25 +92,52 @@ def aws_error_code(error: aws.ClientError) -> str:
     return str((error.response or {}).get("Error", {}).get("Code", ""))
 
 
-def _is_retryable(error: aws.ClientError) -> bool:
-    code = aws_error_code(error)
-    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    return code in RETRYABLE_CODES or status >= 500
+def is_retryable(error: BaseException) -> bool:
+    """Worth sending again later with the same token: AWS was busy, failing or not answering."""
+    if isinstance(error, OutcomeUnknown | aws.HTTPClientError | aws.ConnectionError):
+        return True
+    if isinstance(error, aws.ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return aws_error_code(error) in RETRYABLE_CODES or status >= 500
+    return False
 
 
-def _raise_final(error: Exception, *, unknown: bool) -> NoReturn:
-    if unknown:
-        raise OutcomeUnknown(str(error)) from error
-    raise error
+class _AttemptLog(threading.local):
+    """Per worker thread: whether an attempt of the current call may have reached AWS. botocore retries
+    inside one client call on one thread, and says nothing about earlier attempts when it gives up."""
+
+    may_have_landed = False
+
+
+def call_budget_seconds(read_timeout: float) -> float:
+    """The longest one call can take with botocore's attempts (connect, read, backoff): a lease on an entry
+    being sent must outlast it."""
+    return ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + read_timeout) + 2 * ATTEMPTS
 
 
 class Boto3IncidentGateway:
-    def __init__(self, region: str | None, read_timeout: float = 10.0, client: Any = None) -> None:
+    def __init__(
+        self,
+        region: str | None,
+        read_timeout: float = 10.0,
+        client: Any = None,
+        *,
+        calls_per_second: float = 5.0,
+        retry_mode: str = "standard",
+        observe: Callable[[str, float, str], None] | None = None,
+    ) -> None:
         self._configured_region = region
         self._read_timeout = read_timeout
+        self._retry_mode = retry_mode
         self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix="aws")
         self._client: Any = client
         self._client_lock = threading.Lock()
+        self._attempts = _AttemptLog()
+        # Client-side ceiling on calls to Incident Manager: a burst of pins queues here, smoothed, instead
+        # of being thrown back by AWS as throttling. Leaky bucket, starting with a burst of one second.
+        self._limiter = AsyncLimiter(max_rate=calls_per_second, time_period=1.0) if calls_per_second else None
+        # (operation, seconds, outcome) for each call, for the metrics.
+        self._observe = observe
 
     @property
     def region(self) -> str | None:
@@ -121,42 +151,51 @@ class Boto3IncidentGateway:
         with self._client_lock:
             if self._client is None:
                 session = boto3.session.Session()
-                self._client = session.client(
+                client = session.client(
                     SERVICE_NAME,
                     region_name=self._configured_region,
-                    config=client_config(self._read_timeout),
+                    config=client_config(self._read_timeout, self._retry_mode),
                 )
+                client.meta.events.register(f"needs-retry.{SERVICE_NAME}", self._note_attempt)
+                self._client = client
             return self._client
 
-    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
+    def _note_attempt(self, caught_exception: BaseException | None = None, **_: Any) -> None:
+        # A read timeout or a connection dropped mid-request: the request may have been processed.
+        if isinstance(caught_exception, aws.HTTPClientError):
+            self._attempts.may_have_landed = True
+
+    async def _call(self, method: str, *, write: bool, **params: Any) -> dict[str, Any]:
         def _invoke() -> dict[str, Any]:
-            result: dict[str, Any] = getattr(self._get_client(), method)(**params)
-            return result
-
-        return await self._in_thread(_invoke)
-
-    async def _call_with_retries(self, method: str, *, write: bool, **params: Any) -> dict[str, Any]:
-        """Retry throttling, 5xx and network failures with jittered backoff. The same parameters (and so
-        the same clientToken) go out every time, so a write that landed is never doubled."""
-        may_have_landed = False
-        for attempt in range(ATTEMPTS):
-            last_attempt = attempt == ATTEMPTS - 1
+            self._attempts.may_have_landed = False
             try:
-                return await self._call(method, **params)
-            except aws.ClientError as error:
-                if not _is_retryable(error):
-                    raise  # a definite answer about this request
-                if last_attempt:
-                    _raise_final(error, unknown=write and may_have_landed)
-            except aws.HTTPClientError as error:  # read timeout, connection closed mid-request
-                may_have_landed = True
-                if last_attempt:
-                    _raise_final(error, unknown=write)
-            except aws.ConnectionError as error:  # never connected: this attempt did not reach AWS
-                if last_attempt:
-                    _raise_final(error, unknown=write and may_have_landed)
-            await asyncio.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                result: dict[str, Any] = getattr(self._get_client(), method)(**params)
+                return result
+            except (aws.ClientError, aws.ConnectionError) as error:
+                # A definite answer to the last attempt says nothing about an earlier one that timed out.
+                if write and self._attempts.may_have_landed and is_retryable(error):
+                    raise OutcomeUnknown(str(error)) from error
+                raise
+
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            if self._limiter is not None:
+                async with self._limiter:
+                    result = await self._in_thread(_invoke)
+            else:
+                result = await self._in_thread(_invoke)
+            outcome = "ok"
+            return result
+        except aws.ClientError as error:
+            outcome = aws_error_code(error) or "error"
+            raise
+        except Exception as error:
+            outcome = type(error).__name__
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(method, time.monotonic() - started, outcome)
 
     async def _in_thread(self, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -167,7 +206,7 @@ class Boto3IncidentGateway:
         await self._in_thread(self._get_client)
 
     async def get_incident(self, arn: str) -> IncidentSummary:
-        response = await self._call_with_retries("get_incident_record", write=False, arn=arn)
+        response = await self._call("get_incident_record", write=False, arn=arn)
         record = response["incidentRecord"]
         return IncidentSummary(
             arn=record["arn"],
@@ -187,7 +226,7 @@ class Boto3IncidentGateway:
         }
         if entry.event_references:
             params["eventReferences"] = entry.event_references
-        response = await self._call_with_retries("create_timeline_event", write=True, **params)
+        response = await self._call("create_timeline_event", write=True, **params)
         return str(response["eventId"])
 
     async def close(self) -> None:

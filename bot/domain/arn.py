@@ -52,14 +52,32 @@ class IncidentRecordArn:
         return f"https://{host}/systems-manager/incidents/home{query}#{fragment}"
 
 
+_DECORATIONS = {("`", "`"), ('"', '"'), ("'", "'"), ("<", ">")}
+
+
 def _strip_decoration(text: str) -> str:
-    # People paste ARNs in backticks, quotes or Slack's <...> link brackets.
-    cleaned = text.strip()
-    while len(cleaned) >= 2 and (cleaned[0], cleaned[-1]) in {("`", "`"), ('"', '"'), ("'", "'"), ("<", ">")}:
-        inner = cleaned[1:-1]
-        # Slack's <target|label>: the target is what was pasted.
-        cleaned = (inner.split("|", 1)[0] if cleaned[0] == "<" else inner).strip()
-    return cleaned
+    # People paste ARNs in backticks, quotes or Slack's <...> link brackets. Indices, not slices, so
+    # thousands of nested brackets cost linear time, not a copy per layer.
+    start, end = 0, len(text)
+
+    def strip() -> None:
+        nonlocal start, end
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+
+    strip()
+    while end - start >= 2 and (text[start], text[end - 1]) in _DECORATIONS:
+        opening = text[start]
+        start, end = start + 1, end - 1
+        if opening == "<":
+            # Slack's <target|label>: the target is what was pasted.
+            pipe = text.find("|", start, end)
+            if pipe != -1:
+                end = pipe
+        strip()
+    return text[start:end]
 
 
 def parse_incident_record_arn(text: str) -> IncidentRecordArn:

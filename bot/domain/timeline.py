@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from bot.domain.slack_text import clean_text
+
 # CreateTimelineEvent limits (botocore model: EventData max 12000, ClientToken max 128).
 EVENT_DATA_LIMIT = 12_000
 CLIENT_TOKEN_LIMIT = 128
@@ -41,13 +43,20 @@ class Attribution:
 
 
 def compose_event_text(text: str, attribution: Attribution) -> str:
-    """The readable string that lands on the timeline: the text, then who and where."""
-    byline = f"— {attribution.author}, via Slack"
-    if attribution.added_by and attribution.added_by != attribution.author:
-        byline += f" (added by {attribution.added_by})"
-    lines = [text.strip(), "", byline]
-    if attribution.permalink:
-        lines.append(attribution.permalink)
+    """The readable string that lands on the timeline: the text, then who and where.
+
+    Every part is cleaned (no control characters, no lone surrogates), whatever the caller passed: a name
+    or a permalink straight from a Slack JSON payload may carry `\\ud800`, which no store, UTF-8 body or
+    AWS service accepts. Cleaning is idempotent, so already-clean parts are unchanged.
+    """
+    author = clean_text(attribution.author)
+    byline = f"— {author}, via Slack"
+    added_by = clean_text(attribution.added_by or "")
+    if added_by and added_by != author:
+        byline += f" (added by {added_by})"
+    lines = [clean_text(text).strip(), "", byline]
+    if permalink := clean_text(attribution.permalink or "").strip():
+        lines.append(permalink)
     return "\n".join(lines)
 
 

@@ -33,6 +33,13 @@ class StoredEntry:
     entry: TimelineEntry
     state: EntryState
     event_id: str | None
+    # Who to tell about the outcome, opaque to the store (the Slack side writes and reads it).
+    notice: str = ""
+    # Attempts that failed in a way worth retrying, and whether one of them may have reached AWS.
+    attempts: int = 0
+    uncertain: bool = False
+    last_error: str | None = None
+    created_at: datetime | None = None
 
 
 class BindingStore(Protocol):
@@ -48,13 +55,30 @@ class BindingStore(Protocol):
 
 
 class EntryStore(Protocol):
-    async def save_entry_once(self, entry: TimelineEntry) -> StoredEntry:
-        """Record the entry before it is sent. If its token is known, return the first one unchanged."""
+    """Timeline entries, recorded before AWS is asked: the outbox. A pending entry is due for an attempt
+    at its `next attempt` time; whoever is sending it holds it (a lease) by moving that time ahead."""
+
+    async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
+        """Record the entry, held until `lease_until` by the caller who sends it now. If its token is
+        known, return the first one unchanged."""
         ...
 
     async def mark_sent(self, client_token: str, event_id: str) -> None: ...
 
     async def mark_failed(self, client_token: str, reason: str) -> None: ...
+
+    async def schedule_retry(
+        self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
+    ) -> None:
+        """Count a failed attempt worth retrying and make the entry due again at `next_attempt_at`."""
+        ...
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
+        """Pending entries due by `now`, oldest first, each held until `lease_until` (atomically, so two
+        processes never claim the same entry at once)."""
+        ...
+
+    async def pending_count(self) -> int: ...
 
 
 class DraftStore(Protocol):

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.domain.timeline import EventType, TimelineEntry
 from bot.store import Binding, EntryState, StoredEntry
@@ -34,7 +34,11 @@ CREATE TABLE IF NOT EXISTS timeline_entries (
     event_id TEXT,
     last_error TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    notice TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    uncertain INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT
 );
 CREATE TABLE IF NOT EXISTS drafts (
     draft_id TEXT NOT NULL,
@@ -46,12 +50,26 @@ CREATE TABLE IF NOT EXISTS drafts (
 CREATE INDEX IF NOT EXISTS drafts_by_age ON drafts (created_at);
 """
 
+# Columns added to timeline_entries since the first release, added in place to an older database. Its
+# pending entries keep no next attempt time (they carry no one to tell), so they are not resumed.
+_OUTBOX_COLUMNS = {
+    "notice": "TEXT NOT NULL DEFAULT ''",
+    "attempts": "INTEGER NOT NULL DEFAULT 0",
+    "uncertain": "INTEGER NOT NULL DEFAULT 0",
+    "next_attempt_at": "TEXT",
+}
+_OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS entries_due ON timeline_entries (state, next_attempt_at)"
+_ENTRY_COLUMNS = (
+    "client_token, incident_arn, event_type, event_time, event_data, state, event_id, notice, attempts, "
+    "uncertain, last_error, created_at"
+)
+
 # A form left open longer than this is abandoned; its whole text (a copy of a Slack message) is pruned.
 DRAFT_MAX_AGE = timedelta(days=1)
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return _iso(datetime.now(UTC))
 
 
 class SqliteStore:
@@ -77,6 +95,7 @@ class SqliteStore:
             if self._path != ":memory:":
                 connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
+            _migrate(connection)
             self._connection = connection
         return work(self._connection)
 
@@ -129,14 +148,14 @@ class SqliteStore:
 
     # Timeline entries
 
-    async def save_entry_once(self, entry: TimelineEntry) -> StoredEntry:
+    async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
         def _save(connection: sqlite3.Connection) -> StoredEntry:
             now = _now()
             with _transaction(connection):
                 connection.execute(
                     "INSERT OR IGNORE INTO timeline_entries "
                     "(client_token, incident_arn, event_type, event_time, event_data, state, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "updated_at, notice, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         entry.client_token,
                         entry.incident_arn,
@@ -146,11 +165,12 @@ class SqliteStore:
                         EntryState.PENDING.value,
                         now,
                         now,
+                        notice,
+                        _iso(lease_until),
                     ),
                 )
                 row = connection.execute(
-                    "SELECT client_token, incident_arn, event_type, event_time, event_data, state, event_id "
-                    "FROM timeline_entries WHERE client_token = ?",
+                    f"SELECT {_ENTRY_COLUMNS} FROM timeline_entries WHERE client_token = ?",
                     (entry.client_token,),
                 ).fetchone()
             return _entry_from_row(row)
@@ -160,8 +180,8 @@ class SqliteStore:
     async def mark_sent(self, client_token: str, event_id: str) -> None:
         await self._run(
             lambda connection: connection.execute(
-                "UPDATE timeline_entries SET state = ?, event_id = ?, last_error = NULL, updated_at = ? "
-                "WHERE client_token = ?",
+                "UPDATE timeline_entries SET state = ?, event_id = ?, last_error = NULL, "
+                "next_attempt_at = NULL, updated_at = ? WHERE client_token = ?",
                 (EntryState.SENT.value, event_id, _now(), client_token),
             )
         )
@@ -169,11 +189,56 @@ class SqliteStore:
     async def mark_failed(self, client_token: str, reason: str) -> None:
         await self._run(
             lambda connection: connection.execute(
-                "UPDATE timeline_entries SET state = ?, last_error = ?, updated_at = ? "
-                "WHERE client_token = ? AND state != ?",
+                "UPDATE timeline_entries SET state = ?, last_error = ?, next_attempt_at = NULL, "
+                "updated_at = ? WHERE client_token = ? AND state != ?",
                 (EntryState.FAILED.value, reason, _now(), client_token, EntryState.SENT.value),
             )
         )
+
+    async def schedule_retry(
+        self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
+    ) -> None:
+        await self._run(
+            lambda connection: connection.execute(
+                "UPDATE timeline_entries SET state = ?, attempts = attempts + 1, last_error = ?, "
+                "uncertain = MAX(uncertain, ?), next_attempt_at = ?, updated_at = ? "
+                "WHERE client_token = ? AND state != ?",
+                (
+                    EntryState.PENDING.value,
+                    reason,
+                    int(uncertain),
+                    _iso(next_attempt_at),
+                    _now(),
+                    client_token,
+                    EntryState.SENT.value,
+                ),
+            )
+        )
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
+        def _claim(connection: sqlite3.Connection) -> list[StoredEntry]:
+            with _transaction(connection):
+                rows = connection.execute(
+                    f"SELECT {_ENTRY_COLUMNS} FROM timeline_entries "
+                    "WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+                    (EntryState.PENDING.value, _iso(now), limit),
+                ).fetchall()
+                connection.executemany(
+                    "UPDATE timeline_entries SET next_attempt_at = ? WHERE client_token = ?",
+                    [(_iso(lease_until), row[0]) for row in rows],
+                )
+            return [_entry_from_row(row) for row in rows]
+
+        return await self._run(_claim)
+
+    async def pending_count(self) -> int:
+        def _count(connection: sqlite3.Connection) -> int:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM timeline_entries WHERE state = ?", (EntryState.PENDING.value,)
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run(_count)
 
     # Drafts
 
@@ -181,12 +246,10 @@ class SqliteStore:
         def _save(connection: sqlite3.Connection) -> None:
             now = datetime.now(UTC)
             with _transaction(connection):
-                connection.execute(
-                    "DELETE FROM drafts WHERE created_at < ?", ((now - DRAFT_MAX_AGE).isoformat(),)
-                )
+                connection.execute("DELETE FROM drafts WHERE created_at < ?", (_iso(now - DRAFT_MAX_AGE),))
                 connection.executemany(
                     "INSERT OR REPLACE INTO drafts VALUES (?, ?, ?, ?)",
-                    [(draft_id, key, text, now.isoformat()) for key, text in texts.items()],
+                    [(draft_id, key, text, _iso(now)) for key, text in texts.items()],
                 )
 
         await self._run(_save)
@@ -230,8 +293,34 @@ def _binding_from_row(row: tuple[str, str, str, str, str, str]) -> Binding:
     )
 
 
-def _entry_from_row(row: tuple[str, str, str, str, str, str, str | None]) -> StoredEntry:
-    token, incident_arn, event_type, event_time, event_data, state, event_id = row
+def _migrate(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(timeline_entries)")}
+    for name, definition in _OUTBOX_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE timeline_entries ADD COLUMN {name} {definition}")
+    connection.execute(_OUTBOX_INDEX)
+
+
+def _iso(moment: datetime) -> str:
+    # One fixed format (UTC, microseconds), so the text comparison in claim_due orders like time.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _entry_from_row(row: tuple[Any, ...]) -> StoredEntry:
+    (
+        token,
+        incident_arn,
+        event_type,
+        event_time,
+        event_data,
+        state,
+        event_id,
+        notice,
+        attempts,
+        uncertain,
+        last_error,
+        created_at,
+    ) = row
     entry = TimelineEntry(
         client_token=token,
         incident_arn=incident_arn,
@@ -239,4 +328,13 @@ def _entry_from_row(row: tuple[str, str, str, str, str, str, str | None]) -> Sto
         event_time=datetime.fromisoformat(event_time),
         event_data=event_data,
     )
-    return StoredEntry(entry=entry, state=EntryState(state), event_id=event_id)
+    return StoredEntry(
+        entry=entry,
+        state=EntryState(state),
+        event_id=event_id,
+        notice=notice or "",
+        attempts=int(attempts or 0),
+        uncertain=bool(uncertain),
+        last_error=last_error,
+        created_at=datetime.fromisoformat(created_at),
+    )

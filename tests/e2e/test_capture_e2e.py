@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from bot.domain.timeline import from_slack_ts
-from tests.support.aws_errors import CREATE_TIMELINE_EVENT_REFUSALS
+from tests.support.aws_errors import (
+    CREATE_TIMELINE_EVENT_OUTAGES,
+    CREATE_TIMELINE_EVENT_REFUSALS,
+    FIRST_TRY_ATTEMPTS,
+    LANDED_LATER,
+    QUEUED,
+)
 from tests.support.harness import Harness, values_from_view
 from tests.support.slack_requests import interactivity, view_submission_payload
 
@@ -67,7 +73,7 @@ def submit(bot: Harness, opened: Opened, user_id: str = "U0001", **changes: Any)
 def wait_replies(bot: Harness, opened: Opened, count: int = 1) -> list[str]:
     """What the person was told after submitting: through the shortcut's response_url."""
     return [
-        str(p.get("text", "")) for p in bot.slack.wait_for_responses(opened.response_url, count, timeout=15)
+        str(p.get("text", "")) for p in bot.slack.wait_for_responses(opened.response_url, count, timeout=20)
     ]
 
 
@@ -406,6 +412,24 @@ def test_aws_errors_at_submit_are_explained_and_leave_no_mark(
     assert "_Reference: " in reply
     assert bot.aws.events(arn) == []
     assert "white_check_mark" not in marks(bot, message["ts"])
+
+
+@pytest.mark.parametrize(("error_code", "expected"), CREATE_TIMELINE_EVENT_OUTAGES)
+def test_an_outage_at_submit_queues_it_and_the_mark_comes_when_it_lands(
+    bot: Harness, error_code: str, expected: str
+) -> None:
+    arn = bot.bound_incident()
+    message = seed(bot, text="failover done")
+    form = open_capture(bot, message)
+    bot.aws.fail_next("CreateTimelineEvent", error_code, times=FIRST_TRY_ATTEMPTS)
+    submit(bot, form)
+    queued, landed = wait_replies(bot, form, count=2)
+    assert QUEUED in queued and expected in queued and "> failover done" in queued
+    assert LANDED_LATER in landed
+    (event,) = bot.aws.events(arn)
+    assert bot.event_text(event).startswith("failover done\n\n— bob, via Slack (added by alice)")
+    bot.slack.wait_for_calls("reactions.add", 1, timeout=10)
+    assert "white_check_mark" in marks(bot, message["ts"])
 
 
 @pytest.mark.parametrize("callback_id", ["capture_timeline_entry", "compose_timeline_entry"])

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable
 
 import pytest
 
-from tests.support.aws_errors import CREATE_TIMELINE_EVENT_REFUSALS
+from tests.support.aws_errors import (
+    CREATE_TIMELINE_EVENT_OUTAGES,
+    CREATE_TIMELINE_EVENT_REFUSALS,
+    FIRST_TRY_ATTEMPTS,
+    LANDED_LATER,
+    QUEUED,
+)
 from tests.support.bot_server import free_port
 from tests.support.harness import Harness
 
@@ -35,6 +40,23 @@ def test_create_timeline_event_errors(bot: Harness, error_code: str, times: int,
     assert_friendly(reply)
     assert bot.aws.events(arn) == []
     assert bot.healthz().status == 200
+
+
+@pytest.mark.parametrize(("error_code", "expected"), CREATE_TIMELINE_EVENT_OUTAGES)
+def test_an_outage_queues_the_note_then_it_lands_once(bot: Harness, error_code: str, expected: str) -> None:
+    arn = bot.bound_incident()
+    bot.aws.fail_next("CreateTimelineEvent", error_code, times=FIRST_TRY_ATTEMPTS)
+    result = bot.command("db is back")
+    queued, landed = bot.replies(result, count=2, timeout=20)
+    assert QUEUED in queued and expected in queued and "Nothing was added" not in queued
+    assert "> db is back" in queued  # what will land, so the person need not keep it
+    assert LANDED_LATER in landed and "|Checkout DB down>" in landed and "> db is back" in landed
+    (event,) = bot.aws.events(arn)
+    assert bot.event_text(event) == "db is back\n\n— alice, via Slack"
+    calls = bot.aws.calls_to("CreateTimelineEvent")
+    assert len(calls) == FIRST_TRY_ATTEMPTS + 1
+    assert len({c.params["clientToken"] for c in calls}) == 1
+    assert all(c.params == calls[0].params for c in calls)  # the same request every time, eventTime too
 
 
 def test_throttling_that_clears_within_retries_still_lands(bot: Harness) -> None:
@@ -131,35 +153,38 @@ def test_endpoint_unreachable(make_bot: Callable[..., Harness], monkeypatch: pyt
     assert_friendly(reply)
 
 
-def test_timeout_says_the_outcome_is_unknown(make_bot: Callable[..., Harness]) -> None:
+def test_a_timeout_queues_the_note_and_the_retry_finds_it_landed_once(
+    make_bot: Callable[..., Harness],
+) -> None:
     bot = make_bot(INCIDENT_MANAGER_READ_TIMEOUT="0.3")
     arn = bot.bound_incident()
     bot.aws.set_latency(1.0, operation="CreateTimelineEvent")
-    reply = bot.reply(bot.command("slow one"), timeout=30)
-    assert "didn't answer in time, so I can't tell whether it was added" in reply
-    assert "Check the incident's timeline" in reply
-    assert_friendly(reply)
-    # botocore tried three times; wait for the fake to have seen them all so nothing leaks into the next test.
-    deadline = time.monotonic() + 10
-    while len(bot.aws.calls_to("CreateTimelineEvent")) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(bot.aws.calls_to("CreateTimelineEvent")) == 3
-    # The fake finished the request after the bot stopped waiting: it may well be on the timeline, which
-    # is why the reply does not say "nothing was added". Retries reuse the token, so never twice.
+    result = bot.command("slow one")
+    (queued,) = bot.replies(result, count=1, timeout=30)
+    assert QUEUED in queued and "isn't answering in time" in queued
+    # The fake finished the timed-out requests after the bot stopped waiting: the note is there already,
+    # and a retry with the same token is answered with that event instead of making a second one.
+    bot.aws.set_latency(0.0, operation="CreateTimelineEvent")
+    queued, landed = bot.replies(result, count=2, timeout=30)
+    assert LANDED_LATER in landed
     assert len(bot.aws.events(arn)) == 1
+    assert len({c.params["clientToken"] for c in bot.aws.calls_to("CreateTimelineEvent")}) == 1
 
 
-def test_service_down_is_explained(bot: Harness) -> None:
-    bot.bound_incident()
+def test_service_down_then_back_queues_then_lands(bot: Harness) -> None:
+    arn = bot.bound_incident()
     bot.aws.set_down(True)
     try:
-        reply = bot.run("while AWS is down")
+        result = bot.command("while AWS is down")
+        (queued,) = bot.replies(result, count=1, timeout=20)
     finally:
         bot.aws.set_down(False)
-    # The fake resets the connection mid-request, as a dying endpoint does: the outcome is unknown.
-    assert "can't tell whether it was added" in reply and "Nothing was added" not in reply
-    assert_friendly(reply)
+    # The fake resets the connection mid-request, as a dying endpoint does: queued, not refused.
+    assert QUEUED in queued and "Nothing was added" not in queued
     assert bot.healthz().status == 200
+    _, landed = bot.replies(result, count=2, timeout=20)
+    assert LANDED_LATER in landed
+    assert len(bot.aws.events(arn)) == 1
 
 
 def test_generic_aws_endpoint_url_is_honoured(

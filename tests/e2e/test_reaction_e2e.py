@@ -10,7 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.timeline import from_slack_ts
-from tests.support.aws_errors import CREATE_TIMELINE_EVENT_REFUSALS
+from tests.support.aws_errors import (
+    CREATE_TIMELINE_EVENT_OUTAGES,
+    CREATE_TIMELINE_EVENT_REFUSALS,
+    FIRST_TRY_ATTEMPTS,
+    QUEUED,
+)
 from tests.support.harness import Harness
 
 CHANNEL = "C0001"
@@ -220,6 +225,23 @@ def test_aws_refusal_is_told_to_the_person_who_pinned(
     assert "_Reference: " in reply
     assert bot.aws.events(arn) == []
     assert marks(bot, ts) == set()
+
+
+@pytest.mark.parametrize(("error_code", "expected"), CREATE_TIMELINE_EVENT_OUTAGES)
+def test_an_outage_queues_the_pin_and_the_mark_comes_when_it_lands(
+    bot: Harness, error_code: str, expected: str
+) -> None:
+    arn = bot.bound_incident()
+    ts = bot.slack.add_message(CHANNEL, {"user": "U0002", "text": "db ok"})
+    bot.aws.fail_next("CreateTimelineEvent", error_code, times=FIRST_TRY_ATTEMPTS)
+    bot.react(ts, user_id="U0003")
+    (reply,) = ephemerals_to(bot, "U0003")
+    assert QUEUED in reply and expected in reply and "gets the ✅ when it lands" in reply
+    wait_marked(bot)
+    assert marks(bot, ts) == {"white_check_mark"}
+    assert len(bot.aws.events(arn)) == 1
+    settle()
+    assert len(bot.slack.calls_to("chat.postEphemeral")) == 1  # the ✅ is the confirmation
 
 
 def test_deleted_message_is_explained(bot: Harness) -> None:

@@ -4,7 +4,6 @@ replies."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,14 +13,10 @@ from typing import Any
 import pytest
 from botocore import exceptions as aws
 from slack_sdk.models.views import View
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.timeline import (
     EventType,
     NoteTooLong,
-    TimelineEntry,
-    client_token,
-    encode_event_data,
     from_slack_ts,
     utf16_length,
 )
@@ -29,8 +24,6 @@ from bot.errors import DraftMissing, EntryEmpty, MessageNotFound, MessageUnreada
 from bot.failures import FailureContext, classify
 from bot.listeners.views.capture_submission import event_time_of
 from bot.recent import RecentKeys
-from bot.services import TimelineService
-from bot.slack.directory import UserDirectory
 from bot.slack.views import (
     METADATA_LIMIT,
     TEXT_BLOCK,
@@ -44,7 +37,6 @@ from bot.slack.views import (
     read_compose_submission,
     text_key,
 )
-from bot.store import EntryState
 from bot.store.sqlite import DRAFT_MAX_AGE, SqliteStore
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
@@ -227,81 +219,6 @@ def test_pin_failures_speak_of_the_message(error: BaseException, expected: str) 
 def test_lost_draft_asks_for_the_shortcut_again() -> None:
     _, text, _ = classify(DraftMissing(), FailureContext(action="add", text="typed"))
     assert "Use *Add to timeline* on the message again" in text
-
-
-# One send per token in flight
-
-
-class GatedGateway:
-    """A gateway whose answer waits for the test to release it."""
-
-    region = "eu-west-1"
-
-    def __init__(self, fail: BaseException | None = None) -> None:
-        self.calls = 0
-        self.release = asyncio.Event()
-        self.fail = fail
-
-    async def create_timeline_event(self, entry: TimelineEntry) -> str:
-        self.calls += 1
-        await self.release.wait()
-        if self.fail is not None:
-            raise self.fail
-        return "event-1"
-
-
-def service(store: SqliteStore, gateway: GatedGateway) -> TimelineService:
-    directory = UserDirectory(AsyncWebClient(token="xoxb-unused"))
-    return TimelineService(store, gateway, directory)  # type: ignore[arg-type]
-
-
-ENTRY = TimelineEntry(client_token("t", "1"), ARN, EventType.NOTE, from_slack_ts(TS), encode_event_data("hi"))
-
-
-async def test_callers_with_one_token_share_one_send(store: SqliteStore) -> None:
-    gateway = GatedGateway()
-    timeline = service(store, gateway)
-    await store.save_entry_once(ENTRY)
-    first = asyncio.ensure_future(timeline._send_once(ENTRY))
-    await asyncio.sleep(0)
-    second = asyncio.ensure_future(timeline._send_once(ENTRY))
-    await asyncio.sleep(0)
-    gateway.release.set()
-    assert await first == ("event-1", False)
-    assert await second == ("event-1", True)
-    assert gateway.calls == 1
-    assert timeline._sending == {}
-
-
-async def test_a_failure_reaches_every_waiting_caller(store: SqliteStore) -> None:
-    gateway = GatedGateway(fail=RuntimeError("AWS said no"))
-    timeline = service(store, gateway)
-    first = asyncio.ensure_future(timeline._send_once(ENTRY))
-    await asyncio.sleep(0)
-    second = asyncio.ensure_future(timeline._send_once(ENTRY))
-    await asyncio.sleep(0)
-    gateway.release.set()
-    for caller in (first, second):
-        with pytest.raises(RuntimeError, match="AWS said no"):
-            await caller
-    assert gateway.calls == 1 and timeline._sending == {}
-
-
-async def test_a_send_outlives_its_cancelled_caller(store: SqliteStore) -> None:
-    """Once asked, AWS's answer is recorded even if the person's request goes away (the bot stopping)."""
-    gateway = GatedGateway()
-    timeline = service(store, gateway)
-    await store.save_entry_once(ENTRY)
-    caller = asyncio.ensure_future(timeline._send_once(ENTRY))
-    await asyncio.sleep(0)
-    caller.cancel()
-    gateway.release.set()
-    for _ in range(20):
-        await asyncio.sleep(0.01)
-        if not timeline._sending:
-            break
-    stored = await store.save_entry_once(ENTRY)
-    assert (stored.state, stored.event_id) == (EntryState.SENT, "event-1")
 
 
 # Recent deliveries

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,13 +10,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws.incidents import Boto3IncidentGateway
 from bot.domain.timeline import EventType
-from bot.services import CapturedEntry, TimelineService
+from bot.outbox import Notice, Outbox
+from bot.services import CapturedEntry, EntryAdded, TimelineService
 from bot.slack.directory import UserDirectory
-from bot.store import Binding, EntryState
+from bot.store import Binding, EntryState, StoredEntry
 from bot.store.sqlite import SqliteStore
 from tests.conftest import BOT_TOKEN, REGION
 from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
+
+
+class NoFollowUps:
+    async def landed(self, stored: StoredEntry, event_id: str) -> None:
+        raise AssertionError("the person waiting is answered directly")
+
+    async def failed(self, stored: StoredEntry, error: BaseException) -> None:
+        raise AssertionError("the person waiting is answered directly")
 
 
 class StoreThatCannotRecordSent(SqliteStore):
@@ -34,7 +43,8 @@ async def test_store_failure_after_aws_accepted_still_reports_added(
     directory = UserDirectory(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
     try:
         await store.put_binding(Binding("T0001", "C0001", arn, "Disk trouble", "U0001", datetime.now(UTC)))
-        service = TimelineService(store, gateway, directory)
+        outbox = Outbox(store, gateway, NoFollowUps(), lease=timedelta(seconds=30), max_in_flight=4)
+        service = TimelineService(store, outbox, directory)
         captured = CapturedEntry(
             team_id="T0001",
             channel_id="C0001",
@@ -45,9 +55,11 @@ async def test_store_failure_after_aws_accepted_still_reports_added(
             author_fallback="alice",
             token_source=("test", "one"),
         )
-        added = await service.add(captured)  # no exception: AWS has it, so the person hears "added"
+        notice = Notice(kind="reply", team_id="T0001", channel_id="C0001", user_id="U0001")
+        added = await service.add(captured, notice)  # no exception: AWS has it, so the person hears "added"
+        assert isinstance(added, EntryAdded)
         assert added.event_id == fake_aws.events(arn)[0]["eventId"]
-        stored = await store.save_entry_once(added.entry)
+        stored = await store.save_entry_once(added.entry, "", datetime.now(UTC))
         assert stored.state is EntryState.PENDING  # not recorded as sent; resending it is safe (same token)
     finally:
         await store.close()

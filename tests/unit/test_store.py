@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
-from bot.store import Binding, EntryState, StoredEntry
+from bot.store import Binding, EntryState
 from bot.store.factory import UnsupportedDatabaseUrl, open_store, sqlite_path
 from bot.store.sqlite import SqliteStore
 
@@ -20,6 +20,8 @@ ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 OTHER_ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/def"
 BOUND_AT = datetime(2024, 4, 5, 12, 0, 1, 250_000, tzinfo=UTC)
 EVENT_TIME = datetime(2024, 4, 5, 12, 34, 56, 123_456, tzinfo=UTC)
+# Held by whoever saves it, well past any test's end.
+LEASE = datetime.now(UTC) + timedelta(hours=1)
 
 
 def binding(team: str = "T1", channel: str = "C1", arn: str = ARN, title: str = "DB down") -> Binding:
@@ -160,15 +162,19 @@ async def test_everything_persists_across_close_and_reopen(db_path: Path) -> Non
     token = client_token("slash", "T1", "trigger-1")
     first = SqliteStore(str(db_path))
     await first.put_binding(binding(title="kept"))
-    await first.save_entry_once(entry(token, "kept text"))
+    await first.save_entry_once(entry(token, "kept text"), "", LEASE)
     await first.mark_sent(token, "event-1")
     await first.close()
 
     again = SqliteStore(str(db_path))
     try:
         assert await again.get_binding("T1", "C1") == binding(title="kept")
-        stored = await again.save_entry_once(entry(token, "other text"))
-        assert stored == StoredEntry(entry(token, "kept text"), EntryState.SENT, "event-1")
+        stored = await again.save_entry_once(entry(token, "other text"), "", LEASE)
+        assert (stored.entry, stored.state, stored.event_id) == (
+            entry(token, "kept text"),
+            EntryState.SENT,
+            "event-1",
+        )
     finally:
         await again.close()
 
@@ -185,8 +191,8 @@ async def test_close_is_safe_when_never_opened_and_twice(db_path: Path) -> None:
 async def test_save_entry_once_returns_the_first_entry_unchanged(store: SqliteStore) -> None:
     token = client_token("slash", "T1", "trigger-1")
     first = entry(token, "first text")
-    saved = await store.save_entry_once(first)
-    assert saved == StoredEntry(first, EntryState.PENDING, None)
+    saved = await store.save_entry_once(first, "", LEASE)
+    assert (saved.entry, saved.state, saved.event_id, saved.attempts) == (first, EntryState.PENDING, None, 0)
 
     repeat = entry(
         token,
@@ -195,7 +201,7 @@ async def test_save_entry_once_returns_the_first_entry_unchanged(store: SqliteSt
         event_type=EventType.CUSTOM_EVENT,
         at=EVENT_TIME + timedelta(minutes=5, microseconds=1),
     )
-    again = await store.save_entry_once(repeat)
+    again = await store.save_entry_once(repeat, "", LEASE)
     assert again.entry == first
     assert again.entry.text == "first text"
     assert again.entry.event_time == EVENT_TIME
@@ -214,7 +220,7 @@ async def test_save_entry_once_returns_the_first_entry_unchanged(store: SqliteSt
     ],
 )
 async def test_event_time_round_trips_to_the_microsecond(store: SqliteStore, at: datetime) -> None:
-    stored = await store.save_entry_once(entry(client_token("t", str(at)), at=at))
+    stored = await store.save_entry_once(entry(client_token("t", str(at)), at=at), "", LEASE)
     assert stored.entry.event_time == at
     assert stored.entry.event_time.microsecond == at.microsecond
     assert stored.entry.event_time.utcoffset() == timedelta(0)
@@ -222,27 +228,28 @@ async def test_event_time_round_trips_to_the_microsecond(store: SqliteStore, at:
 
 async def test_mark_sent_records_the_event_id(store: SqliteStore) -> None:
     token = client_token("a")
-    await store.save_entry_once(entry(token))
+    await store.save_entry_once(entry(token), "", LEASE)
     await store.mark_sent(token, "event-42")
-    assert await store.save_entry_once(entry(token)) == StoredEntry(entry(token), EntryState.SENT, "event-42")
+    stored = await store.save_entry_once(entry(token), "", LEASE)
+    assert (stored.entry, stored.state, stored.event_id) == (entry(token), EntryState.SENT, "event-42")
 
 
 async def test_mark_failed_then_sent_on_retry(store: SqliteStore) -> None:
     token = client_token("b")
-    await store.save_entry_once(entry(token))
+    await store.save_entry_once(entry(token), "", LEASE)
     await store.mark_failed(token, "ThrottlingException")
-    assert (await store.save_entry_once(entry(token))).state is EntryState.FAILED
+    assert (await store.save_entry_once(entry(token), "", LEASE)).state is EntryState.FAILED
     await store.mark_sent(token, "event-7")
-    stored = await store.save_entry_once(entry(token))
+    stored = await store.save_entry_once(entry(token), "", LEASE)
     assert (stored.state, stored.event_id) == (EntryState.SENT, "event-7")
 
 
 async def test_mark_failed_never_overrides_sent(store: SqliteStore) -> None:
     token = client_token("c")
-    await store.save_entry_once(entry(token))
+    await store.save_entry_once(entry(token), "", LEASE)
     await store.mark_sent(token, "event-1")
     await store.mark_failed(token, "late timeout from a duplicate delivery")
-    stored = await store.save_entry_once(entry(token))
+    stored = await store.save_entry_once(entry(token), "", LEASE)
     assert (stored.state, stored.event_id) == (EntryState.SENT, "event-1")
 
 
@@ -260,7 +267,9 @@ async def test_two_stores_on_one_file_write_each_token_once(db_path: Path) -> No
         for token in tokens:
             mine = entry(token, "from the first process")
             theirs = entry(token, "from the second process", at=EVENT_TIME + timedelta(seconds=1))
-            a, b = await asyncio.gather(first.save_entry_once(mine), second.save_entry_once(theirs))
+            a, b = await asyncio.gather(
+                first.save_entry_once(mine, "", LEASE), second.save_entry_once(theirs, "", LEASE)
+            )
             assert a == b
             assert a.entry in (mine, theirs)
             assert a.state is EntryState.PENDING
@@ -289,7 +298,7 @@ async def test_store_work_never_blocks_the_event_loop(store: SqliteStore) -> Non
             if i % 2:
                 await store.put_binding(binding(channel=f"C{i}"))
             else:
-                await store.save_entry_once(entry(client_token("loop", str(i))))
+                await store.save_entry_once(entry(client_token("loop", str(i))), "", LEASE)
             # Had the write run on the loop's thread, the ticker could not have run during it.
             stalled += ticks == before
     finally:
@@ -297,3 +306,104 @@ async def test_store_work_never_blocks_the_event_loop(store: SqliteStore) -> Non
         await task
     assert stalled == 0
     assert ticks >= 200
+
+
+# The outbox: due entries, leases, retries
+
+
+async def test_an_entry_held_by_its_sender_is_not_due_until_the_lease_ends(store: SqliteStore) -> None:
+    now = datetime.now(UTC)
+    token = client_token("held")
+    await store.save_entry_once(entry(token), '{"kind":"reply"}', now + timedelta(seconds=30))
+    assert await store.claim_due(now, now + timedelta(minutes=1), 10) == []
+    (claimed,) = await store.claim_due(now + timedelta(seconds=31), now + timedelta(minutes=2), 10)
+    assert claimed.entry == entry(token) and claimed.notice == '{"kind":"reply"}'
+    # Claimed means held again: a second sweeper (another process) gets nothing until that lease ends.
+    assert await store.claim_due(now + timedelta(seconds=90), now + timedelta(minutes=3), 10) == []
+    assert len(await store.claim_due(now + timedelta(minutes=2, seconds=1), now, 10)) == 1
+
+
+async def test_schedule_retry_counts_attempts_and_keeps_uncertainty(store: SqliteStore) -> None:
+    now = datetime.now(UTC)
+    token = client_token("retry")
+    await store.save_entry_once(entry(token), "", now)
+    await store.schedule_retry(token, now + timedelta(seconds=5), "ReadTimeoutError: timed out", True)
+    await store.schedule_retry(token, now + timedelta(seconds=9), "ThrottlingException: Rate exceeded", False)
+    assert await store.claim_due(now + timedelta(seconds=8), now + timedelta(minutes=1), 10) == []
+    (claimed,) = await store.claim_due(now + timedelta(seconds=10), now + timedelta(minutes=1), 10)
+    assert claimed.attempts == 2
+    assert claimed.uncertain is True  # a later definite refusal says nothing about the timed-out attempt
+    assert claimed.last_error == "ThrottlingException: Rate exceeded"
+    assert claimed.created_at is not None and abs(claimed.created_at - now) < timedelta(seconds=5)
+
+
+async def test_sent_and_failed_entries_are_never_due_and_not_counted(store: SqliteStore) -> None:
+    now = datetime.now(UTC)
+    sent, failed, pending = client_token("s"), client_token("f"), client_token("p")
+    for token in (sent, failed, pending):
+        await store.save_entry_once(entry(token), "", now)
+    await store.mark_sent(sent, "event-1")
+    await store.mark_failed(failed, "AccessDeniedException")
+    # A late retry schedule (a slow duplicate attempt) cannot bring a sent entry back.
+    await store.schedule_retry(sent, now, "ThrottlingException", False)
+    assert await store.pending_count() == 1
+    claimed = await store.claim_due(now + timedelta(seconds=1), now + timedelta(minutes=1), 10)
+    assert [c.entry.client_token for c in claimed] == [pending]
+
+
+async def test_claim_due_takes_the_oldest_first_up_to_the_limit(store: SqliteStore) -> None:
+    now = datetime.now(UTC)
+    tokens = [client_token("order", str(i)) for i in range(5)]
+    for i, token in enumerate(reversed(tokens)):
+        await store.save_entry_once(entry(token), "", now - timedelta(seconds=i))
+    claimed = await store.claim_due(now, now + timedelta(minutes=1), 3)
+    assert [c.entry.client_token for c in claimed] == tokens[:3]
+
+
+async def test_two_stores_never_claim_the_same_entry(db_path: Path) -> None:
+    first, second = SqliteStore(str(db_path)), SqliteStore(str(db_path))
+    now = datetime.now(UTC)
+    try:
+        for i in range(40):
+            await first.save_entry_once(entry(client_token("shared", str(i))), "", now)
+        later = now + timedelta(seconds=1)
+        a, b = await asyncio.gather(
+            first.claim_due(later, later + timedelta(minutes=1), 25),
+            second.claim_due(later, later + timedelta(minutes=1), 25),
+        )
+    finally:
+        await asyncio.gather(first.close(), second.close())
+    tokens_a = {c.entry.client_token for c in a}
+    tokens_b = {c.entry.client_token for c in b}
+    assert not tokens_a & tokens_b
+    assert len(tokens_a | tokens_b) == 40
+
+
+async def test_a_database_from_before_the_outbox_is_upgraded_in_place(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "CREATE TABLE timeline_entries (client_token TEXT PRIMARY KEY, incident_arn TEXT NOT NULL, "
+            "event_type TEXT NOT NULL, event_time TEXT NOT NULL, event_data TEXT NOT NULL, state TEXT NOT NULL, "
+            "event_id TEXT, last_error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO timeline_entries VALUES ('old-sent', ?, 'Note', ?, '\"x\"', 'sent', 'event-1', NULL, "
+            "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00')",
+            (ARN, EVENT_TIME.isoformat()),
+        )
+        connection.execute(
+            "INSERT INTO timeline_entries VALUES ('old-pending', ?, 'Note', ?, '\"y\"', 'pending', NULL, NULL, "
+            "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00')",
+            (ARN, EVENT_TIME.isoformat()),
+        )
+    store = SqliteStore(str(db_path))
+    try:
+        old = await store.save_entry_once(entry("old-sent"), "", LEASE)
+        assert (old.state, old.event_id, old.attempts, old.notice) == (EntryState.SENT, "event-1", 0, "")
+        # Its pending entry has no one to tell, so it is not resumed; new entries work as usual.
+        far = datetime.now(UTC) + timedelta(days=1)
+        assert await store.claim_due(far, far, 10) == []
+        await store.save_entry_once(entry("new"), "{}", datetime.now(UTC))
+        assert [c.entry.client_token for c in await store.claim_due(far, far, 10)] == ["new"]
+    finally:
+        await store.close()

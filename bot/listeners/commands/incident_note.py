@@ -27,6 +27,7 @@ from bot.domain.commands import (
 from bot.domain.slack_text import readable
 from bot.errors import EntryEmpty, MalformedCommand
 from bot.failures import FailureContext, explain
+from bot.outbox import Notice
 from bot.services import CapturedEntry
 from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
@@ -86,7 +87,15 @@ async def handle_incident_note(
                     author_fallback=str(command.get("user_name") or user_id),
                     token_source=_slash_token_source(team_id, channel_id, user_id, command, received_at),
                 )
-                reply = added_reply(await deps.timeline.add(captured), deps.gateway.region)
+                notice = Notice(
+                    kind="reply",
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    response_url=command.get("response_url"),
+                    response_url_issued_at=received_at.timestamp(),
+                )
+                reply = added_reply(await deps.timeline.add(captured, notice), deps.gateway.region)
             case Bind(arn_text=arn_text):
                 reply = await _bind(deps, client, team_id, channel_id, user_id, arn_text)
             case Unbind():

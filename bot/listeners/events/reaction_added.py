@@ -17,7 +17,8 @@ from bot.deps import deps_of
 from bot.domain.slack_message import parse_message
 from bot.domain.timeline import EventType, from_slack_ts
 from bot.failures import FailureContext, explain
-from bot.services import CapturedEntry
+from bot.outbox import Notice
+from bot.services import CapturedEntry, EntryQueued
 from bot.slack.conversation import fetch_message, mark_added, permalink_of
 from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
@@ -68,14 +69,20 @@ async def handle_reaction_added(
                 token_source=("reaction", team_id, channel_id, ts, binding.incident_arn),
                 added_by_id=user_id,
                 permalink=await permalink_of(client, channel_id, ts),
-            )
+            ),
+            Notice(kind="pin", team_id=team_id, channel_id=channel_id, user_id=user_id, message_ts=ts),
         )
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         await Replier(client, channel_id, user_id, session=deps.http).send(explain(error, failure).text)
+        return
+    replier = Replier(client, channel_id, user_id, session=deps.http)
+    if isinstance(added, EntryQueued):
+        # Saved, not on the timeline yet: the person who pinned hears it now; the ✅ comes when it lands.
+        logger.info("pinned message queued", extra={"channel": channel_id})
+        await replier.send(added_reply(added, deps.gateway.region, pin=True))
         return
     logger.info("pinned message added", extra={"channel": channel_id, "repeat": added.repeat})
     # The mark is the confirmation the channel (and the person who pinned) sees; without it, tell them.
     marked = await mark_added(client, channel_id, ts, deps.settings.added_reaction)
     if not marked:
-        replier = Replier(client, channel_id, user_id, session=deps.http)
         await replier.send(added_reply(added, deps.gateway.region))

@@ -15,7 +15,8 @@ from bot.domain.timeline import from_slack_ts
 from bot.errors import DraftMissing
 from bot.failures import FailureContext, explain
 from bot.listeners.views.compose_submission import answer_unreadable_form, form_errors
-from bot.services import CapturedEntry
+from bot.outbox import Notice
+from bot.services import CapturedEntry, EntryAdded
 from bot.slack.conversation import mark_added, permalink_of
 from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
@@ -96,10 +97,20 @@ async def handle_capture_submission(
             expected_incident_arn=capture.incident_arn,
             is_markup=False,
         )
-        added = await deps.timeline.add(captured)
+        notice = Notice(
+            kind="capture",
+            team_id=capture.team_id,
+            channel_id=capture.channel_id,
+            user_id=user_id,
+            response_url=capture.response_url,
+            message_ts=capture.message_ts,
+        )
+        added = await deps.timeline.add(captured, notice)
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         await replier.send(explain(error, failure).text)
         return
     await replier.send(added_reply(added, deps.gateway.region))
-    # Only once AWS has it: the channel sees the message is on the timeline.
-    await mark_added(client, capture.channel_id, capture.message_ts, deps.settings.added_reaction)
+    if isinstance(added, EntryAdded):
+        # Only once AWS has it: the channel sees the message is on the timeline (a queued one gets its
+        # mark when it lands).
+        await mark_added(client, capture.channel_id, capture.message_ts, deps.settings.added_reaction)

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.deps import Deps, deps_of
 from bot.failures import FailureContext, explain
+from bot.outbox import Notice
 from bot.services import CapturedEntry
 from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
@@ -76,7 +77,8 @@ async def handle_compose_submission(
     )
     replier = Replier(client, compose.channel_id, user_id, session=deps.http)
     try:
-        reply = added_reply(await deps.timeline.add(captured), deps.gateway.region)
+        notice = Notice(kind="reply", team_id=compose.team_id, channel_id=compose.channel_id, user_id=user_id)
+        reply = added_reply(await deps.timeline.add(captured, notice), deps.gateway.region)
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         reply = explain(
             error, FailureContext(action="add", region=deps.gateway.region, text=submission.text)

@@ -1,0 +1,119 @@
+"""Prometheus metrics, served on GET /metrics: what the bot was asked, what landed, what failed and why,
+how deep the outbox is and how fast Incident Manager answers. One registry per running bot."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.outbox import Landed, Outcome, Queued, Refused
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The mapping layer logs one line per failure, with its kind; metrics count those lines.
+FAILURES_LOGGER = "bot.failures"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.slack_requests = Counter(
+            "incident_bot_slack_requests",
+            "Requests from Slack, by kind (command, shortcut, view_submission, event, other).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.commands = Counter(
+            "incident_bot_commands",
+            "/incident-note commands, by form (note, event, bind, unbind, status, help, compose, malformed).",
+            ["form"],
+            registry=self.registry,
+        )
+        self.events_created = Counter(
+            "incident_bot_events_created",
+            "Timeline events Incident Manager accepted, by event type.",
+            ["event_type"],
+            registry=self.registry,
+        )
+        self.attempts = Counter(
+            "incident_bot_outbox_attempts",
+            "Attempts to send an entry, by how it started (request, background) and outcome "
+            "(landed, queued, refused).",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "incident_bot_failures",
+            "Failures reported to a person, by kind (throttled, access_denied, validation, not_bound, ...).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "incident_bot_outbox_depth",
+            "Entries saved but not yet on the timeline (being sent or waiting for a retry).",
+            registry=self.registry,
+        )
+        self.aws_seconds = Histogram(
+            "incident_bot_aws_call_seconds",
+            "Incident Manager calls (with botocore's retries and the rate limit's wait), by operation "
+            "and outcome.",
+            ["operation", "outcome"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self._failure_counter = _FailureCounter(self)
+
+    def observe_aws(self, operation: str, seconds: float, outcome: str) -> None:
+        self.aws_seconds.labels(operation, outcome).observe(seconds)
+
+    def observe_outcome(self, source: str, outcome: Outcome, event_type: str) -> None:
+        if isinstance(outcome, Landed):
+            name = "landed"
+            self.events_created.labels(event_type).inc()
+        elif isinstance(outcome, Queued):
+            name = "queued"
+        else:
+            assert isinstance(outcome, Refused)
+            name = "refused"
+        self.attempts.labels(source, name).inc()
+
+    def attach(self) -> None:
+        failures = logging.getLogger(FAILURES_LOGGER)
+        # Every failure is counted, whatever LOG_LEVEL prints (the log handler applies that).
+        if failures.getEffectiveLevel() > logging.INFO:
+            failures.setLevel(logging.INFO)
+        failures.addHandler(self._failure_counter)
+
+    def detach(self) -> None:
+        logging.getLogger(FAILURES_LOGGER).removeHandler(self._failure_counter)
+
+    def render(self, outbox_depth: int | None) -> bytes:
+        if outbox_depth is not None:
+            self.outbox_depth.set(outbox_depth)
+        return generate_latest(self.registry)
+
+
+class _FailureCounter(logging.Handler):
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__(level=logging.DEBUG)
+        self._metrics = metrics
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind: Any = getattr(record, "kind", None)
+        if isinstance(kind, str):
+            self._metrics.failures.labels(kind).inc()
+
+
+def slack_request_kind(body: dict[str, Any]) -> str:
+    if body.get("command"):
+        return "command"
+    kind = str(body.get("type") or "")
+    if kind in ("message_action", "shortcut"):
+        return "shortcut"
+    if kind in ("view_submission", "view_closed", "block_actions"):
+        return kind
+    if kind == "event_callback":
+        return "event"
+    return "other"

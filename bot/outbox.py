@@ -1,0 +1,317 @@
+"""The outbox: every timeline entry reaches Incident Manager exactly once, or its person hears it did not.
+
+An entry is in the store (with its clientToken) before AWS is asked. The person who acted waits a little
+for the first attempt; if Incident Manager is busy, failing or slow, they hear at once that it is saved and
+queued, and the outbox keeps trying in the background (with backoff, through the gateway's rate limit)
+and tells them again when it lands or finally fails. Pending entries survive a restart, even `kill -9`:
+they are resumed at start-up with the same token, so AWS never creates a second event for one entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from botocore import exceptions as aws
+
+from bot.aws.incidents import IncidentGateway, OutcomeUnknown, is_retryable
+from bot.errors import GaveUp
+from bot.store import EntryStore, StoredEntry
+
+logger = logging.getLogger(__name__)
+
+# How long the person's request waits for the first attempt before being told "saved, queued".
+REPLY_PATIENCE_SECONDS = 5.0
+# How often the outbox looks for entries that are due (it is also woken when one is queued).
+SWEEP_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Who hears about an entry's outcome when it settles after the request was answered."""
+
+    kind: str  # reply (slash command, compose form) | capture (reply, then ✅) | pin (✅, else a reply)
+    team_id: str
+    channel_id: str
+    user_id: str
+    response_url: str | None = None
+    # When Slack issued the response_url (epoch seconds): it works for 30 minutes.
+    response_url_issued_at: float | None = None
+    # The Slack message that gets the ✅ once it is on the timeline.
+    message_ts: str | None = None
+    incident_title: str = ""
+    # The person's words as they will land, for the reply (and given back if it finally fails).
+    text: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Notice | None:
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError):
+            return None
+
+
+class FollowUps(Protocol):
+    """Tells the person about an outcome that came after their request was answered."""
+
+    async def landed(self, stored: StoredEntry, event_id: str) -> None: ...
+
+    async def failed(self, stored: StoredEntry, error: BaseException) -> None: ...
+
+
+@dataclass(frozen=True)
+class Landed:
+    event_id: str
+    # Another request for the same entry was already on its way; this one shared its answer.
+    joined: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Saved and retried in the background; `error` is why (None: the first attempt is still going)."""
+
+    error: BaseException | None
+
+
+Outcome = Landed | Refused | Queued
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first_delay_seconds: float = 1.0
+    max_delay_seconds: float = 60.0
+    # An outage longer than this is reported to the person as a failure instead of being retried on.
+    give_up_after: timedelta = timedelta(hours=24)
+
+    def delay(self, attempts: int) -> float:
+        """Exponential backoff with jitter, so a fleet of queued entries does not retry in lockstep."""
+        ceiling = min(self.max_delay_seconds, self.first_delay_seconds * 2 ** max(0, attempts - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass
+class _Delivery:
+    """One attempt at sending one entry; requests for the same token while it runs share it."""
+
+    stored: StoredEntry
+    # Whoever asked waits for this; it is answered once, with the attempt's outcome or Queued.
+    first: asyncio.Future[Outcome]
+    # Nobody waits any more: the outcome is told through the entry's notice.
+    detached: bool = False
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def detach(self) -> None:
+        self.detached = True
+        if not self.first.done():
+            self.first.set_result(Queued(None))
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: EntryStore,
+        gateway: IncidentGateway,
+        follow_ups: FollowUps,
+        *,
+        lease: timedelta,
+        max_in_flight: int,
+        policy: RetryPolicy | None = None,
+        on_outcome: Callable[[str, Outcome, str], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._follow_ups = follow_ups
+        self._lease = lease
+        self._max_in_flight = max(1, max_in_flight)
+        self._policy = policy or RetryPolicy()
+        # (how the attempt started: request | background, its outcome, the event type), for the metrics.
+        self._on_outcome = on_outcome
+        self._deliveries: dict[str, _Delivery] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def lease_until(self) -> datetime:
+        return datetime.now(UTC) + self._lease
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._deliveries)
+
+    async def deliver(self, stored: StoredEntry, wait: float = REPLY_PATIENCE_SECONDS) -> Outcome:
+        """Send a recorded entry now (or join the attempt already on its way) and wait up to `wait`
+        seconds for the outcome; past that it is Queued, and its notice hears the rest."""
+        token = stored.entry.client_token
+        delivery = self._deliveries.get(token)
+        joined = delivery is not None
+        if delivery is None:
+            delivery = self._start(stored, source="request")
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(delivery.first), wait)
+        except TimeoutError:
+            delivery.detach()
+            return Queued(None)
+        except asyncio.CancelledError:
+            # The request went away (the bot stopping): the attempt carries on, and its notice is told.
+            delivery.detach()
+            raise
+        if joined and isinstance(outcome, Landed):
+            return Landed(outcome.event_id, joined=True)
+        return outcome
+
+    def _start(self, stored: StoredEntry, *, source: str) -> _Delivery:
+        loop = asyncio.get_running_loop()
+        delivery = _Delivery(stored=stored, first=loop.create_future())
+        if source == "background":
+            delivery.detach()
+        self._deliveries[stored.entry.client_token] = delivery
+        delivery.task = self._spawn(self._attempt(delivery, source))
+        return delivery
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _attempt(self, delivery: _Delivery, source: str) -> None:
+        stored = delivery.stored
+        token = stored.entry.client_token
+        try:
+            try:
+                event_id = await self._gateway.create_timeline_event(stored.entry)
+            except Exception as error:  # noqa: BLE001 - every failure is either retried or reported
+                outcome = await self._after_failure(stored, error)
+            else:
+                await self._record_sent(token, event_id)
+                outcome = Landed(event_id)
+        finally:
+            self._deliveries.pop(token, None)
+        if self._on_outcome is not None:
+            self._on_outcome(source, outcome, stored.entry.event_type.value)
+        self._settle(delivery, outcome)
+
+    async def _record_sent(self, token: str, event_id: str) -> None:
+        try:
+            await self._store.mark_sent(token, event_id)
+        except Exception as error:  # noqa: BLE001 - AWS has it: the person must hear "added", not "failed"
+            logger.warning("could not record a sent entry", extra={"token": token, "error": str(error)[:300]})
+
+    async def _after_failure(self, stored: StoredEntry, error: BaseException) -> Outcome:
+        token = stored.entry.client_token
+        reason = f"{type(error).__name__}: {error}"[:500]
+        try:
+            if not is_retryable(error):
+                await self._store.mark_failed(token, reason)
+                return Refused(error)
+            now = datetime.now(UTC)
+            uncertain = stored.uncertain or isinstance(error, OutcomeUnknown | aws.HTTPClientError)
+            waited = now - (stored.created_at or now)
+            if waited >= self._policy.give_up_after:
+                await self._store.mark_failed(token, reason)
+                return Refused(GaveUp(reason, uncertain, waited))
+            attempts = stored.attempts + 1
+            delay = self._policy.delay(attempts)
+            await self._store.schedule_retry(token, now + timedelta(seconds=delay), reason, uncertain)
+        except Exception as store_error:  # noqa: BLE001 - the store is down too: say so, keep nothing back
+            logger.error(
+                "could not record a failed attempt",
+                extra={"token": token, "error": str(store_error)[:300], "aws_error": reason},
+            )
+            return Refused(error)
+        logger.info(
+            "entry queued for a retry",
+            extra={"token": token, "attempts": attempts, "retry_in": round(delay, 2), "error": reason},
+        )
+        self._wake.set()
+        return Queued(error)
+
+    def _settle(self, delivery: _Delivery, outcome: Outcome) -> None:
+        someone_waits = not delivery.detached and not delivery.first.done()
+        if someone_waits:
+            delivery.first.set_result(outcome)
+        if isinstance(outcome, Queued):
+            return  # whoever hears about it next was already told it is saved and queued
+        # Tell the person through the entry's notice when nobody is waiting for the answer, or when an
+        # earlier attempt already told them "saved, queued" and someone else's request settled it.
+        if not someone_waits or delivery.stored.attempts > 0:
+            self._spawn(self._follow_up(delivery.stored, outcome))
+
+    async def _follow_up(self, stored: StoredEntry, outcome: Outcome) -> None:
+        try:
+            if isinstance(outcome, Landed):
+                await self._follow_ups.landed(stored, outcome.event_id)
+            elif isinstance(outcome, Refused):
+                await self._follow_ups.failed(stored, outcome.error)
+        except Exception as error:  # noqa: BLE001 - the entry's state is recorded; the log keeps the rest
+            logger.warning(
+                "could not tell the person about a settled entry",
+                extra={"token": stored.entry.client_token, "error": str(error)[:300]},
+            )
+
+    # The background part
+
+    def start(self) -> None:
+        """Resume what a previous run left pending, and keep retrying what is queued."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep_forever())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as error:  # noqa: BLE001 - e.g. the store is locked: try again next round
+                logger.warning("outbox sweep failed", extra={"error": str(error)[:300]})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), SWEEP_SECONDS)
+            self._wake.clear()
+
+    async def sweep(self) -> int:
+        """Start an attempt for each entry that is due, as far as there is room; return how many."""
+        room = self._max_in_flight - len(self._deliveries)
+        if room <= 0:
+            return 0
+        claimed = await self._store.claim_due(datetime.now(UTC), self.lease_until(), room)
+        started = 0
+        for stored in claimed:
+            if stored.entry.client_token in self._deliveries:
+                continue  # a request in this process is sending it right now
+            self._start(stored, source="background")
+            started += 1
+        if started:
+            logger.info("outbox resumed entries", extra={"count": started})
+        return started
+
+    async def stop(self, grace_seconds: float) -> int:
+        """Stop sweeping; give attempts and follow-ups on their way `grace_seconds`. Return how many
+        were left unfinished (their entries stay pending and are resumed by the next run)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        pending = set(self._tasks)
+        if not pending:
+            return 0
+        _, unfinished = await asyncio.wait(pending, timeout=grace_seconds)
+        for task in unfinished:
+            task.cancel()
+        return len(unfinished)

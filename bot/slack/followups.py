@@ -1,0 +1,75 @@
+"""The second reply: an entry that was saved and queued has landed, or finally failed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.domain.arn import console_url
+from bot.failures import FailureContext, explain
+from bot.outbox import Notice
+from bot.slack.conversation import mark_added
+from bot.slack.replies import Replier
+from bot.store import StoredEntry
+
+# Slack's response_url works for 30 minutes; past that the reply goes by chat.postEphemeral at once.
+RESPONSE_URL_LIFETIME_SECONDS = 29 * 60
+
+
+class SlackFollowUps:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        session: aiohttp.ClientSession,
+        added_reaction: str | None,
+        region: Callable[[], str | None],
+    ) -> None:
+        self._client = client
+        self._session = session
+        self._added_reaction = added_reaction
+        self._region = region
+
+    def _replier(self, notice: Notice) -> Replier:
+        response_url = notice.response_url
+        issued = notice.response_url_issued_at
+        if issued is not None and time.time() - issued > RESPONSE_URL_LIFETIME_SECONDS:
+            response_url = None
+        return Replier(
+            self._client, notice.channel_id, notice.user_id, response_url=response_url, session=self._session
+        )
+
+    async def landed(self, stored: StoredEntry, event_id: str) -> None:
+        notice = Notice.from_json(stored.notice)
+        if notice is None:
+            return  # an entry from before notices were kept: nobody to tell
+        entry = stored.entry
+        if notice.message_ts:
+            marked = await mark_added(
+                self._client, notice.channel_id, notice.message_ts, self._added_reaction
+            )
+            if marked and notice.kind == "pin":
+                return  # the ✅ is a pin's confirmation
+        url = console_url(entry.incident_arn, self._region())
+        await self._replier(notice).send(
+            messages.entry_landed_later(
+                entry.event_type, notice.incident_title, url, entry.event_time, notice.text or entry.text
+            )
+        )
+
+    async def failed(self, stored: StoredEntry, error: BaseException) -> None:
+        notice = Notice.from_json(stored.notice)
+        if notice is None:
+            return
+        pin = notice.kind == "pin"
+        context = FailureContext(
+            action="pin" if pin else "add",
+            region=self._region(),
+            incident_title=notice.incident_title,
+            # A pinned message is still in the channel; anything typed is given back.
+            text="" if pin else notice.text,
+        )
+        await self._replier(notice).send(explain(error, context).text)

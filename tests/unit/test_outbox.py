@@ -1,0 +1,318 @@
+"""The outbox on a real SQLite file, with a scripted gateway: one send per token in flight, what the
+waiting person is told, background retries, giving up, resuming after a restart, and the follow-ups."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from botocore import exceptions as aws
+
+from bot.aws.incidents import OutcomeUnknown
+from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
+from bot.errors import GaveUp
+from bot.outbox import Landed, Notice, Outbox, Queued, Refused, RetryPolicy
+from bot.store import EntryState, StoredEntry
+from bot.store.sqlite import SqliteStore
+
+ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
+FAST = RetryPolicy(first_delay_seconds=0.01, max_delay_seconds=0.05)
+
+
+def throttled() -> aws.ClientError:
+    return aws.ClientError(
+        {
+            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": 429},
+        },
+        "CreateTimelineEvent",
+    )
+
+
+def denied() -> aws.ClientError:
+    return aws.ClientError(
+        {
+            "Error": {"Code": "AccessDeniedException", "Message": "no"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+        "CreateTimelineEvent",
+    )
+
+
+class ScriptedGateway:
+    """Answers each call with the next scripted outcome (an exception or an event id; afterwards
+    "event-<token>"), optionally holding every answer until the test opens the gate."""
+
+    region = "eu-west-1"
+
+    def __init__(self, *script: BaseException | str, gated: bool = False) -> None:
+        self.script = list(script)
+        self.tokens: list[str] = []
+        self.gate = asyncio.Event()
+        if not gated:
+            self.gate.set()
+
+    async def create_timeline_event(self, entry: TimelineEntry) -> str:
+        self.tokens.append(entry.client_token)
+        await self.gate.wait()
+        outcome = self.script.pop(0) if self.script else f"event-{entry.client_token}"
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class RecordedFollowUps:
+    def __init__(self) -> None:
+        self.landed_entries: list[tuple[str, str]] = []
+        self.failures: list[tuple[str, BaseException]] = []
+        self.told = asyncio.Event()
+
+    async def landed(self, stored: StoredEntry, event_id: str) -> None:
+        self.landed_entries.append((stored.entry.client_token, event_id))
+        self.told.set()
+
+    async def failed(self, stored: StoredEntry, error: BaseException) -> None:
+        self.failures.append((stored.entry.client_token, error))
+        self.told.set()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(str(tmp_path / "bot.db"))
+    yield opened
+    await opened.close()
+
+
+def outbox_for(
+    store: SqliteStore,
+    gateway: ScriptedGateway,
+    follow_ups: RecordedFollowUps,
+    policy: RetryPolicy = FAST,
+    max_in_flight: int = 10,
+) -> Outbox:
+    return Outbox(
+        store,
+        gateway,  # type: ignore[arg-type]
+        follow_ups,
+        lease=timedelta(seconds=30),
+        max_in_flight=max_in_flight,
+        policy=policy,
+    )
+
+
+def entry(name: str = "1") -> TimelineEntry:
+    return TimelineEntry(
+        client_token("t", name),
+        ARN,
+        EventType.NOTE,
+        datetime(2026, 11, 26, tzinfo=UTC),
+        encode_event_data("hi"),
+    )
+
+
+async def saved(store: SqliteStore, outbox: Outbox, name: str = "1") -> StoredEntry:
+    notice = Notice(kind="reply", team_id="T1", channel_id="C1", user_id="U1")
+    return await store.save_entry_once(entry(name), notice.to_json(), outbox.lease_until())
+
+
+async def state_of(store: SqliteStore, name: str = "1") -> StoredEntry:
+    return await store.save_entry_once(entry(name), "", datetime.now(UTC))
+
+
+async def settle(outbox: Outbox, rounds: int = 300) -> None:
+    """Sweep as the outbox's own loop would, until nothing is pending, in flight or being told."""
+    for _ in range(rounds):
+        await outbox.sweep()
+        await asyncio.sleep(0.01)
+        if outbox.in_flight == 0 and not outbox._tasks and await outbox._store.pending_count() == 0:
+            return
+
+
+# One attempt per token in flight
+
+
+async def test_callers_with_one_token_share_one_send(store: SqliteStore) -> None:
+    gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    first = asyncio.ensure_future(outbox.deliver(stored))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(outbox.deliver(stored))
+    await asyncio.sleep(0.01)
+    gateway.gate.set()
+    event_id = f"event-{stored.entry.client_token}"
+    assert await first == Landed(event_id)
+    assert await second == Landed(event_id, joined=True)
+    assert gateway.tokens == [stored.entry.client_token]
+    assert (await state_of(store)).state is EntryState.SENT
+    await settle(outbox)
+    assert follow_ups.landed_entries == []  # the person waiting was answered directly
+
+
+async def test_a_final_refusal_reaches_every_waiting_caller_and_is_not_retried(store: SqliteStore) -> None:
+    gateway, follow_ups = ScriptedGateway(denied(), gated=True), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    callers = [asyncio.ensure_future(outbox.deliver(stored)) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    gateway.gate.set()
+    for caller in callers:
+        outcome = await caller
+        assert isinstance(outcome, Refused) and isinstance(outcome.error, aws.ClientError)
+    await settle(outbox)
+    assert len(gateway.tokens) == 1
+    assert (await state_of(store)).state is EntryState.FAILED
+    assert follow_ups.failures == []
+
+
+async def test_a_send_outlives_its_cancelled_caller_and_its_person_is_told(store: SqliteStore) -> None:
+    """Once asked, AWS's answer is recorded even if the person's request goes away (the bot stopping)."""
+    gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    caller = asyncio.ensure_future(outbox.deliver(stored))
+    await asyncio.sleep(0.01)
+    caller.cancel()
+    gateway.gate.set()
+    await settle(outbox)
+    assert (await state_of(store)).state is EntryState.SENT
+    assert follow_ups.landed_entries == [(stored.entry.client_token, f"event-{stored.entry.client_token}")]
+
+
+# Queued, then retried in the background
+
+
+async def test_a_throttled_entry_is_queued_then_lands_once_and_the_person_is_told(store: SqliteStore) -> None:
+    gateway, follow_ups = ScriptedGateway(throttled(), throttled()), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    outcome = await outbox.deliver(stored)
+    assert isinstance(outcome, Queued) and isinstance(outcome.error, aws.ClientError)
+    pending = await state_of(store)
+    assert (pending.state, pending.attempts) == (EntryState.PENDING, 1)
+    await settle(outbox)
+    token = stored.entry.client_token
+    assert gateway.tokens == [token, token, token]  # the same token every time
+    assert follow_ups.landed_entries == [(token, f"event-{token}")]
+    assert (await state_of(store)).state is EntryState.SENT
+
+
+async def test_past_the_patience_the_person_hears_queued_and_then_landed(store: SqliteStore) -> None:
+    gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    assert await outbox.deliver(stored, wait=0.05) == Queued(None)
+    gateway.gate.set()
+    await settle(outbox)
+    assert follow_ups.landed_entries == [(stored.entry.client_token, f"event-{stored.entry.client_token}")]
+    assert len(gateway.tokens) == 1
+
+
+async def test_a_refusal_after_queueing_is_told_and_never_retried(store: SqliteStore) -> None:
+    gateway, follow_ups = ScriptedGateway(throttled(), denied()), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    assert isinstance(await outbox.deliver(stored), Queued)
+    await settle(outbox)
+    ((token, error),) = follow_ups.failures
+    assert token == stored.entry.client_token and isinstance(error, aws.ClientError)
+    assert (await state_of(store)).state is EntryState.FAILED
+    assert len(gateway.tokens) == 2
+
+
+async def test_it_gives_up_after_the_policy_and_says_whether_it_may_have_landed(store: SqliteStore) -> None:
+    patient_for_nothing = RetryPolicy(first_delay_seconds=0.01, give_up_after=timedelta(0))
+    gateway, follow_ups = ScriptedGateway(OutcomeUnknown("timed out")), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups, policy=patient_for_nothing)
+    outcome = await outbox.deliver(await saved(store, outbox))
+    assert isinstance(outcome, Refused) and isinstance(outcome.error, GaveUp)
+    assert outcome.error.uncertain is True
+    assert (await state_of(store)).state is EntryState.FAILED
+
+
+async def test_backoff_grows_within_bounds() -> None:
+    policy = RetryPolicy(first_delay_seconds=1, max_delay_seconds=60)
+    for attempts, ceiling in ((1, 1), (2, 2), (3, 4), (7, 60), (30, 60)):
+        delays = [policy.delay(attempts) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+
+
+# Restarts, and more than one process
+
+
+async def test_a_new_run_resumes_what_the_last_one_left_pending(tmp_path: Path) -> None:
+    path = str(tmp_path / "bot.db")
+    first_store = SqliteStore(path)
+    killed = outbox_for(first_store, ScriptedGateway(), RecordedFollowUps())
+    # Saved and held by a request that never finished (the process died): held for no time at all.
+    notice = Notice(kind="reply", team_id="T1", channel_id="C1", user_id="U1").to_json()
+    for name in ("a", "b", "c"):
+        await first_store.save_entry_once(entry(name), notice, datetime.now(UTC))
+    await first_store.close()
+    del killed
+
+    store = SqliteStore(path)
+    try:
+        gateway, follow_ups = ScriptedGateway(), RecordedFollowUps()
+        outbox = outbox_for(store, gateway, follow_ups)
+        await settle(outbox)
+        tokens = sorted(entry(name).client_token for name in ("a", "b", "c"))
+        assert sorted(gateway.tokens) == tokens
+        assert sorted(token for token, _ in follow_ups.landed_entries) == tokens
+        assert await store.pending_count() == 0
+        await settle(outbox)
+        assert len(gateway.tokens) == 3  # nothing is sent twice
+    finally:
+        await store.close()
+
+
+async def test_two_outboxes_on_one_database_send_each_entry_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "bot.db")
+    stores = [SqliteStore(path), SqliteStore(path)]
+    gateways = [ScriptedGateway(), ScriptedGateway()]
+    outboxes = [
+        outbox_for(s, g, RecordedFollowUps(), max_in_flight=4) for s, g in zip(stores, gateways, strict=True)
+    ]
+    try:
+        for i in range(20):
+            await stores[0].save_entry_once(entry(str(i)), "{}", datetime.now(UTC))
+        await asyncio.gather(*(settle(o) for o in outboxes))
+        sent = gateways[0].tokens + gateways[1].tokens
+        assert sorted(sent) == sorted(entry(str(i)).client_token for i in range(20))
+    finally:
+        for opened in stores:
+            await opened.close()
+
+
+async def test_a_sweep_claims_no_more_than_there_is_room_for(store: SqliteStore) -> None:
+    gateway = ScriptedGateway(gated=True)
+    outbox = outbox_for(store, gateway, RecordedFollowUps(), max_in_flight=3)
+    for i in range(5):
+        await store.save_entry_once(entry(str(i)), "{}", datetime.now(UTC))
+    assert await outbox.sweep() == 3
+    assert await outbox.sweep() == 0
+    gateway.gate.set()
+    await settle(outbox)
+    assert len(gateway.tokens) == 5
+
+
+async def test_stop_leaves_unfinished_attempts_pending_for_the_next_run(store: SqliteStore) -> None:
+    gateway = ScriptedGateway(gated=True)
+    outbox = outbox_for(store, gateway, RecordedFollowUps())
+    await store.save_entry_once(entry(), "{}", datetime.now(UTC))
+    outbox.start()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if gateway.tokens:
+            break
+    assert await outbox.stop(grace_seconds=0.05) == 1
+    assert (await state_of(store)).state is EntryState.PENDING
+
+
+def test_a_notice_round_trips_and_garbage_is_none() -> None:
+    notice = Notice("pin", "T1", "C1", "U1", message_ts="1.2", incident_title="DB ✨", text="a\nb")
+    assert Notice.from_json(notice.to_json()) == notice
+    assert Notice.from_json("") is None and Notice.from_json('{"kind": 1, "bogus": 2}') is None
