@@ -74,6 +74,13 @@ def help_reply(trailing: str) -> str:
     )
 
 
+def command_incomplete() -> str:
+    return (
+        "Slack sent this command without saying who sent it or from which channel, so nothing was done. "
+        "Try again; if it keeps happening, tell the bot's operators."
+    )
+
+
 def malformed(problem: str, original: str) -> str:
     return f"{problem}\n\n{help_text()}{your_text(original)}"
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import signal
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -27,12 +30,56 @@ SOCKET_KEY = web.AppKey("socket_mode_handler", object)
 DRAIN_SECONDS = 7.0
 HTTP_SHUTDOWN_SECONDS = 1.0
 OUTBOX_GRACE_SECONDS = 1.0
+# Slack's replay window for signed requests, as Bolt applies it.
+SIGNATURE_MAX_AGE_SECONDS = 5 * 60
 
 
 async def slack_events(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
-    bolt_response = await runtime.app.async_dispatch(await to_bolt_request(request))
+    try:
+        bolt_request = await to_bolt_request(request)
+        problem = _unreadable(bolt_request.body)
+    except (ValueError, AttributeError, TypeError) as error:
+        # Not UTF-8, broken or truncated JSON, JSON that is not an object: Bolt raises while reading it.
+        bolt_request, problem = None, f"{type(error).__name__}: {str(error)[:200]}"
+    if problem is not None or bolt_request is None:
+        return await _refuse_unreadable(request, runtime, problem or "unreadable")
+    bolt_response = await runtime.app.async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
+
+
+def _unreadable(body: object) -> str | None:
+    """Why Bolt cannot work with a parsed body (its middleware calls .get on these), or None."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    if "event" in body and not isinstance(body["event"], dict):
+        return "its event is not a JSON object"
+    return None
+
+
+async def _refuse_unreadable(request: web.Request, runtime: Runtime, problem: str) -> web.Response:
+    """401 when not signed with our secret (as Bolt answers any unsigned request), else 400; never a 500,
+    which Slack would retry."""
+    secret = runtime.deps.settings.slack_signing_secret or ""
+    if not _signed(secret, await request.read(), request.headers):
+        logger.info("unreadable unsigned request refused", extra={"problem": problem})
+        return web.json_response({"error": "invalid request"}, status=401)
+    logger.warning(
+        "signed request the bot cannot read refused",
+        extra={"problem": problem, "content_type": request.content_type},
+    )
+    return web.json_response({"error": "malformed request"}, status=400)
+
+
+def _signed(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's v0 signature over the raw bytes. slack_sdk's verifier decodes the body as UTF-8 first, so it
+    cannot check a signed body that is not UTF-8; this is the same HMAC over the bytes themselves."""
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    if not secret or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+        return False
+    signed_part = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), signed_part, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers.get("X-Slack-Signature", ""))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,8 @@ from bot.slack.outcomes import added_reply
 from bot.slack.replies import Replier
 from bot.slack.views import ComposeContext, compose_modal
 
+logger = logging.getLogger(__name__)
+
 
 def immediate_reply(command: Command) -> str | None:
     """Replies that need no store, AWS or Slack call, so they can ride on the ack itself."""
@@ -58,6 +61,12 @@ async def handle_incident_note(
     context: AsyncBoltContext,
 ) -> None:
     received_at = datetime.now(UTC)
+    missing = [field for field in ("team_id", "channel_id", "user_id") if not command.get(field)]
+    if missing:
+        # Slack always sends all three: without them there is no one to attribute to and nowhere to reply.
+        logger.warning("slash command refused: missing fields", extra={"missing": ",".join(missing)})
+        await ack(text=messages.command_incomplete(), response_type="ephemeral")
+        return
     parsed = parse_command(str(command.get("text") or ""))
     quick = immediate_reply(parsed)
     if quick is not None:

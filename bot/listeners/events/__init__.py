@@ -1,10 +1,25 @@
 from __future__ import annotations
 
+import logging
+import re
+from typing import Any
+
 from slack_bolt.async_app import AsyncApp
 
 from bot.listeners.events.reaction_added import handle_reaction_added
 from bot.listeners.tracking import tracked
 
+logger = logging.getLogger(__name__)
+
+
+async def ignore_event(event: dict[str, Any], body: dict[str, Any]) -> None:
+    logger.info(
+        "event ignored", extra={"event_type": str(event.get("type")), "team": str(body.get("team_id"))}
+    )
+
 
 def register(app: AsyncApp) -> None:
     app.event("reaction_added")(tracked(handle_reaction_added))
+    # Last: any other event is acked 200, so Slack neither retries it nor counts it as a failed delivery
+    # (too many of those and Slack turns the app's event subscriptions off, pins included).
+    app.event(re.compile(".*"))(ignore_event)
