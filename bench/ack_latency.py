@@ -7,7 +7,15 @@ own trigger_id and response_url; the ack latency is the time until the app's HTT
 For the bot, the run then waits (bounded) until every note is on the fake incident's timeline and
 every response_url got its reply, and counts lost and duplicated events.
 
+Scenarios for the outbox: `--throttle R` makes the fake Incident Manager throttle CreateTimelineEvent
+above R calls/s, `--outage S` takes it down (connections reset) for the first S seconds of the bot's run.
+Each note's replies are then sorted: "Added" at once, "saved ... not on the timeline yet" followed by
+"Now on the timeline", or reported failed.  The bot's client-side rate limit
+(INCIDENT_MANAGER_CALLS_PER_SECOND) is `--bot-rate`; without it the bot gets 1000/s in the plain run
+(so the ack comparison does not measure the limit) and its own default under --throttle / --outage.
+
     python -m bench.ack_latency [--notes N] [--concurrency C] [--aws-latency S]
+                                [--throttle R] [--outage S] [--bot-rate R]
 """
 
 from __future__ import annotations
@@ -25,13 +33,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bot.config import DEFAULT_AWS_CALLS_PER_SECOND
 from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
 from tests.support import slack_requests
@@ -45,6 +54,15 @@ REGION = "eu-west-1"
 CHANNEL_ID = "C0001"  # seeded by FakeSlack, like user U0001 "alice"
 USER_ID = "U0001"
 NOTE_PATTERN = re.compile(r"bench note (\d+)(?=\s|$)")
+# The bot's rate limit in the plain run: the most bot.config accepts, so the limit is not what is measured.
+UNLIMITED_BOT_RATE = 1000.0
+
+# What the bot replies (bot/messages.py): at once, or "saved" and later a second reply.
+ADDED_PREFIX = "Added a "
+QUEUED_MARK = "is saved but not on the timeline yet"
+QUEUED_REASON = re.compile(r"Incident Manager (.+?) right now")
+LANDED_LATER_PREFIX = "Now on the timeline"
+FAILED_MARKS = ("Nothing was added", "_Reference:")
 
 SLACK_ACK_DEADLINE = 3.0  # Slack shows the person an error when the ack takes longer
 REQUEST_TIMEOUT = 10.0  # per HTTP request of the load generator
@@ -52,6 +70,7 @@ START_TIMEOUT = 30.0  # until a child process answers /healthz
 BIND_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0  # SIGTERM, then SIGKILL
 POLL_INTERVAL = 0.05
+METRICS_INTERVAL = 0.5  # how often GET /metrics is read while waiting for the bot's events
 LAG_INTERVAL = 0.005
 
 # Variables of the parent's environment that must not leak into the children (real AWS or Slack
@@ -64,6 +83,8 @@ _DROP_NAMES = {
     "BIND_ALLOWED_USERS",
     "BIND_ALLOWED_USERGROUPS",
     "INCIDENT_MANAGER_READ_TIMEOUT",
+    "INCIDENT_MANAGER_CALLS_PER_SECOND",
+    "TIMELINE_ADDED_REACTION",
     "LOG_LEVEL",
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -231,6 +252,7 @@ class Sample:
     latency: float  # seconds from sending the request to having read the whole response
     status: int  # 0 when no HTTP response came
     error: str | None = None
+    sent: float = math.nan  # time.time() when the request was sent
 
 
 @dataclass
@@ -257,15 +279,15 @@ def prepare(slack: FakeSlack, text: str) -> Prepared:
 
 
 async def post(session: aiohttp.ClientSession, url: str, prepared: Prepared) -> Sample:
-    started = time.perf_counter()
+    sent, started = time.time(), time.perf_counter()
     try:
         async with session.post(
             url + "/slack/events", data=prepared.body.encode(), headers=prepared.headers
         ) as response:
             await response.read()
-            return Sample(time.perf_counter() - started, response.status)
+            return Sample(time.perf_counter() - started, response.status, sent=sent)
     except (aiohttp.ClientError, TimeoutError) as error:
-        return Sample(time.perf_counter() - started, 0, type(error).__name__)
+        return Sample(time.perf_counter() - started, 0, type(error).__name__, sent=sent)
 
 
 async def measure_loop_lag(lags: list[float], stop: asyncio.Event) -> None:
@@ -276,9 +298,14 @@ async def measure_loop_lag(lags: list[float], stop: asyncio.Event) -> None:
 
 
 async def fire(
-    child: Child, requests: Sequence[Prepared], concurrency: int, warmups: Sequence[Prepared]
+    child: Child,
+    requests: Sequence[Prepared],
+    concurrency: int,
+    warmups: Sequence[Prepared],
+    on_start: Callable[[], None] | None = None,
 ) -> Burst:
-    """`concurrency` workers, each with its own session and keep-alive connection, share the requests."""
+    """`concurrency` workers, each with its own session and keep-alive connection, share the requests.
+    `on_start` is called just before the first timed request (after the warm-ups)."""
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     sessions = [
         aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=1))
@@ -302,6 +329,8 @@ async def fire(
         stop_lag = asyncio.Event()
         lag_task = asyncio.create_task(measure_loop_lag(lags, stop_lag))
         cpu_before = child.cpu_seconds()
+        if on_start is not None:
+            on_start()
         started_wall, started = time.time(), time.perf_counter()
         await asyncio.gather(*(worker(session) for session in sessions))
         wall = time.perf_counter() - started

@@ -7,11 +7,11 @@ import logging
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.outbox import Landed, Outcome, Queued, Refused
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format that generate_latest writes, which every Prometheus version scrapes.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The mapping layer logs one line per failure, with its kind; metrics count those lines.
 FAILURES_LOGGER = "bot.failures"
 

@@ -100,7 +100,10 @@ class SqliteStore:
         return work(self._connection)
 
     async def ping(self) -> None:
-        await self._run(lambda connection: connection.execute("SELECT 1").fetchone())
+        # Reads the database's first page, so a file that is gone, unreadable or corrupt fails it.
+        await self._run(
+            lambda connection: connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        )
 
     async def close(self) -> None:
         def _close(connection: sqlite3.Connection) -> None:

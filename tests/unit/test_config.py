@@ -299,3 +299,22 @@ def test_slack_api_url_must_have_a_host_and_a_valid_port() -> None:
     assert load_settings({**HTTP, "SLACK_API_URL": "http://127.0.0.1:8080/api"}).slack_api_url.endswith(
         "/api/"
     )
+
+
+def test_the_rate_limit_and_retry_mode_have_defaults_and_are_configurable() -> None:
+    defaults = load_settings(HTTP)
+    assert (defaults.aws_calls_per_second, defaults.aws_retry_mode) == (5.0, "standard")
+    tuned = load_settings({**HTTP, "INCIDENT_MANAGER_CALLS_PER_SECOND": "12.5", "AWS_RETRY_MODE": "Adaptive"})
+    assert (tuned.aws_calls_per_second, tuned.aws_retry_mode) == (12.5, "adaptive")
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "0.05", "1001", "nan", "fast", "inf"])
+def test_a_rate_limit_out_of_range_is_named(raw: str) -> None:
+    assert "INCIDENT_MANAGER_CALLS_PER_SECOND must be a number from 0.1 to 1000" in config_error(
+        {**HTTP, "INCIDENT_MANAGER_CALLS_PER_SECOND": raw}
+    )
+
+
+@pytest.mark.parametrize("raw", ["legacy", "retry"])
+def test_only_standard_or_adaptive_retries(raw: str) -> None:
+    assert "AWS_RETRY_MODE must be standard or adaptive" in config_error({**HTTP, "AWS_RETRY_MODE": raw})

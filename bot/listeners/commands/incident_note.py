@@ -26,6 +26,7 @@ from bot.domain.commands import (
     parse_command,
 )
 from bot.domain.slack_text import readable
+from bot.domain.timeline import EventType
 from bot.errors import EntryEmpty, MalformedCommand
 from bot.failures import FailureContext, explain
 from bot.outbox import Notice
@@ -61,13 +62,16 @@ async def handle_incident_note(
     context: AsyncBoltContext,
 ) -> None:
     received_at = datetime.now(UTC)
+    metrics = deps_of(context).metrics
     missing = [field for field in ("team_id", "channel_id", "user_id") if not command.get(field)]
     if missing:
+        metrics.commands.labels("incomplete").inc()
         # Slack always sends all three: without them there is no one to attribute to and nowhere to reply.
         logger.warning("slash command refused: missing fields", extra={"missing": ",".join(missing)})
         await ack(text=messages.command_incomplete(), response_type="ephemeral")
         return
     parsed = parse_command(str(command.get("text") or ""))
+    metrics.commands.labels(command_form(parsed)).inc()
     quick = immediate_reply(parsed)
     if quick is not None:
         await ack(text=quick, response_type="ephemeral")
@@ -118,6 +122,18 @@ async def handle_incident_note(
         reply = explain(error, failure).text
     if reply is not None:
         await replier.send(reply)
+
+
+def command_form(command: Command) -> str:
+    """The form's name for the metrics: note, event, bind, unbind, status, help, compose, empty, malformed."""
+    match command:
+        case AddEntry(event_type=EventType.NOTE):
+            return "note"
+        case AddEntry():
+            return "event"
+        case EmptyEntry():
+            return "empty"
+    return type(command).__name__.lower()
 
 
 def failure_context(command: Command, region: str | None) -> FailureContext:

@@ -1,0 +1,167 @@
+"""The second reply, against the fake Slack: landed or finally failed, for a note, a form and a pin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from botocore import exceptions as aws
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.timeline import (
+    Attribution,
+    EventType,
+    TimelineEntry,
+    client_token,
+    compose_event_text,
+    encode_event_data,
+)
+from bot.errors import GaveUp
+from bot.outbox import Notice
+from bot.slack.followups import RESPONSE_URL_LIFETIME_SECONDS, SlackFollowUps
+from bot.store import EntryState, StoredEntry
+from tests.conftest import BOT_TOKEN
+from tests.fakes.slack_api import FakeSlack
+
+ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
+TS = "1764150000.123456"
+
+
+@pytest.fixture
+async def follow_ups(fake_slack: FakeSlack) -> AsyncIterator[SlackFollowUps]:
+    async with aiohttp.ClientSession() as session:
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url, session=session)
+        yield SlackFollowUps(client, session, "white_check_mark", lambda: "eu-west-1")
+
+
+def stored(notice: Notice | str) -> StoredEntry:
+    text = compose_event_text("db failed over", Attribution("alice"))
+    entry = TimelineEntry(
+        client_token("t", "1"),
+        ARN,
+        EventType.NOTE,
+        datetime(2026, 11, 26, 9, 40, tzinfo=UTC),
+        encode_event_data(text),
+    )
+    raw = notice if isinstance(notice, str) else notice.to_json()
+    return StoredEntry(entry, EntryState.PENDING, None, notice=raw, attempts=3, created_at=datetime.now(UTC))
+
+
+def reply_notice(response_url: str | None, issued_at: float | None = None) -> Notice:
+    return Notice(
+        kind="reply",
+        team_id="T0001",
+        channel_id="C0001",
+        user_id="U0001",
+        response_url=response_url,
+        response_url_issued_at=issued_at,
+        incident_title="Checkout DB down",
+        text="db failed over",
+    )
+
+
+async def test_a_landed_note_is_told_through_its_response_url(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    url = fake_slack.new_response_url()
+    await follow_ups.landed(stored(reply_notice(url, time.time())), "event-1")
+    (reply,) = fake_slack.responses(url)
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("Now on the timeline: the note that was waiting for Incident Manager")
+    assert "|Checkout DB down>" in reply["text"] and "2026-11-26 09:40:00 UTC" in reply["text"]
+    assert "> db failed over" in reply["text"]
+
+
+async def test_past_the_response_urls_life_it_goes_by_chat_post_ephemeral(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    url = fake_slack.new_response_url()
+    expired = time.time() - RESPONSE_URL_LIFETIME_SECONDS - 60
+    await follow_ups.landed(stored(reply_notice(url, expired)), "event-1")
+    assert fake_slack.responses(url) == []
+    (call,) = fake_slack.calls_to("chat.postEphemeral")
+    assert (call.params["channel"], call.params["user"]) == ("C0001", "U0001")
+    assert "Now on the timeline" in call.params["text"]
+
+
+async def test_a_final_failure_gives_the_text_back_with_a_reference(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    url = fake_slack.new_response_url()
+    error = aws.ClientError(
+        {
+            "Error": {"Code": "AccessDeniedException", "Message": "no"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+        "CreateTimelineEvent",
+    )
+    await follow_ups.failed(stored(reply_notice(url, time.time())), error)
+    (reply,) = fake_slack.responses(url)
+    assert "isn't allowed to call `ssm-incidents:CreateTimelineEvent`" in reply["text"]
+    assert "Nothing was added to the timeline." in reply["text"]
+    assert "```db failed over```" in reply["text"] and "_Reference: " in reply["text"]
+
+
+@pytest.mark.parametrize(
+    ("uncertain", "says"),
+    [
+        (False, "Nothing was added to the timeline."),
+        (True, "can't tell whether it was added"),
+    ],
+)
+async def test_giving_up_says_how_long_and_whether_it_may_have_landed(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack, uncertain: bool, says: str
+) -> None:
+    url = fake_slack.new_response_url()
+    gave_up = GaveUp("ThrottlingException: Rate exceeded", uncertain, timedelta(hours=24, minutes=3))
+    await follow_ups.failed(stored(reply_notice(url, time.time())), gave_up)
+    (reply,) = fake_slack.responses(url)
+    assert "kept failing or not answering for 24 hours" in reply["text"] and says in reply["text"]
+    if uncertain:
+        assert "Nothing was added" not in reply["text"]
+
+
+async def test_a_landed_pin_is_confirmed_by_the_mark_alone(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
+    pin = Notice("pin", "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
+    await follow_ups.landed(stored(pin), "event-1")
+    (mark,) = fake_slack.calls_to("reactions.add")
+    assert (mark.params["timestamp"], mark.params["name"]) == (ts, "white_check_mark")
+    assert fake_slack.calls_to("chat.postEphemeral") == []
+
+
+async def test_a_landed_pin_whose_mark_fails_is_told_to_the_person_who_pinned(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
+    fake_slack.fail_next("reactions.add", "missing_scope")
+    pin = Notice("pin", "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
+    await follow_ups.landed(stored(pin), "event-1")
+    (call,) = fake_slack.calls_to("chat.postEphemeral")
+    assert call.params["user"] == "U0003" and "Now on the timeline" in call.params["text"]
+
+
+async def test_a_form_entry_gets_both_the_reply_and_the_mark(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
+    url = fake_slack.new_response_url()
+    capture = Notice(
+        "capture", "T0001", "C0001", "U0001", response_url=url, message_ts=ts, incident_title="X"
+    )
+    await follow_ups.landed(stored(capture), "event-1")
+    assert len(fake_slack.calls_to("reactions.add")) == 1
+    assert "Now on the timeline" in fake_slack.responses(url)[0]["text"]
+
+
+async def test_an_entry_without_a_readable_notice_tells_no_one(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    await follow_ups.landed(stored(""), "event-1")
+    await follow_ups.failed(stored("{not json"), RuntimeError("x"))
+    assert fake_slack.calls == [] or all(c.method == "auth.test" for c in fake_slack.calls)
