@@ -352,18 +352,43 @@ class Outcome:
 
     events_done_wall: float | None = None  # when the last note's first event was created (fake's clock)
     replies_done_wall: float | None = None  # when the last response_url got its first reply
+    settled_wall: float | None = None  # when the last note got its final reply (Added, Now on, failed)
+    second_done_wall: float | None = None  # when the last "Now on the timeline" reply came
     note_delays: list[float] = field(default_factory=list)  # bot got the command -> its event exists
+    first_reply_delays: list[float] = field(default_factory=list)  # note sent -> its first reply
+    second_reply_delays: list[float] = field(default_factory=list)  # note sent -> "Now on the timeline"
     events_matched: int = 0
     distinct_notes: int = 0
     events_total: int = 0
     replies: int = 0
     replies_ok: int = 0
+    replies_saved: int = 0
+    replies_landed_later: int = 0
+    replies_failed: int = 0
     urls_replied: int = 0
     other_replies: Counter[str] = field(default_factory=Counter)
+    # Per note, by its replies: "Added" at once; "saved" then "Now on the timeline"; "saved" and nothing
+    # more yet; failed (any reply saying "Nothing was added" or carrying a "_Reference:"); anything else.
+    added_direct: int = 0
+    queued_landed: int = 0
+    queued_waiting: int = 0
+    failed: int = 0
+    other_notes: int = 0
+    no_reply: int = 0
+    queued_reasons: Counter[str] = field(default_factory=Counter)  # "Incident Manager <reason> right now"
+    ephemeral_calls: int = 0  # chat.postEphemeral: a reply that did not go through its response_url
     create_calls: int = 0
     create_failures: int = 0
+    create_errors: Counter[str] = field(default_factory=Counter)
+    outbox_depth_max: float | None = None  # incident_bot_outbox_depth, as GET /metrics read it
+    outbox_depth_last: float | None = None
+    attempts: Counter[str] = field(default_factory=Counter)  # incident_bot_outbox_attempts "source/outcome"
     cpu: float | None = None  # CPU seconds the bot used from the burst start until drained
     log_problems: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def settled(self) -> int:
+        return self.added_direct + self.queued_landed + self.failed + self.other_notes
 
 
 def count_events(outcome: Outcome, aws: FakeIncidentManager, arn: str, notes: int) -> None:
@@ -390,22 +415,100 @@ def count_events(outcome: Outcome, aws: FakeIncidentManager, arn: str, notes: in
         outcome.events_done_wall = max(e["eventUpdatedTime"].timestamp() for e in first.values())
 
 
-def count_replies(outcome: Outcome, slack: FakeSlack, urls: set[str]) -> None:
-    accepted = [r for r in slack.response_log if r.accepted and r.url in urls]
-    outcome.replies = len(accepted)
-    outcome.replies_ok = 0
-    outcome.other_replies.clear()
-    first: dict[str, float] = {}
-    for reply in accepted:
-        first.setdefault(reply.url, reply.time)
+def first_line(text: str) -> str:
+    return text.splitlines()[0][:100] if text else "(no text)"
+
+
+def count_replies(outcome: Outcome, slack: FakeSlack, sent: dict[str, float]) -> None:
+    """Sort each note's replies (`sent`: response_url -> when its note was sent)."""
+    accepted = [r for r in slack.response_log if r.accepted and r.url in sent]
+    by_url: dict[str, list[tuple[float, str]]] = {}
+    for reply in accepted:  # in arrival order
         text = str(reply.payload.get("text", "")) if isinstance(reply.payload, dict) else ""
-        if text.startswith("Added a "):
-            outcome.replies_ok += 1
+        by_url.setdefault(reply.url, []).append((reply.time, text))
+    outcome.replies = len(accepted)
+    texts = [text for replies in by_url.values() for _, text in replies]
+    outcome.replies_saved = sum(1 for text in texts if QUEUED_MARK in text)
+    outcome.replies_landed_later = sum(1 for text in texts if text.startswith(LANDED_LATER_PREFIX))
+    outcome.replies_failed = sum(1 for text in texts if any(mark in text for mark in FAILED_MARKS))
+    outcome.replies_ok = sum(1 for text in texts if text.startswith(ADDED_PREFIX))
+    outcome.urls_replied = len(by_url)
+    outcome.other_replies.clear()
+    outcome.queued_reasons.clear()
+    outcome.added_direct = outcome.queued_landed = outcome.queued_waiting = 0
+    outcome.failed = outcome.other_notes = 0
+    outcome.first_reply_delays = []
+    outcome.second_reply_delays = []
+    settled_at: list[float] = []
+    second_at: list[float] = []
+    for url, replies in by_url.items():
+        outcome.first_reply_delays.append(replies[0][0] - sent[url])
+        first_text = replies[0][1]
+        later = next(((t, x) for t, x in replies[1:] if x.startswith(LANDED_LATER_PREFIX)), None)
+        failure = next(((t, x) for t, x in replies if any(mark in x for mark in FAILED_MARKS)), None)
+        if failure is not None:
+            outcome.failed += 1
+            settled_at.append(failure[0])
+            outcome.other_replies[first_line(failure[1])] += 1
+        elif first_text.startswith(ADDED_PREFIX):
+            outcome.added_direct += 1
+            settled_at.append(replies[0][0])
+        elif QUEUED_MARK in first_text:
+            reason = QUEUED_REASON.search(first_text)
+            outcome.queued_reasons[reason.group(1) if reason else "?"] += 1
+            if later is None:
+                outcome.queued_waiting += 1
+            else:
+                outcome.queued_landed += 1
+                settled_at.append(later[0])
+                second_at.append(later[0])
+                outcome.second_reply_delays.append(later[0] - sent[url])
         else:
-            outcome.other_replies[text.splitlines()[0][:100] if text else "(no text)"] += 1
-    outcome.urls_replied = len(first)
-    if len(first) == len(urls):
-        outcome.replies_done_wall = max(first.values())
+            outcome.other_notes += 1
+            settled_at.append(replies[0][0])
+            outcome.other_replies[first_line(first_text)] += 1
+        for _, text in replies[1:]:  # a reply beyond the expected ones
+            if not text.startswith(LANDED_LATER_PREFIX) and not any(m in text for m in FAILED_MARKS):
+                outcome.other_replies[first_line(text)] += 1
+    outcome.no_reply = len(sent) - len(by_url)
+    outcome.replies_done_wall = max(r[0][0] for r in by_url.values()) if len(by_url) == len(sent) else None
+    outcome.settled_wall = max(settled_at) if len(settled_at) == len(sent) else None
+    outcome.second_done_wall = max(second_at) if second_at and outcome.queued_waiting == 0 else None
+    outcome.ephemeral_calls = len(slack.calls_to("chat.postEphemeral"))
+
+
+METRIC_LINE = re.compile(r"^(incident_bot_\w+?)(?:\{(.*)\})?\s+(\S+)$")
+METRIC_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+async def read_metrics(session: aiohttp.ClientSession, bot: Child, outcome: Outcome) -> None:
+    """GET /metrics: the outbox depth (its maximum too) and the outbox's attempts by source and outcome."""
+    try:
+        async with session.get(bot.url + "/metrics", timeout=aiohttp.ClientTimeout(total=2)) as response:
+            if response.status != 200:
+                return
+            text = await response.text()
+    except (aiohttp.ClientError, TimeoutError):
+        return
+    attempts: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not (match := METRIC_LINE.match(line)):
+            continue
+        name, labels, value = match.group(1), dict(METRIC_LABEL.findall(match.group(2) or "")), match.group(3)
+        if name == "incident_bot_outbox_depth":
+            depth = float(value)
+            outcome.outbox_depth_last = depth
+            outcome.outbox_depth_max = max(depth, outcome.outbox_depth_max or 0.0)
+        elif name == "incident_bot_outbox_attempts_total":
+            attempts[f"{labels.get('source')}/{labels.get('outcome')}"] = int(float(value))
+    outcome.attempts = attempts
+
+
+def drained(outcome: Outcome, notes: int) -> bool:
+    """Every note got its final reply, and every note is on the timeline unless one was reported failed."""
+    if outcome.settled < notes:
+        return False
+    return outcome.events_done_wall is not None or outcome.failed + outcome.other_notes > 0
 
 
 async def drain(
@@ -414,26 +517,63 @@ async def drain(
     aws: FakeIncidentManager,
     arn: str,
     slack: FakeSlack,
-    urls: set[str],
+    sent: dict[str, float],
     limit: float,
 ) -> None:
-    """Poll until every note is on the timeline and every response_url got a reply, at most `limit` s."""
+    """Poll until every note is on the timeline and every note got its final reply, at most `limit` s."""
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if bot.process.poll() is not None:
-            raise BenchError(f"the bot exited with code {bot.process.returncode}:\n{bot.log_tail()}")
-        count_events(outcome, aws, arn, len(urls))
-        count_replies(outcome, slack, urls)
-        if outcome.events_done_wall is not None and outcome.replies_done_wall is not None:
-            break
-        await asyncio.sleep(POLL_INTERVAL)
-    # A duplicate could still be on its way; give it a moment to be counted.
-    await asyncio.sleep(0.5)
-    count_events(outcome, aws, arn, len(urls))
-    count_replies(outcome, slack, urls)
+    next_metrics = 0.0
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if bot.process.poll() is not None:
+                raise BenchError(f"the bot exited with code {bot.process.returncode}:\n{bot.log_tail()}")
+            if time.monotonic() >= next_metrics:
+                await read_metrics(session, bot, outcome)
+                next_metrics = time.monotonic() + METRICS_INTERVAL
+            count_events(outcome, aws, arn, len(sent))
+            count_replies(outcome, slack, sent)
+            if drained(outcome, len(sent)):
+                break
+            await asyncio.sleep(POLL_INTERVAL)
+        # A duplicate could still be on its way; give it a moment to be counted.
+        await asyncio.sleep(0.5)
+        count_events(outcome, aws, arn, len(sent))
+        count_replies(outcome, slack, sent)
+        await read_metrics(session, bot, outcome)
 
 
 # ------------------------------------------------------------------------------------ the run
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The faults the fake Incident Manager shows the bot, and the bot's own rate limit."""
+
+    throttle: float | None  # CreateTimelineEvent calls per second above which the fake throttles
+    outage: float  # seconds the fake is down from the first timed note on; 0: not down
+    bot_rate: float | None  # INCIDENT_MANAGER_CALLS_PER_SECOND given to the bot; None: the bot's default
+    bot_rate_why: str
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Scenario:
+        if args.bot_rate is not None:
+            rate, why = args.bot_rate, "--bot-rate"
+        elif args.throttle is not None or args.outage > 0:
+            rate, why = None, "the bot's own default; --bot-rate to change it"
+        else:
+            rate = UNLIMITED_BOT_RATE
+            why = "bench default, so the bot's rate limit is not what is measured; --bot-rate to change it"
+        return cls(args.throttle, args.outage, rate, why)
+
+    @property
+    def effective_bot_rate(self) -> float:
+        return self.bot_rate if self.bot_rate is not None else DEFAULT_AWS_CALLS_PER_SECOND
+
+    def drain_timeout(self, notes: int) -> float:
+        """Default wait for the bot's events and replies: 120 s, plus what the rate limits and the outage
+        make the last note wait at least."""
+        rate = min(self.effective_bot_rate, self.throttle or math.inf)
+        return min(600.0, 120.0 + self.outage + notes / rate)
 
 
 @dataclass
@@ -441,10 +581,12 @@ class Results:
     notes: int
     concurrency: int
     aws_latency: float
+    scenario: Scenario
     bare: Burst
     bot: Burst
     outcome: Outcome
     drain_timeout: float
+    aws_back_wall: float | None = None  # when the fake came back after --outage
 
 
 async def bind_channel(session: aiohttp.ClientSession, slack: FakeSlack, bot: Child, arn: str) -> None:
@@ -461,6 +603,9 @@ async def bind_channel(session: aiohttp.ClientSession, slack: FakeSlack, bot: Ch
 
 
 async def run(args: argparse.Namespace) -> Results:
+    scenario = Scenario.from_args(args)
+    drain_timeout = args.drain_timeout or scenario.drain_timeout(args.notes)
+    aws_back: list[float] = []
     children: list[Child] = []
     profiler: Profiler | None = None
     with (
@@ -488,6 +633,11 @@ async def run(args: argparse.Namespace) -> Results:
                         AWS_ENDPOINT_URL_SSM_INCIDENTS=aws.endpoint_url,
                         AWS_ACCESS_KEY_ID="AKIDBENCHBENCHBENCH",
                         AWS_SECRET_ACCESS_KEY="bench-secret-key",
+                        **(
+                            {"INCIDENT_MANAGER_CALLS_PER_SECOND": f"{scenario.bot_rate:g}"}
+                            if scenario.bot_rate is not None
+                            else {}
+                        ),
                     ),
                     bot_port,
                     workdir,
@@ -529,19 +679,35 @@ async def run(args: argparse.Namespace) -> Results:
                 profiler.start(bot.process.pid)
                 await asyncio.sleep(1.0)  # let it attach before the load starts
                 profiler.check_running()
-            bot_burst = await fire(bot, bot_requests, args.concurrency, warmups())
+
+            def back_up() -> None:
+                aws.set_down(False)
+                aws_back.append(time.time())
+                log(f"fake Incident Manager is back ({scenario.outage:g} s outage over)")
+
+            def start_faults() -> None:
+                if scenario.throttle is not None:
+                    aws.throttle_above(scenario.throttle, "CreateTimelineEvent")
+                if scenario.outage > 0:
+                    aws.set_down(True)
+                    asyncio.get_running_loop().call_later(scenario.outage, back_up)
+
+            bot_burst = await fire(bot, bot_requests, args.concurrency, warmups(), start_faults)
             if profiler is not None:
                 profiler.stop()
                 log(f"bot profile (its acks only) written to {args.profile_bot}")
             log(f"bot: acks done in {bot_burst.wall:.2f} s; waiting for its events and replies")
-            urls = {r.response_url for r in bot_requests}
-            await drain(outcome, bot, aws, arn, slack, urls, args.drain_timeout)
+            sent = {r.response_url: s.sent for r, s in zip(bot_requests, bot_burst.samples, strict=True)}
+            await drain(outcome, bot, aws, arn, slack, sent, drain_timeout)
             bot_cpu_after = bot.cpu_seconds()
             if bot_burst.cpu_at_start is not None and bot_cpu_after is not None:
                 outcome.cpu = bot_cpu_after - bot_burst.cpu_at_start
             creates = aws.calls_to("CreateTimelineEvent")
             outcome.create_calls = len(creates)
             outcome.create_failures = sum(1 for call in creates if not 200 <= call.status < 300)
+            outcome.create_errors = Counter(
+                call.error_code or str(call.status) for call in creates if not 200 <= call.status < 300
+            )
             for child in children:
                 if child.process.poll() is not None:
                     raise BenchError(f"{child.name} died during the run:\n{child.log_tail()}")
@@ -550,10 +716,12 @@ async def run(args: argparse.Namespace) -> Results:
                 args.notes,
                 args.concurrency,
                 args.aws_latency,
+                scenario,
                 bare_burst,
                 bot_burst,
                 outcome,
-                args.drain_timeout,
+                drain_timeout,
+                aws_back[0] if aws_back else None,
             )
         finally:
             if profiler is not None:
@@ -610,6 +778,27 @@ def burst_rows(burst: Burst) -> list[tuple[str, str]]:
     ]
 
 
+def count_list(counts: Counter[str]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "none"
+
+
+def scenario_lines(results: Results) -> list[str]:
+    s = results.scenario
+    faults = []
+    if s.throttle is not None:
+        faults.append(
+            f"throttles CreateTimelineEvent above {s.throttle:g} calls/s (burst {max(1.0, s.throttle):g})"
+        )
+    if s.outage > 0:
+        faults.append(f"is down (connections reset) for the first {s.outage:g} s of the bot's run")
+    rate = s.bot_rate if s.bot_rate is not None else DEFAULT_AWS_CALLS_PER_SECOND
+    return [
+        "fake Incident Manager "
+        + ("; ".join(faults) if faults else "answers every call: no throttle, no outage"),
+        f"bot INCIDENT_MANAGER_CALLS_PER_SECOND={rate:g} ({s.bot_rate_why})",
+    ]
+
+
 def report(results: Results) -> str:
     bare, bot = burst_rows(results.bare), burst_rows(results.bot)
     width = max(len(label) for label, _ in bare) + 2
@@ -618,6 +807,7 @@ def report(results: Results) -> str:
         "",
         f"/incident-note ack latency: {results.notes} notes, concurrency {results.concurrency}, "
         f"fake AWS CreateTimelineEvent latency {results.aws_latency:g} s",
+        *scenario_lines(results),
         "",
         f"{'':<{width}}{'bare Bolt':>{col}}{'bot':>{col}}",
     ]
@@ -631,25 +821,84 @@ def report(results: Results) -> str:
     def after(wall: float | None) -> str:
         return never if wall is None else secs(wall - results.bot.started_wall)
 
-    lines += [
-        "",
-        "bot, after the acks (times from the first note sent)",
-        f"  all {n} events exist after   {after(o.events_done_wall)}",
-        f"  events created               {o.events_matched} for {n} notes: lost {lost}, duplicates {duplicates}"
-        + (
-            f" ({o.events_total - o.events_matched} other events)"
-            if o.events_total != o.events_matched
-            else ""
+    def spread(values: Sequence[float]) -> str:
+        top = max(values, default=math.nan)
+        unit = secs if top >= 10 else ms  # seconds once a fault makes notes wait
+        return f"p50 {unit(percentile(values, 50))}, p99 {unit(percentile(values, 99))}, max {unit(top)}"
+
+    if o.queued_waiting:
+        last_second = f"n/a: {o.queued_waiting} saved notes still waiting after {results.drain_timeout:.0f} s"
+    elif o.second_done_wall is None:
+        last_second = "none needed (no note was saved for later)"
+    else:
+        last_second = after(o.second_done_wall)
+    rows = [
+        (f"all {n} events exist after", after(o.events_done_wall)),
+        (
+            "events created",
+            f"{o.events_matched} for {n} notes: lost {lost}, duplicates {duplicates}"
+            + (
+                f" ({o.events_total - o.events_matched} other events)"
+                if o.events_total != o.events_matched
+                else ""
+            ),
         ),
-        f"  command -> event on timeline p50 {ms(percentile(o.note_delays, 50))}, "
-        f"p99 {ms(percentile(o.note_delays, 99))}, max {ms(max(o.note_delays, default=math.nan))}",
-        f"  CreateTimelineEvent calls    {o.create_calls} (AWS errors: {o.create_failures})",
-        f"  replies received             {o.replies} on {o.urls_replied} of {n} response_urls "
-        f"({o.replies_ok} 'Added', {o.replies - o.replies_ok} other)",
-        f"  all replies in after         {after(o.replies_done_wall)}",
-        f"  bot CPU, first note to done  {secs(o.cpu)}",
-        f"  bot log warnings/errors      {o.log_problems.total()}",
+        ("command -> event on timeline", spread(o.note_delays)),
+        (
+            "CreateTimelineEvent calls",
+            f"{o.create_calls} (AWS errors: {o.create_failures}"
+            + (f": {count_list(o.create_errors)}" if o.create_errors else "")
+            + ")",
+        ),
+        (
+            "replies received",
+            f"{o.replies} on {o.urls_replied} of {n} response_urls ({o.replies_ok} 'Added', "
+            + (
+                f"{o.replies_saved} 'saved', {o.replies_landed_later} 'Now on the timeline', "
+                f"{o.replies_failed} failed, "
+                if o.replies_saved or o.replies_landed_later or o.replies_failed
+                else ""
+            )
+            + f"{o.replies - o.replies_ok - o.replies_saved - o.replies_landed_later - o.replies_failed} other)"
+            + (f"; {o.ephemeral_calls} chat.postEphemeral" if o.ephemeral_calls else ""),
+        ),
+        ("all replies in after", after(o.replies_done_wall)),
+        ("note sent -> first reply", spread(o.first_reply_delays)),
+        (
+            "notes by their replies",
+            f"'Added' at once {o.added_direct}; 'saved' then 'Now on the timeline' {o.queued_landed}; "
+            f"'saved', still waiting {o.queued_waiting}; failed {o.failed}; other {o.other_notes}; "
+            f"no reply {o.no_reply}",
+        ),
     ]
+    if o.queued_reasons:
+        rows.append(
+            (
+                "'saved' because IM ...",
+                ", ".join(f"'{why}' {count}" for why, count in o.queued_reasons.most_common()),
+            )
+        )
+    rows += [
+        ("last second reply after", last_second),
+        ("note sent -> second reply", spread(o.second_reply_delays)),
+        ("all notes settled after", after(o.settled_wall)),
+    ]
+    if results.aws_back_wall is not None:
+        rows.append(("fake AWS back up after", after(results.aws_back_wall)))
+    rows += [
+        (
+            "outbox depth (GET /metrics)",
+            "n/a"
+            if o.outbox_depth_max is None
+            else f"max {o.outbox_depth_max:g} seen after the acks, {o.outbox_depth_last:g} at the end",
+        ),
+        ("outbox attempts", count_list(o.attempts)),
+        ("bot CPU, first note to done", secs(o.cpu)),
+        ("bot log warnings/errors", str(o.log_problems.total())),
+    ]
+    label_width = max(len(label) for label, _ in rows) + 1
+    lines += ["", "bot, after the acks (times from the first note sent)"]
+    lines += [f"  {label:<{label_width}}{value}" for label, value in rows]
     lines += [f"  other reply x{count}: {text}" for text, count in o.other_replies.most_common(3)]
     lines += [f"  bot log x{count}: {text}" for text, count in o.log_problems.most_common(3)]
     return "\n".join(lines)
@@ -668,10 +917,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="fake CreateTimelineEvent latency, seconds (default 0.2)",
     )
     parser.add_argument(
+        "--throttle",
+        type=float,
+        metavar="R",
+        help="the fake throttles CreateTimelineEvent above R calls/s (burst R), from the bot's first note",
+    )
+    parser.add_argument(
+        "--outage",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="the fake is down (connections reset) for the first S seconds of the bot's run",
+    )
+    parser.add_argument(
+        "--bot-rate",
+        type=float,
+        metavar="R",
+        help=f"the bot's INCIDENT_MANAGER_CALLS_PER_SECOND (default {UNLIMITED_BOT_RATE:g}, so the plain run "
+        f"does not measure the limit; with --throttle or --outage the bot's own "
+        f"{DEFAULT_AWS_CALLS_PER_SECOND:g})",
+    )
+    parser.add_argument(
         "--drain-timeout",
         type=float,
-        default=120.0,
-        help="seconds to wait for the bot's events and replies (default 120)",
+        help="seconds to wait for the bot's events and replies (default 120, plus notes / rate limit and "
+        "the outage with --throttle, --outage or --bot-rate)",
     )
     parser.add_argument(
         "--profile-bot",
@@ -690,8 +960,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--concurrency must be 1..500 and at most --notes")
     if not 0 <= args.aws_latency <= 8:
         parser.error("--aws-latency must be 0..8 seconds (the bot's AWS read timeout is 10 s)")
-    if not 1 <= args.drain_timeout <= 600:
+    if args.drain_timeout is not None and not 1 <= args.drain_timeout <= 600:
         parser.error("--drain-timeout must be 1..600 seconds")
+    if args.throttle is not None and not 0.1 <= args.throttle <= 10000:
+        parser.error("--throttle must be 0.1..10000 calls per second")
+    if not 0 <= args.outage <= 300:
+        parser.error("--outage must be 0..300 seconds")
+    if args.bot_rate is not None and not 0.1 <= args.bot_rate <= UNLIMITED_BOT_RATE:
+        parser.error(f"--bot-rate must be 0.1..{UNLIMITED_BOT_RATE:g} (what the bot accepts)")
     return args
 
 

@@ -214,17 +214,20 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[str, tup
     return "internal", messages.internal_error()
 
 
-def queued_reason(error: BaseException | None) -> str:
-    """Why an entry is waiting, completing "Incident Manager … right now"."""
+def queued_reason(error: BaseException | None, waiting_for_turn: bool = False) -> str:
+    """Why an entry is waiting, as a clause: "Incident Manager is throttling requests right now"."""
     if isinstance(error, aws.ClientError):
         if aws_error_code(error) in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
-            return "is throttling requests"
-        return "is having internal errors"
+            return "Incident Manager is throttling requests right now"
+        return "Incident Manager is having internal errors right now"
     if isinstance(error, aws.ConnectionError):
-        return "can't be reached"
+        return "Incident Manager can't be reached right now"
     if isinstance(error, OutcomeUnknown | aws.HTTPClientError):
-        return "isn't answering in time"
-    return "is slow to answer"
+        return "Incident Manager isn't answering right now"
+    if waiting_for_turn:
+        # The bot's own rate limit towards Incident Manager: a burst is being sent a few a second.
+        return "many notes are on their way to Incident Manager right now, a few a second"
+    return "Incident Manager is slow to answer right now"
 
 
 def _duration(waited: timedelta) -> str:

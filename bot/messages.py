@@ -124,7 +124,7 @@ def entry_queued(
         else "I'll tell you here when it lands (or if it can't)"
     )
     return (
-        f"{what} but not on the timeline yet: Incident Manager {escape(why)} right now. It will be added to "
+        f"{what} but not on the timeline yet: {escape(why)}. It will be added to "
         f"{link(url, title)} at {utc(event_time)} as soon as Incident Manager answers, and {then}. "
         f"You don't need to send it again:\n{quoted(text)}"
     )

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from botocore import exceptions as aws
 
-from bot.aws.incidents import IncidentGateway, OutcomeUnknown, is_retryable
+from bot.aws.incidents import IncidentGateway, NotSent, OutcomeUnknown, is_retryable
 from bot.errors import GaveUp
 from bot.store import EntryStore, StoredEntry
 
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 REPLY_PATIENCE_SECONDS = 5.0
 # How often the outbox looks for entries that are due (it is also woken when one is queued).
 SWEEP_SECONDS = 1.0
+# Tries at recording that an entry landed (left pending, it would be resent, harmlessly, after its hold).
+RECORD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Queued:
     """Saved and retried in the background; `error` is why (None: the first attempt is still going)."""
 
     error: BaseException | None
+    # Still waiting for its turn under the bot's own rate limit (a burst), not for Incident Manager.
+    waiting_for_turn: bool = False
 
 
 Outcome = Landed | Refused | Queued
@@ -113,6 +117,8 @@ class _Delivery:
     first: asyncio.Future[Outcome]
     # Nobody waits any more: the outcome is told through the entry's notice.
     detached: bool = False
+    # Its turn under the rate limit has come: the call is with Incident Manager.
+    sending: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def detach(self) -> None:
@@ -165,7 +171,7 @@ class Outbox:
             outcome = await asyncio.wait_for(asyncio.shield(delivery.first), wait)
         except TimeoutError:
             delivery.detach()
-            return Queued(None)
+            return Queued(None, waiting_for_turn=not delivery.sending)
         except asyncio.CancelledError:
             # The request went away (the bot stopping): the attempt carries on, and its notice is told.
             delivery.detach()
@@ -192,9 +198,21 @@ class Outbox:
     async def _attempt(self, delivery: _Delivery, source: str) -> None:
         stored = delivery.stored
         token = stored.entry.client_token
+
+        async def still_ours() -> bool:
+            # The rate limit's wait may have outlasted the hold: take it afresh for the call itself, unless
+            # another worker (another process) has taken the entry meanwhile.
+            delivery.sending = True
+            return await self._store.renew_lease(token, stored.next_attempt_at, self.lease_until())
+
         try:
             try:
-                event_id = await self._gateway.create_timeline_event(stored.entry)
+                event_id = await self._gateway.create_timeline_event(stored.entry, before_send=still_ours)
+            except NotSent:
+                # Another worker holds it and will tell the person; whoever waits here hears "queued".
+                outcome: Outcome = Queued(None)
+                delivery.detach()
+                logger.info("entry left to the worker that holds it", extra={"token": token})
             except Exception as error:  # noqa: BLE001 - every failure is either retried or reported
                 outcome = await self._after_failure(stored, error)
             else:
@@ -207,10 +225,16 @@ class Outbox:
         self._settle(delivery, outcome)
 
     async def _record_sent(self, token: str, event_id: str) -> None:
-        try:
-            await self._store.mark_sent(token, event_id)
-        except Exception as error:  # noqa: BLE001 - AWS has it: the person must hear "added", not "failed"
-            logger.warning("could not record a sent entry", extra={"token": token, "error": str(error)[:300]})
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self._store.mark_sent(token, event_id)
+                return
+            except Exception as error:  # noqa: BLE001 - AWS has it: the person must hear "added", not "failed"
+                logger.warning(
+                    "could not record a sent entry",
+                    extra={"token": token, "error": str(error)[:300], "attempt": attempt + 1},
+                )
+                await asyncio.sleep(0.2 * (attempt + 1))
 
     async def _after_failure(self, stored: StoredEntry, error: BaseException) -> Outcome:
         token = stored.entry.client_token
@@ -228,12 +252,13 @@ class Outbox:
             attempts = stored.attempts + 1
             delay = self._policy.delay(attempts)
             await self._store.schedule_retry(token, now + timedelta(seconds=delay), reason, uncertain)
-        except Exception as store_error:  # noqa: BLE001 - the store is down too: say so, keep nothing back
+        except Exception as store_error:  # noqa: BLE001 - the row stays pending: its hold ends, it is resent
             logger.error(
                 "could not record a failed attempt",
                 extra={"token": token, "error": str(store_error)[:300], "aws_error": reason},
             )
-            return Refused(error)
+            # "Failed" would be wrong for a retryable error: the pending row is resent once the hold ends.
+            return Queued(error) if is_retryable(error) else Refused(error)
         logger.info(
             "entry queued for a retry",
             extra={"token": token, "attempts": attempts, "retry_in": round(delay, 2), "error": reason},
@@ -314,4 +339,5 @@ class Outbox:
         _, unfinished = await asyncio.wait(pending, timeout=grace_seconds)
         for task in unfinished:
             task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
         return len(unfinished)

@@ -85,6 +85,8 @@ class EntryQueued:
     text: str
     # Why it is queued; None when the first attempt is simply taking long.
     reason: BaseException | None
+    # Taking long because a burst is waiting its turn under the bot's own rate limit.
+    waiting_for_turn: bool = False
 
 
 class TimelineService:
@@ -145,7 +147,7 @@ class TimelineService:
         if isinstance(outcome, Landed):
             return EntryAdded(entry, binding, outcome.event_id, text, repeat=outcome.joined)
         if isinstance(outcome, Queued):
-            return EntryQueued(entry, binding, text, outcome.error)
+            return EntryQueued(entry, binding, text, outcome.error, outcome.waiting_for_turn)
         error = outcome.error
         if isinstance(error, ClientError) and aws_error_code(error) == "ResourceNotFoundException":
             raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error

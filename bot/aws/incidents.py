@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +48,10 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+class NotSent(Exception):
+    """The caller withdrew when its turn under the rate limit came (another worker holds the entry)."""
+
+
 class OutcomeUnknown(Exception):
     """A write may have reached AWS (an attempt timed out mid-request) and no later attempt settled it."""
 
@@ -71,8 +75,11 @@ class IncidentGateway(Protocol):
 
     async def get_incident(self, arn: str) -> IncidentSummary: ...
 
-    async def create_timeline_event(self, entry: TimelineEntry) -> str:
-        """Create the event; return its eventId. Raises botocore errors as they come."""
+    async def create_timeline_event(
+        self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> str:
+        """Create the event; return its eventId. Raises botocore errors as they come. `before_send` runs
+        once the call's turn under the rate limit has come; if it answers False, nothing is sent (NotSent)."""
         ...
 
     async def close(self) -> None: ...
@@ -100,6 +107,10 @@ def is_retryable(error: BaseException) -> bool:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         return aws_error_code(error) in RETRYABLE_CODES or status >= 500
     return False
+
+
+def _is_conflict(error: BaseException) -> bool:
+    return isinstance(error, aws.ClientError) and aws_error_code(error) == "ConflictException"
 
 
 class _AttemptLog(threading.local):
@@ -135,7 +146,11 @@ class Boto3IncidentGateway:
         self._attempts = _AttemptLog()
         # Client-side ceiling on calls to Incident Manager: a burst of pins queues here, smoothed, instead
         # of being thrown back by AWS as throttling. Leaky bucket, starting with a burst of one second.
-        self._limiter = AsyncLimiter(max_rate=calls_per_second, time_period=1.0) if calls_per_second else None
+        self._limiter: AsyncLimiter | None = None
+        if calls_per_second:
+            # aiolimiter's capacity must hold at least one call: below 1 call/s, one call per 1/rate seconds.
+            capacity = max(1.0, calls_per_second)
+            self._limiter = AsyncLimiter(max_rate=capacity, time_period=capacity / calls_per_second)
         # (operation, seconds, outcome) for each call, for the metrics.
         self._observe = observe
 
@@ -165,26 +180,39 @@ class Boto3IncidentGateway:
         if isinstance(caught_exception, aws.HTTPClientError):
             self._attempts.may_have_landed = True
 
-    async def _call(self, method: str, *, write: bool, **params: Any) -> dict[str, Any]:
+    async def _call(
+        self,
+        method: str,
+        *,
+        write: bool,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
         def _invoke() -> dict[str, Any]:
             self._attempts.may_have_landed = False
             try:
                 result: dict[str, Any] = getattr(self._get_client(), method)(**params)
                 return result
             except (aws.ClientError, aws.ConnectionError) as error:
-                # A definite answer to the last attempt says nothing about an earlier one that timed out.
-                if write and self._attempts.may_have_landed and is_retryable(error):
+                # A definite answer to the last attempt says nothing about an earlier one that timed out
+                # (and a Conflict then may be AWS still working on that one, with the same token).
+                if write and self._attempts.may_have_landed and (is_retryable(error) or _is_conflict(error)):
                     raise OutcomeUnknown(str(error)) from error
                 raise
+
+        async def _turn() -> dict[str, Any]:
+            if before_send is not None and not await before_send():
+                raise NotSent()
+            return await self._in_thread(_invoke)
 
         started = time.monotonic()
         outcome = "error"
         try:
             if self._limiter is not None:
                 async with self._limiter:
-                    result = await self._in_thread(_invoke)
+                    result = await _turn()
             else:
-                result = await self._in_thread(_invoke)
+                result = await _turn()
             outcome = "ok"
             return result
         except aws.ClientError as error:
@@ -216,7 +244,9 @@ class Boto3IncidentGateway:
             resolved_time=record.get("resolvedTime"),
         )
 
-    async def create_timeline_event(self, entry: TimelineEntry) -> str:
+    async def create_timeline_event(
+        self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> str:
         params: dict[str, Any] = {
             "clientToken": entry.client_token,
             "incidentRecordArn": entry.incident_arn,
@@ -226,7 +256,7 @@ class Boto3IncidentGateway:
         }
         if entry.event_references:
             params["eventReferences"] = entry.event_references
-        response = await self._call("create_timeline_event", write=True, **params)
+        response = await self._call("create_timeline_event", write=True, before_send=before_send, **params)
         return str(response["eventId"])
 
     async def close(self) -> None:

@@ -14,7 +14,7 @@ def added_reply(added: EntryAdded | EntryQueued, region: str | None, *, pin: boo
     url = console_url(entry.incident_arn, region)
     title = added.binding.incident_title
     if isinstance(added, EntryQueued):
-        why = queued_reason(added.reason)
+        why = queued_reason(added.reason, added.waiting_for_turn)
         return messages.entry_queued(entry.event_type, title, url, entry.event_time, added.text, why, pin)
     say = messages.entry_already_added if added.repeat else messages.entry_added
     return say(entry.event_type, title, url, entry.event_time, added.text)

@@ -40,6 +40,8 @@ class StoredEntry:
     uncertain: bool = False
     last_error: str | None = None
     created_at: datetime | None = None
+    # When it is next due; while someone sends it, the end of their hold on it.
+    next_attempt_at: datetime | None = None
 
 
 class BindingStore(Protocol):
@@ -60,7 +62,15 @@ class EntryStore(Protocol):
 
     async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
         """Record the entry, held until `lease_until` by the caller who sends it now. If its token is
-        known, return the first one unchanged."""
+        known, return the first one unchanged; one that finally failed is asked for again, so it becomes
+        pending again, held by this caller, with this notice."""
+        ...
+
+    async def get_entry(self, client_token: str) -> StoredEntry | None: ...
+
+    async def renew_lease(self, client_token: str, held: datetime | None, until: datetime) -> bool:
+        """Hold a pending entry until `until`, if it is still as this caller left it (`held`): False when
+        another worker has taken it since, or it is no longer pending."""
         ...
 
     async def mark_sent(self, client_token: str, event_id: str) -> None: ...
@@ -70,7 +80,7 @@ class EntryStore(Protocol):
     async def schedule_retry(
         self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
     ) -> None:
-        """Count a failed attempt worth retrying and make the entry due again at `next_attempt_at`."""
+        """Count a failed attempt worth retrying and make the (still pending) entry due again then."""
         ...
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -61,7 +62,7 @@ _OUTBOX_COLUMNS = {
 _OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS entries_due ON timeline_entries (state, next_attempt_at)"
 _ENTRY_COLUMNS = (
     "client_token, incident_arn, event_type, event_time, event_data, state, event_id, notice, attempts, "
-    "uncertain, last_error, created_at"
+    "uncertain, last_error, created_at, next_attempt_at"
 )
 
 # A form left open longer than this is abandoned; its whole text (a copy of a Slack message) is pruned.
@@ -172,6 +173,21 @@ class SqliteStore:
                         _iso(lease_until),
                     ),
                 )
+                # Asked for again after it finally failed (access granted since, say): pending again, this
+                # caller's to send and this person's to hear about, with a fresh give-up clock.
+                connection.execute(
+                    "UPDATE timeline_entries SET state = ?, attempts = 0, uncertain = 0, notice = ?, "
+                    "next_attempt_at = ?, created_at = ?, updated_at = ? WHERE client_token = ? AND state = ?",
+                    (
+                        EntryState.PENDING.value,
+                        notice,
+                        _iso(lease_until),
+                        now,
+                        now,
+                        entry.client_token,
+                        EntryState.FAILED.value,
+                    ),
+                )
                 row = connection.execute(
                     f"SELECT {_ENTRY_COLUMNS} FROM timeline_entries WHERE client_token = ?",
                     (entry.client_token,),
@@ -205,7 +221,7 @@ class SqliteStore:
             lambda connection: connection.execute(
                 "UPDATE timeline_entries SET state = ?, attempts = attempts + 1, last_error = ?, "
                 "uncertain = MAX(uncertain, ?), next_attempt_at = ?, updated_at = ? "
-                "WHERE client_token = ? AND state != ?",
+                "WHERE client_token = ? AND state = ?",
                 (
                     EntryState.PENDING.value,
                     reason,
@@ -213,10 +229,30 @@ class SqliteStore:
                     _iso(next_attempt_at),
                     _now(),
                     client_token,
-                    EntryState.SENT.value,
+                    EntryState.PENDING.value,
                 ),
             )
         )
+
+    async def get_entry(self, client_token: str) -> StoredEntry | None:
+        def _select(connection: sqlite3.Connection) -> StoredEntry | None:
+            row = connection.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM timeline_entries WHERE client_token = ?", (client_token,)
+            ).fetchone()
+            return _entry_from_row(row) if row else None
+
+        return await self._run(_select)
+
+    async def renew_lease(self, client_token: str, held: datetime | None, until: datetime) -> bool:
+        def _renew(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE timeline_entries SET next_attempt_at = ? "
+                "WHERE client_token = ? AND state = ? AND next_attempt_at IS ?",
+                (_iso(until), client_token, EntryState.PENDING.value, _iso(held) if held else None),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run(_renew)
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
         def _claim(connection: sqlite3.Connection) -> list[StoredEntry]:
@@ -230,7 +266,7 @@ class SqliteStore:
                     "UPDATE timeline_entries SET next_attempt_at = ? WHERE client_token = ?",
                     [(_iso(lease_until), row[0]) for row in rows],
                 )
-            return [_entry_from_row(row) for row in rows]
+            return [replace(_entry_from_row(row), next_attempt_at=lease_until) for row in rows]
 
         return await self._run(_claim)
 
@@ -297,11 +333,19 @@ def _binding_from_row(row: tuple[str, str, str, str, str, str]) -> Binding:
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    present = {row[1] for row in connection.execute("PRAGMA table_info(timeline_entries)")}
-    for name, definition in _OUTBOX_COLUMNS.items():
-        if name not in present:
-            connection.execute(f"ALTER TABLE timeline_entries ADD COLUMN {name} {definition}")
-    connection.execute(_OUTBOX_INDEX)
+    # In one write transaction, so two replicas starting together don't both add a column.
+    with _transaction(connection):
+        present = {row[1] for row in connection.execute("PRAGMA table_info(timeline_entries)")}
+        missing = [name for name in _OUTBOX_COLUMNS if name not in present]
+        for name in missing:
+            connection.execute(f"ALTER TABLE timeline_entries ADD COLUMN {name} {_OUTBOX_COLUMNS[name]}")
+        if missing:
+            # An earlier version told the person what happened to these (it retried nothing itself).
+            connection.execute(
+                "UPDATE timeline_entries SET state = ?, last_error = ? WHERE state = ?",
+                (EntryState.FAILED.value, "left pending by an earlier version", EntryState.PENDING.value),
+            )
+        connection.execute(_OUTBOX_INDEX)
 
 
 def _iso(moment: datetime) -> str:
@@ -323,6 +367,7 @@ def _entry_from_row(row: tuple[Any, ...]) -> StoredEntry:
         uncertain,
         last_error,
         created_at,
+        next_attempt_at,
     ) = row
     entry = TimelineEntry(
         client_token=token,
@@ -340,4 +385,5 @@ def _entry_from_row(row: tuple[Any, ...]) -> StoredEntry:
         uncertain=bool(uncertain),
         last_error=last_error,
         created_at=datetime.fromisoformat(created_at),
+        next_attempt_at=datetime.fromisoformat(next_attempt_at) if next_attempt_at else None,
     )

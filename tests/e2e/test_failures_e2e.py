@@ -161,7 +161,7 @@ def test_a_timeout_queues_the_note_and_the_retry_finds_it_landed_once(
     bot.aws.set_latency(1.0, operation="CreateTimelineEvent")
     result = bot.command("slow one")
     (queued,) = bot.replies(result, count=1, timeout=30)
-    assert QUEUED in queued and "isn't answering in time" in queued
+    assert QUEUED in queued and "Incident Manager isn't answering right now" in queued
     # The fake finished the timed-out requests after the bot stopped waiting: the note is there already,
     # and a retry with the same token is answered with that event instead of making a second one.
     bot.aws.set_latency(0.0, operation="CreateTimelineEvent")

@@ -184,3 +184,14 @@ async def test_the_rate_limit_spreads_a_burst(
     # 8 in any one second, and the 8 beyond the burst take about 2 seconds.
     assert busiest_second([c.time for c in calls]) <= 8
     assert max(c.time for c in calls) - min(c.time for c in calls) >= timedelta(seconds=1.5)
+
+
+async def test_a_rate_below_one_call_a_second_still_lets_calls_through(
+    aws_env: None, fake_aws: FakeIncidentManager, entry: TimelineEntry
+) -> None:
+    gateway = Boto3IncidentGateway(REGION, calls_per_second=0.5)
+    try:
+        await gateway.create_timeline_event(entry)
+    finally:
+        await gateway.close()
+    assert len(fake_aws.events(entry.incident_arn)) == 1

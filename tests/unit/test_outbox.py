@@ -4,14 +4,14 @@ waiting person is told, background retries, giving up, resuming after a restart,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from botocore import exceptions as aws
 
-from bot.aws.incidents import OutcomeUnknown
+from bot.aws.incidents import NotSent, OutcomeUnknown
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
 from bot.errors import GaveUp
 from bot.outbox import Landed, Notice, Outbox, Queued, Refused, RetryPolicy
@@ -48,14 +48,22 @@ class ScriptedGateway:
 
     region = "eu-west-1"
 
-    def __init__(self, *script: BaseException | str, gated: bool = False) -> None:
+    def __init__(self, *script: BaseException | str, gated: bool = False, slow_aws: bool = False) -> None:
         self.script = list(script)
         self.tokens: list[str] = []
         self.gate = asyncio.Event()
+        # Gated before its turn under the rate limit comes (a queue), or, slow_aws, after (AWS is slow).
+        self.slow_aws = slow_aws
         if not gated:
             self.gate.set()
 
-    async def create_timeline_event(self, entry: TimelineEntry) -> str:
+    async def create_timeline_event(
+        self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> str:
+        if not self.slow_aws:
+            await self.gate.wait()
+        if before_send is not None and not await before_send():
+            raise NotSent()
         self.tokens.append(entry.client_token)
         await self.gate.wait()
         outcome = self.script.pop(0) if self.script else f"event-{entry.client_token}"
@@ -119,7 +127,9 @@ async def saved(store: SqliteStore, outbox: Outbox, name: str = "1") -> StoredEn
 
 
 async def state_of(store: SqliteStore, name: str = "1") -> StoredEntry:
-    return await store.save_entry_once(entry(name), "", datetime.now(UTC))
+    found = await store.get_entry(entry(name).client_token)
+    assert found is not None
+    return found
 
 
 async def settle(outbox: Outbox, rounds: int = 300) -> None:
@@ -200,11 +210,14 @@ async def test_a_throttled_entry_is_queued_then_lands_once_and_the_person_is_tol
     assert (await state_of(store)).state is EntryState.SENT
 
 
-async def test_past_the_patience_the_person_hears_queued_and_then_landed(store: SqliteStore) -> None:
-    gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
+@pytest.mark.parametrize(("slow_aws", "waiting_for_turn"), [(True, False), (False, True)])
+async def test_past_the_patience_the_person_hears_queued_and_then_landed(
+    store: SqliteStore, slow_aws: bool, waiting_for_turn: bool
+) -> None:
+    gateway, follow_ups = ScriptedGateway(gated=True, slow_aws=slow_aws), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
-    assert await outbox.deliver(stored, wait=0.05) == Queued(None)
+    assert await outbox.deliver(stored, wait=0.05) == Queued(None, waiting_for_turn=waiting_for_turn)
     gateway.gate.set()
     await settle(outbox)
     assert follow_ups.landed_entries == [(stored.entry.client_token, f"event-{stored.entry.client_token}")]
@@ -316,3 +329,16 @@ def test_a_notice_round_trips_and_garbage_is_none() -> None:
     notice = Notice("pin", "T1", "C1", "U1", message_ts="1.2", incident_title="DB ✨", text="a\nb")
     assert Notice.from_json(notice.to_json()) == notice
     assert Notice.from_json("") is None and Notice.from_json('{"kind": 1, "bogus": 2}') is None
+
+
+async def test_an_entry_another_worker_took_meanwhile_is_not_sent_here(store: SqliteStore) -> None:
+    gateway, follow_ups = ScriptedGateway(), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    # Another process claimed it while this one waited for its turn under the rate limit.
+    assert await store.renew_lease(stored.entry.client_token, stored.next_attempt_at, outbox.lease_until())
+    assert await outbox.deliver(stored) == Queued(None)
+    await asyncio.sleep(0.05)
+    assert gateway.tokens == []  # nothing sent from here: the holder sends it and tells the person
+    assert follow_ups.landed_entries == [] and follow_ups.failures == []
+    assert (await state_of(store)).state is EntryState.PENDING

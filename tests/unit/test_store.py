@@ -234,14 +234,34 @@ async def test_mark_sent_records_the_event_id(store: SqliteStore) -> None:
     assert (stored.entry, stored.state, stored.event_id) == (entry(token), EntryState.SENT, "event-42")
 
 
-async def test_mark_failed_then_sent_on_retry(store: SqliteStore) -> None:
+async def test_a_failed_entry_asked_for_again_is_pending_again_for_the_new_caller(store: SqliteStore) -> None:
     token = client_token("b")
-    await store.save_entry_once(entry(token), "", LEASE)
-    await store.mark_failed(token, "ThrottlingException")
-    assert (await store.save_entry_once(entry(token), "", LEASE)).state is EntryState.FAILED
+    await store.save_entry_once(entry(token), '{"user_id":"U1"}', LEASE)
+    await store.schedule_retry(token, LEASE, "ThrottlingException", True)
+    await store.mark_failed(token, "AccessDeniedException")
+    failed = await store.get_entry(token)
+    assert failed is not None and failed.state is EntryState.FAILED
+    # Another pin of the same message once access is granted: it goes out again, and U2 hears about it.
+    later = LEASE + timedelta(minutes=1)
+    again = await store.save_entry_once(entry(token, "ignored"), '{"user_id":"U2"}', later)
+    assert (again.state, again.attempts, again.uncertain) == (EntryState.PENDING, 0, False)
+    assert again.entry == entry(token) and again.notice == '{"user_id":"U2"}'
+    assert again.next_attempt_at == later
     await store.mark_sent(token, "event-7")
-    stored = await store.save_entry_once(entry(token), "", LEASE)
-    assert (stored.state, stored.event_id) == (EntryState.SENT, "event-7")
+    stored = await store.get_entry(token)
+    assert stored is not None and (stored.state, stored.event_id) == (EntryState.SENT, "event-7")
+
+
+async def test_a_lease_is_renewed_only_by_whoever_holds_it(store: SqliteStore) -> None:
+    token = client_token("lease")
+    saved = await store.save_entry_once(entry(token), "", LEASE)
+    assert saved.next_attempt_at == LEASE
+    later = LEASE + timedelta(minutes=1)
+    assert await store.renew_lease(token, saved.next_attempt_at, later)
+    # The stale holder (it still thinks the lease ends at LEASE) has lost it.
+    assert not await store.renew_lease(token, saved.next_attempt_at, later + timedelta(minutes=1))
+    await store.mark_sent(token, "event-1")
+    assert not await store.renew_lease(token, None, later)
 
 
 async def test_mark_failed_never_overrides_sent(store: SqliteStore) -> None:
@@ -249,8 +269,19 @@ async def test_mark_failed_never_overrides_sent(store: SqliteStore) -> None:
     await store.save_entry_once(entry(token), "", LEASE)
     await store.mark_sent(token, "event-1")
     await store.mark_failed(token, "late timeout from a duplicate delivery")
+    await store.schedule_retry(token, LEASE, "a late throttle from a duplicate attempt", False)
     stored = await store.save_entry_once(entry(token), "", LEASE)
     assert (stored.state, stored.event_id) == (EntryState.SENT, "event-1")
+
+
+async def test_a_retry_cannot_bring_back_an_entry_that_finally_failed(store: SqliteStore) -> None:
+    token = client_token("final")
+    await store.save_entry_once(entry(token), "", LEASE)
+    await store.mark_failed(token, "AccessDeniedException")
+    await store.schedule_retry(token, LEASE, "a throttle seen by another worker", False)
+    stored = await store.get_entry(token)
+    assert stored is not None and stored.state is EntryState.FAILED
+    assert await store.pending_count() == 0
 
 
 async def test_marks_on_unknown_tokens_change_nothing(store: SqliteStore, db_path: Path) -> None:
@@ -400,7 +431,10 @@ async def test_a_database_from_before_the_outbox_is_upgraded_in_place(db_path: P
     try:
         old = await store.save_entry_once(entry("old-sent"), "", LEASE)
         assert (old.state, old.event_id, old.attempts, old.notice) == (EntryState.SENT, "event-1", 0, "")
-        # Its pending entry has no one to tell, so it is not resumed; new entries work as usual.
+        # The earlier version told the person about its pending entry; it is closed, not resumed.
+        old_pending = await store.get_entry("old-pending")
+        assert old_pending is not None and old_pending.state is EntryState.FAILED
+        assert await store.pending_count() == 0
         far = datetime.now(UTC) + timedelta(days=1)
         assert await store.claim_due(far, far, 10) == []
         await store.save_entry_once(entry("new"), "{}", datetime.now(UTC))
