@@ -60,7 +60,8 @@ UNLIMITED_BOT_RATE = 1000.0
 # What the bot replies (bot/messages.py): at once, or "saved" and later a second reply.
 ADDED_PREFIX = "Added a "
 QUEUED_MARK = "is saved but not on the timeline yet"
-QUEUED_REASON = re.compile(r"Incident Manager (.+?) right now")
+# The "saved" reply's reason: "…not on the timeline yet: <reason>. It will be added…"
+QUEUED_REASON = re.compile(r"not on the timeline yet: (.+?)\. It will be added")
 LANDED_LATER_PREFIX = "Now on the timeline"
 FAILED_MARKS = ("Nothing was added", "_Reference:")
 
@@ -375,7 +376,7 @@ class Outcome:
     failed: int = 0
     other_notes: int = 0
     no_reply: int = 0
-    queued_reasons: Counter[str] = field(default_factory=Counter)  # "Incident Manager <reason> right now"
+    queued_reasons: Counter[str] = field(default_factory=Counter)  # the "saved" reply's stated reason
     ephemeral_calls: int = 0  # chat.postEphemeral: a reply that did not go through its response_url
     create_calls: int = 0
     create_failures: int = 0
@@ -874,7 +875,7 @@ def report(results: Results) -> str:
     if o.queued_reasons:
         rows.append(
             (
-                "'saved' because IM ...",
+                "'saved' because ...",
                 ", ".join(f"'{why}' {count}" for why, count in o.queued_reasons.most_common()),
             )
         )

@@ -314,11 +314,14 @@ class Outbox:
         room = self._max_in_flight - len(self._deliveries)
         if room <= 0:
             return 0
-        claimed = await self._store.claim_due(datetime.now(UTC), self.lease_until(), room)
+        # Entries this process is already sending (a request waiting its turn under the rate limit, its
+        # hold run out) are left alone: claiming them would take them from their own attempt.
+        on_their_way = list(self._deliveries)
+        claimed = await self._store.claim_due(datetime.now(UTC), self.lease_until(), room, skip=on_their_way)
         started = 0
         for stored in claimed:
             if stored.entry.client_token in self._deliveries:
-                continue  # a request in this process is sending it right now
+                continue  # a request started sending it while the claim was being made
             self._start(stored, source="background")
             started += 1
         if started:

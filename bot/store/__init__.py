@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -83,9 +84,12 @@ class EntryStore(Protocol):
         """Count a failed attempt worth retrying and make the (still pending) entry due again then."""
         ...
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[StoredEntry]:
         """Pending entries due by `now`, oldest first, each held until `lease_until` (atomically, so two
-        processes never claim the same entry at once)."""
+        processes never claim the same entry at once); tokens in `skip` (the caller's own attempts on
+        their way) are left as they are."""
         ...
 
     async def pending_count(self) -> int: ...

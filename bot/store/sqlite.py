@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -254,14 +254,19 @@ class SqliteStore:
 
         return await self._run(_renew)
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[StoredEntry]:
+        skipped = set(skip)
+
         def _claim(connection: sqlite3.Connection) -> list[StoredEntry]:
             with _transaction(connection):
-                rows = connection.execute(
+                due = connection.execute(
                     f"SELECT {_ENTRY_COLUMNS} FROM timeline_entries "
                     "WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-                    (EntryState.PENDING.value, _iso(now), limit),
+                    (EntryState.PENDING.value, _iso(now), limit + len(skipped)),
                 ).fetchall()
+                rows = [row for row in due if row[0] not in skipped][:limit]
                 connection.executemany(
                     "UPDATE timeline_entries SET next_attempt_at = ? WHERE client_token = ?",
                     [(_iso(lease_until), row[0]) for row in rows],

@@ -342,3 +342,19 @@ async def test_an_entry_another_worker_took_meanwhile_is_not_sent_here(store: Sq
     assert gateway.tokens == []  # nothing sent from here: the holder sends it and tells the person
     assert follow_ups.landed_entries == [] and follow_ups.failures == []
     assert (await state_of(store)).state is EntryState.PENDING
+
+
+async def test_a_sweep_never_takes_an_entry_from_this_processs_own_waiting_attempt(
+    store: SqliteStore,
+) -> None:
+    """A request whose hold ran out while it waited its turn under the rate limit keeps its entry."""
+    gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    notice = Notice(kind="reply", team_id="T1", channel_id="C1", user_id="U1").to_json()
+    stored = await store.save_entry_once(entry(), notice, datetime.now(UTC))  # a hold that has run out
+    assert await outbox.deliver(stored, wait=0.05) == Queued(None, waiting_for_turn=True)
+    assert await outbox.sweep() == 0
+    gateway.gate.set()
+    await settle(outbox)
+    assert gateway.tokens == [stored.entry.client_token]
+    assert follow_ups.landed_entries == [(stored.entry.client_token, f"event-{stored.entry.client_token}")]
