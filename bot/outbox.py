@@ -23,7 +23,7 @@ from botocore import exceptions as aws
 
 from bot.aws.incidents import IncidentGateway, NotSent, OutcomeUnknown, is_retryable
 from bot.errors import GaveUp
-from bot.store import EntryStore, StoredEntry
+from bot.store import EntryState, EntryStore, StoredEntry
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +64,14 @@ class Notice:
 
 
 class FollowUps(Protocol):
-    """Tells the person about an outcome that came after their request was answered."""
+    """Tells the person about an outcome that came after their request was answered. The reply is
+    written first and kept with the entry, so a stop or a crash before it is given only delays it."""
 
-    async def landed(self, stored: StoredEntry, event_id: str) -> None: ...
+    def landed_reply(self, stored: StoredEntry, event_id: str) -> str: ...
 
-    async def failed(self, stored: StoredEntry, error: BaseException) -> None: ...
+    def failed_reply(self, stored: StoredEntry, error: BaseException) -> str: ...
+
+    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class _Delivery:
     first: asyncio.Future[Outcome]
     # Nobody waits any more: the outcome is told through the entry's notice.
     detached: bool = False
+    # The second reply this attempt's outcome owes its person (recorded with the outcome).
+    owed_reply: str | None = None
     # Its turn under the rate limit has come: the call is with Incident Manager.
     sending: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -125,6 +130,12 @@ class _Delivery:
         self.detached = True
         if not self.first.done():
             self.first.set_result(Queued(None))
+
+
+def _owes_reply(delivery: _Delivery) -> bool:
+    """Whether the outcome must be told through the entry's notice: nobody waits for it, or an earlier
+    attempt already told its person "saved, queued" (and someone else's request settled it)."""
+    return delivery.detached or delivery.first.done() or delivery.stored.attempts > 0
 
 
 class Outbox:
@@ -148,6 +159,8 @@ class Outbox:
         # (how the attempt started: request | background, its outcome, the event type), for the metrics.
         self._on_outcome = on_outcome
         self._deliveries: dict[str, _Delivery] = {}
+        # Settled entries whose person is being told right now, by this process.
+        self._telling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
@@ -214,9 +227,11 @@ class Outbox:
                 delivery.detach()
                 logger.info("entry left to the worker that holds it", extra={"token": token})
             except Exception as error:  # noqa: BLE001 - every failure is either retried or reported
-                outcome = await self._after_failure(stored, error)
+                outcome = await self._after_failure(delivery, error)
             else:
-                await self._record_sent(token, event_id)
+                if _owes_reply(delivery):
+                    delivery.owed_reply = self._follow_ups.landed_reply(stored, event_id)
+                await self._record_sent(token, event_id, delivery.owed_reply)
                 outcome = Landed(event_id)
         finally:
             self._deliveries.pop(token, None)
@@ -224,10 +239,10 @@ class Outbox:
             self._on_outcome(source, outcome, stored.entry.event_type.value)
         self._settle(delivery, outcome)
 
-    async def _record_sent(self, token: str, event_id: str) -> None:
+    async def _record_sent(self, token: str, event_id: str, reply: str | None) -> None:
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                await self._store.mark_sent(token, event_id)
+                await self._store.mark_sent(token, event_id, reply, self.lease_until())
                 return
             except Exception as error:  # noqa: BLE001 - AWS has it: the person must hear "added", not "failed"
                 logger.warning(
@@ -236,19 +251,19 @@ class Outbox:
                 )
                 await asyncio.sleep(0.2 * (attempt + 1))
 
-    async def _after_failure(self, stored: StoredEntry, error: BaseException) -> Outcome:
+    async def _after_failure(self, delivery: _Delivery, error: BaseException) -> Outcome:
+        """Queue a retryable failure, or record a final one (with the reply its person is owed, if any)."""
+        stored = delivery.stored
         token = stored.entry.client_token
         reason = f"{type(error).__name__}: {error}"[:500]
         try:
             if not is_retryable(error):
-                await self._store.mark_failed(token, reason)
-                return Refused(error)
+                return await self._finally_failed(delivery, error, reason)
             now = datetime.now(UTC)
             uncertain = stored.uncertain or isinstance(error, OutcomeUnknown | aws.HTTPClientError)
             waited = now - (stored.created_at or now)
             if waited >= self._policy.give_up_after:
-                await self._store.mark_failed(token, reason)
-                return Refused(GaveUp(reason, uncertain, waited))
+                return await self._finally_failed(delivery, GaveUp(reason, uncertain, waited), reason)
             attempts = stored.attempts + 1
             delay = self._policy.delay(attempts)
             await self._store.schedule_retry(token, now + timedelta(seconds=delay), reason, uncertain)
@@ -266,27 +281,48 @@ class Outbox:
         self._wake.set()
         return Queued(error)
 
+    async def _finally_failed(self, delivery: _Delivery, error: BaseException, reason: str) -> Outcome:
+        """Mark it failed, with the reply owed to its person when nobody waits for the answer."""
+        stored = delivery.stored
+        reply = self._follow_ups.failed_reply(stored, error) if _owes_reply(delivery) else None
+        delivery.owed_reply = reply
+        await self._store.mark_failed(stored.entry.client_token, reason, reply, self.lease_until())
+        return Refused(error)
+
     def _settle(self, delivery: _Delivery, outcome: Outcome) -> None:
         someone_waits = not delivery.detached and not delivery.first.done()
         if someone_waits:
             delivery.first.set_result(outcome)
         if isinstance(outcome, Queued):
             return  # whoever hears about it next was already told it is saved and queued
-        # Tell the person through the entry's notice when nobody is waiting for the answer, or when an
-        # earlier attempt already told them "saved, queued" and someone else's request settled it.
-        if not someone_waits or delivery.stored.attempts > 0:
-            self._spawn(self._follow_up(delivery.stored, outcome))
+        reply = delivery.owed_reply
+        if reply is None and not someone_waits:
+            # The person stopped waiting while the outcome was being recorded: tell them all the same.
+            reply = self._reply_for(delivery.stored, outcome)
+        if reply is not None:
+            self._tell_later(delivery.stored, reply, landed=isinstance(outcome, Landed))
 
-    async def _follow_up(self, stored: StoredEntry, outcome: Outcome) -> None:
+    def _reply_for(self, stored: StoredEntry, outcome: Outcome) -> str:
+        if isinstance(outcome, Landed):
+            return self._follow_ups.landed_reply(stored, outcome.event_id)
+        assert isinstance(outcome, Refused)
+        return self._follow_ups.failed_reply(stored, outcome.error)
+
+    def _tell_later(self, stored: StoredEntry, reply: str, *, landed: bool) -> None:
+        token = stored.entry.client_token
+        self._telling.add(token)
+        task = self._spawn(self._tell(stored, reply, landed))
+        task.add_done_callback(lambda _: self._telling.discard(token))
+
+    async def _tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+        token = stored.entry.client_token
         try:
-            if isinstance(outcome, Landed):
-                await self._follow_ups.landed(stored, outcome.event_id)
-            elif isinstance(outcome, Refused):
-                await self._follow_ups.failed(stored, outcome.error)
-        except Exception as error:  # noqa: BLE001 - the entry's state is recorded; the log keeps the rest
+            await self._follow_ups.tell(stored, reply, landed)
+            await self._store.mark_told(token)
+        except Exception as error:  # noqa: BLE001 - still owed: the sweep tells them once the hold runs out
             logger.warning(
                 "could not tell the person about a settled entry",
-                extra={"token": stored.entry.client_token, "error": str(error)[:300]},
+                extra={"token": token, "error": str(error)[:300]},
             )
 
     # The background part
@@ -326,6 +362,12 @@ class Outbox:
             started += 1
         if started:
             logger.info("outbox resumed entries", extra={"count": started})
+        untold = await self._store.claim_untold(datetime.now(UTC), self.lease_until(), room)
+        for stored in untold:
+            if stored.reply_pending is not None and stored.entry.client_token not in self._telling:
+                self._tell_later(stored, stored.reply_pending, landed=stored.state is EntryState.SENT)
+        if untold:
+            logger.info("outbox telling owed replies", extra={"count": len(untold)})
         return started
 
     async def stop(self, grace_seconds: float) -> int:

@@ -42,34 +42,34 @@ class SlackFollowUps:
             self._client, notice.channel_id, notice.user_id, response_url=response_url, session=self._session
         )
 
-    async def landed(self, stored: StoredEntry, event_id: str) -> None:
+    def landed_reply(self, stored: StoredEntry, event_id: str) -> str:
+        notice = Notice.from_json(stored.notice)
+        entry = stored.entry
+        title = notice.incident_title if notice else ""
+        text = (notice.text if notice else "") or entry.text
+        url = console_url(entry.incident_arn, self._region())
+        return messages.entry_landed_later(entry.event_type, title, url, entry.event_time, text)
+
+    def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
+        notice = Notice.from_json(stored.notice)
+        pin = notice is not None and notice.kind == "pin"
+        context = FailureContext(
+            action="pin" if pin else "add",
+            region=self._region(),
+            incident_title=notice.incident_title if notice else None,
+            # A pinned message is still in the channel; anything typed is given back.
+            text="" if pin or notice is None else notice.text,
+        )
+        return explain(error, context).text
+
+    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
         notice = Notice.from_json(stored.notice)
         if notice is None:
-            return  # an entry from before notices were kept: nobody to tell
-        entry = stored.entry
-        if notice.message_ts:
+            return  # no one recorded to tell
+        if landed and notice.message_ts:
             marked = await mark_added(
                 self._client, notice.channel_id, notice.message_ts, self._added_reaction
             )
             if marked and notice.kind == "pin":
                 return  # the ✅ is a pin's confirmation
-        url = console_url(entry.incident_arn, self._region())
-        await self._replier(notice).send(
-            messages.entry_landed_later(
-                entry.event_type, notice.incident_title, url, entry.event_time, notice.text or entry.text
-            )
-        )
-
-    async def failed(self, stored: StoredEntry, error: BaseException) -> None:
-        notice = Notice.from_json(stored.notice)
-        if notice is None:
-            return
-        pin = notice.kind == "pin"
-        context = FailureContext(
-            action="pin" if pin else "add",
-            region=self._region(),
-            incident_title=notice.incident_title,
-            # A pinned message is still in the channel; anything typed is given back.
-            text="" if pin else notice.text,
-        )
-        await self._replier(notice).send(explain(error, context).text)
+        await self._replier(notice).send(reply)

@@ -41,8 +41,10 @@ class StoredEntry:
     uncertain: bool = False
     last_error: str | None = None
     created_at: datetime | None = None
-    # When it is next due; while someone sends it, the end of their hold on it.
+    # When it is next due; while someone sends it (or tells its person), the end of their hold on it.
     next_attempt_at: datetime | None = None
+    # The second reply its person is still owed (it landed or finally failed after they heard "queued").
+    reply_pending: str | None = None
 
 
 class BindingStore(Protocol):
@@ -74,9 +76,27 @@ class EntryStore(Protocol):
         another worker has taken it since, or it is no longer pending."""
         ...
 
-    async def mark_sent(self, client_token: str, event_id: str) -> None: ...
+    async def mark_sent(
+        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
+    ) -> None:
+        """Record that AWS has it; `reply` is the second reply its person is owed, which the caller holds
+        until `hold_until` while it tells them (another worker tells them if that hold runs out)."""
+        ...
 
-    async def mark_failed(self, client_token: str, reason: str) -> None: ...
+    async def mark_failed(
+        self, client_token: str, reason: str, reply: str | None = None, hold_until: datetime | None = None
+    ) -> None:
+        """Record that it finally failed (never over a sent entry); `reply` as for mark_sent."""
+        ...
+
+    async def mark_told(self, client_token: str) -> None:
+        """The owed reply has been given."""
+        ...
+
+    async def claim_untold(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
+        """Settled entries whose owed reply is due (its teller's hold ran out: a stop, a crash), each
+        held until `lease_until`."""
+        ...
 
     async def schedule_retry(
         self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS timeline_entries (
     notice TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     uncertain INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT
+    next_attempt_at TEXT,
+    reply_pending TEXT
 );
 CREATE TABLE IF NOT EXISTS drafts (
     draft_id TEXT NOT NULL,
@@ -58,11 +59,12 @@ _OUTBOX_COLUMNS = {
     "attempts": "INTEGER NOT NULL DEFAULT 0",
     "uncertain": "INTEGER NOT NULL DEFAULT 0",
     "next_attempt_at": "TEXT",
+    "reply_pending": "TEXT",
 }
 _OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS entries_due ON timeline_entries (state, next_attempt_at)"
 _ENTRY_COLUMNS = (
     "client_token, incident_arn, event_type, event_time, event_data, state, event_id, notice, attempts, "
-    "uncertain, last_error, created_at, next_attempt_at"
+    "uncertain, last_error, created_at, next_attempt_at, reply_pending"
 )
 
 # A form left open longer than this is abandoned; its whole text (a copy of a Slack message) is pruned.
@@ -196,23 +198,60 @@ class SqliteStore:
 
         return await self._run(_save)
 
-    async def mark_sent(self, client_token: str, event_id: str) -> None:
+    async def mark_sent(
+        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
+    ) -> None:
         await self._run(
             lambda connection: connection.execute(
-                "UPDATE timeline_entries SET state = ?, event_id = ?, last_error = NULL, "
-                "next_attempt_at = NULL, updated_at = ? WHERE client_token = ?",
-                (EntryState.SENT.value, event_id, _now(), client_token),
+                "UPDATE timeline_entries SET state = ?, event_id = ?, last_error = NULL, reply_pending = ?, "
+                "next_attempt_at = ?, updated_at = ? WHERE client_token = ?",
+                (EntryState.SENT.value, event_id, reply, _hold(reply, hold_until), _now(), client_token),
             )
         )
 
-    async def mark_failed(self, client_token: str, reason: str) -> None:
+    async def mark_failed(
+        self, client_token: str, reason: str, reply: str | None = None, hold_until: datetime | None = None
+    ) -> None:
         await self._run(
             lambda connection: connection.execute(
-                "UPDATE timeline_entries SET state = ?, last_error = ?, next_attempt_at = NULL, "
+                "UPDATE timeline_entries SET state = ?, last_error = ?, reply_pending = ?, next_attempt_at = ?, "
                 "updated_at = ? WHERE client_token = ? AND state != ?",
-                (EntryState.FAILED.value, reason, _now(), client_token, EntryState.SENT.value),
+                (
+                    EntryState.FAILED.value,
+                    reason,
+                    reply,
+                    _hold(reply, hold_until),
+                    _now(),
+                    client_token,
+                    EntryState.SENT.value,
+                ),
             )
         )
+
+    async def mark_told(self, client_token: str) -> None:
+        await self._run(
+            lambda connection: connection.execute(
+                "UPDATE timeline_entries SET reply_pending = NULL, next_attempt_at = NULL, updated_at = ? "
+                "WHERE client_token = ? AND state != ?",
+                (_now(), client_token, EntryState.PENDING.value),
+            )
+        )
+
+    async def claim_untold(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
+        def _claim(connection: sqlite3.Connection) -> list[StoredEntry]:
+            with _transaction(connection):
+                rows = connection.execute(
+                    f"SELECT {_ENTRY_COLUMNS} FROM timeline_entries WHERE state != ? AND reply_pending IS NOT "
+                    "NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+                    (EntryState.PENDING.value, _iso(now), limit),
+                ).fetchall()
+                connection.executemany(
+                    "UPDATE timeline_entries SET next_attempt_at = ? WHERE client_token = ?",
+                    [(_iso(lease_until), row[0]) for row in rows],
+                )
+            return [replace(_entry_from_row(row), next_attempt_at=lease_until) for row in rows]
+
+        return await self._run(_claim)
 
     async def schedule_retry(
         self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
@@ -353,6 +392,13 @@ def _migrate(connection: sqlite3.Connection) -> None:
         connection.execute(_OUTBOX_INDEX)
 
 
+def _hold(reply: str | None, hold_until: datetime | None) -> str | None:
+    # A settled entry is held only while someone tells its person; otherwise it is never due again.
+    if reply is None:
+        return None
+    return _iso(hold_until or datetime.now(UTC))
+
+
 def _iso(moment: datetime) -> str:
     # One fixed format (UTC, microseconds), so the text comparison in claim_due orders like time.
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
@@ -373,6 +419,7 @@ def _entry_from_row(row: tuple[Any, ...]) -> StoredEntry:
         last_error,
         created_at,
         next_attempt_at,
+        reply_pending,
     ) = row
     entry = TimelineEntry(
         client_token=token,
@@ -391,4 +438,5 @@ def _entry_from_row(row: tuple[Any, ...]) -> StoredEntry:
         last_error=last_error,
         created_at=datetime.fromisoformat(created_at),
         next_attempt_at=datetime.fromisoformat(next_attempt_at) if next_attempt_at else None,
+        reply_pending=reply_pending,
     )

@@ -50,6 +50,14 @@ def stored(notice: Notice | str) -> StoredEntry:
     return StoredEntry(entry, EntryState.PENDING, None, notice=raw, attempts=3, created_at=datetime.now(UTC))
 
 
+async def landed(follow_ups: SlackFollowUps, entry: StoredEntry) -> None:
+    await follow_ups.tell(entry, follow_ups.landed_reply(entry, "event-1"), landed=True)
+
+
+async def failed(follow_ups: SlackFollowUps, entry: StoredEntry, error: BaseException) -> None:
+    await follow_ups.tell(entry, follow_ups.failed_reply(entry, error), landed=False)
+
+
 def reply_notice(response_url: str | None, issued_at: float | None = None) -> Notice:
     return Notice(
         kind="reply",
@@ -67,7 +75,7 @@ async def test_a_landed_note_is_told_through_its_response_url(
     follow_ups: SlackFollowUps, fake_slack: FakeSlack
 ) -> None:
     url = fake_slack.new_response_url()
-    await follow_ups.landed(stored(reply_notice(url, time.time())), "event-1")
+    await landed(follow_ups, stored(reply_notice(url, time.time())))
     (reply,) = fake_slack.responses(url)
     assert reply["response_type"] == "ephemeral"
     assert reply["text"].startswith("Now on the timeline: the note that was waiting for Incident Manager")
@@ -80,7 +88,7 @@ async def test_past_the_response_urls_life_it_goes_by_chat_post_ephemeral(
 ) -> None:
     url = fake_slack.new_response_url()
     expired = time.time() - RESPONSE_URL_LIFETIME_SECONDS - 60
-    await follow_ups.landed(stored(reply_notice(url, expired)), "event-1")
+    await landed(follow_ups, stored(reply_notice(url, expired)))
     assert fake_slack.responses(url) == []
     (call,) = fake_slack.calls_to("chat.postEphemeral")
     assert (call.params["channel"], call.params["user"]) == ("C0001", "U0001")
@@ -98,7 +106,7 @@ async def test_a_final_failure_gives_the_text_back_with_a_reference(
         },
         "CreateTimelineEvent",
     )
-    await follow_ups.failed(stored(reply_notice(url, time.time())), error)
+    await failed(follow_ups, stored(reply_notice(url, time.time())), error)
     (reply,) = fake_slack.responses(url)
     assert "isn't allowed to call `ssm-incidents:CreateTimelineEvent`" in reply["text"]
     assert "Nothing was added to the timeline." in reply["text"]
@@ -117,7 +125,7 @@ async def test_giving_up_says_how_long_and_whether_it_may_have_landed(
 ) -> None:
     url = fake_slack.new_response_url()
     gave_up = GaveUp("ThrottlingException: Rate exceeded", uncertain, timedelta(hours=24, minutes=3))
-    await follow_ups.failed(stored(reply_notice(url, time.time())), gave_up)
+    await failed(follow_ups, stored(reply_notice(url, time.time())), gave_up)
     (reply,) = fake_slack.responses(url)
     assert "kept failing or not answering for 24 hours" in reply["text"] and says in reply["text"]
     if uncertain:
@@ -129,7 +137,7 @@ async def test_a_landed_pin_is_confirmed_by_the_mark_alone(
 ) -> None:
     ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
     pin = Notice("pin", "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
-    await follow_ups.landed(stored(pin), "event-1")
+    await landed(follow_ups, stored(pin))
     (mark,) = fake_slack.calls_to("reactions.add")
     assert (mark.params["timestamp"], mark.params["name"]) == (ts, "white_check_mark")
     assert fake_slack.calls_to("chat.postEphemeral") == []
@@ -141,7 +149,7 @@ async def test_a_landed_pin_whose_mark_fails_is_told_to_the_person_who_pinned(
     ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
     fake_slack.fail_next("reactions.add", "missing_scope")
     pin = Notice("pin", "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
-    await follow_ups.landed(stored(pin), "event-1")
+    await landed(follow_ups, stored(pin))
     (call,) = fake_slack.calls_to("chat.postEphemeral")
     assert call.params["user"] == "U0003" and "Now on the timeline" in call.params["text"]
 
@@ -154,7 +162,7 @@ async def test_a_form_entry_gets_both_the_reply_and_the_mark(
     capture = Notice(
         "capture", "T0001", "C0001", "U0001", response_url=url, message_ts=ts, incident_title="X"
     )
-    await follow_ups.landed(stored(capture), "event-1")
+    await landed(follow_ups, stored(capture))
     assert len(fake_slack.calls_to("reactions.add")) == 1
     assert "Now on the timeline" in fake_slack.responses(url)[0]["text"]
 
@@ -162,6 +170,6 @@ async def test_a_form_entry_gets_both_the_reply_and_the_mark(
 async def test_an_entry_without_a_readable_notice_tells_no_one(
     follow_ups: SlackFollowUps, fake_slack: FakeSlack
 ) -> None:
-    await follow_ups.landed(stored(""), "event-1")
-    await follow_ups.failed(stored("{not json"), RuntimeError("x"))
+    await landed(follow_ups, stored(""))
+    await failed(follow_ups, stored("{not json"), RuntimeError("x"))
     assert fake_slack.calls == [] or all(c.method == "auth.test" for c in fake_slack.calls)

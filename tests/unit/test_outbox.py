@@ -73,18 +73,30 @@ class ScriptedGateway:
 
 
 class RecordedFollowUps:
-    def __init__(self) -> None:
+    """Writes each reply as "landed <event id>" / "failed" (keeping the error), and records what it told."""
+
+    def __init__(self, *, gated: bool = False) -> None:
         self.landed_entries: list[tuple[str, str]] = []
         self.failures: list[tuple[str, BaseException]] = []
-        self.told = asyncio.Event()
+        self.errors: dict[str, BaseException] = {}
+        self.gate = asyncio.Event()
+        if not gated:
+            self.gate.set()
 
-    async def landed(self, stored: StoredEntry, event_id: str) -> None:
-        self.landed_entries.append((stored.entry.client_token, event_id))
-        self.told.set()
+    def landed_reply(self, stored: StoredEntry, event_id: str) -> str:
+        return f"landed {event_id}"
 
-    async def failed(self, stored: StoredEntry, error: BaseException) -> None:
-        self.failures.append((stored.entry.client_token, error))
-        self.told.set()
+    def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
+        self.errors[stored.entry.client_token] = error
+        return "failed"
+
+    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+        await self.gate.wait()
+        token = stored.entry.client_token
+        if landed:
+            self.landed_entries.append((token, reply.removeprefix("landed ")))
+        else:
+            self.failures.append((token, self.errors.get(token, RuntimeError(reply))))
 
 
 @pytest.fixture
@@ -100,12 +112,13 @@ def outbox_for(
     follow_ups: RecordedFollowUps,
     policy: RetryPolicy = FAST,
     max_in_flight: int = 10,
+    lease: timedelta = timedelta(seconds=30),
 ) -> Outbox:
     return Outbox(
         store,
         gateway,  # type: ignore[arg-type]
         follow_ups,
-        lease=timedelta(seconds=30),
+        lease=lease,
         max_in_flight=max_in_flight,
         policy=policy,
     )
@@ -139,6 +152,7 @@ async def settle(outbox: Outbox, rounds: int = 300) -> None:
         await asyncio.sleep(0.01)
         if outbox.in_flight == 0 and not outbox._tasks and await outbox._store.pending_count() == 0:
             return
+    pytest.fail("the outbox did not settle")
 
 
 # One attempt per token in flight
@@ -358,3 +372,39 @@ async def test_a_sweep_never_takes_an_entry_from_this_processs_own_waiting_attem
     await settle(outbox)
     assert gateway.tokens == [stored.entry.client_token]
     assert follow_ups.landed_entries == [(stored.entry.client_token, f"event-{stored.entry.client_token}")]
+
+
+async def test_a_reply_owed_when_the_bot_stops_is_given_by_the_next_run(tmp_path: Path) -> None:
+    path = str(tmp_path / "bot.db")
+    first_store = SqliteStore(path)
+    # Slack is unreachable for the first run's follow-up, and then it stops.
+    unreachable = RecordedFollowUps(gated=True)
+    first = outbox_for(first_store, ScriptedGateway(throttled()), unreachable, lease=timedelta(0))
+    stored = await saved(first_store, first)
+    assert isinstance(await first.deliver(stored), Queued)
+    for _ in range(200):
+        await first.sweep()
+        await asyncio.sleep(0.01)
+        landed = await first_store.get_entry(stored.entry.client_token)
+        if landed is not None and landed.state is EntryState.SENT:
+            break
+    assert landed is not None and landed.reply_pending == f"landed event-{stored.entry.client_token}"
+    assert await first.stop(grace_seconds=0.05) == 1  # the follow-up never got through
+    await first_store.close()
+
+    store = SqliteStore(path)
+    try:
+        follow_ups = RecordedFollowUps()
+        outbox = outbox_for(store, ScriptedGateway(), follow_ups)
+        await outbox.sweep()
+        await settle(outbox)
+        assert follow_ups.landed_entries == [
+            (stored.entry.client_token, f"event-{stored.entry.client_token}")
+        ]
+        told = await store.get_entry(stored.entry.client_token)
+        assert told is not None and told.reply_pending is None
+        await outbox.sweep()
+        await settle(outbox)
+        assert len(follow_ups.landed_entries) == 1  # told once
+    finally:
+        await store.close()

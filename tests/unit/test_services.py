@@ -21,10 +21,13 @@ from tests.fakes.slack_api import FakeSlack
 
 
 class NoFollowUps:
-    async def landed(self, stored: StoredEntry, event_id: str) -> None:
+    def landed_reply(self, stored: StoredEntry, event_id: str) -> str:
         raise AssertionError("the person waiting is answered directly")
 
-    async def failed(self, stored: StoredEntry, error: BaseException) -> None:
+    def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
+        raise AssertionError("the person waiting is answered directly")
+
+    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
         raise AssertionError("the person waiting is answered directly")
 
 

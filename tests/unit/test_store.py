@@ -441,3 +441,26 @@ async def test_a_database_from_before_the_outbox_is_upgraded_in_place(db_path: P
         assert [c.entry.client_token for c in await store.claim_due(far, far, 10)] == ["new"]
     finally:
         await store.close()
+
+
+async def test_an_owed_reply_is_due_once_its_tellers_hold_runs_out_and_gone_once_told(
+    store: SqliteStore,
+) -> None:
+    now = datetime.now(UTC)
+    sent, failed, quiet = client_token("owed-s"), client_token("owed-f"), client_token("quiet")
+    for token in (sent, failed, quiet):
+        await store.save_entry_once(entry(token), "{}", now)
+    await store.mark_sent(sent, "event-1", "Now on the timeline", now + timedelta(seconds=30))
+    await store.mark_failed(failed, "AccessDeniedException", "Nothing was added", now + timedelta(seconds=30))
+    await store.mark_sent(quiet, "event-2")  # its person heard at once: nothing owed
+    assert await store.claim_untold(now + timedelta(seconds=10), now, 10) == []
+    claimed = await store.claim_untold(now + timedelta(seconds=31), now + timedelta(minutes=5), 10)
+    assert {(c.entry.client_token, c.state, c.reply_pending) for c in claimed} == {
+        (sent, EntryState.SENT, "Now on the timeline"),
+        (failed, EntryState.FAILED, "Nothing was added"),
+    }
+    assert await store.claim_untold(now + timedelta(minutes=1), now, 10) == []  # held by the claim
+    await store.mark_told(sent)
+    await store.mark_told(failed)
+    assert await store.claim_untold(now + timedelta(days=1), now, 10) == []
+    assert await store.claim_due(now + timedelta(days=1), now, 10) == []  # settled entries are never resent
