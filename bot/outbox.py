@@ -332,9 +332,6 @@ class Outbox:
         if self._sweeper is None:
             self._sweeper = asyncio.ensure_future(self._sweep_forever())
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def _sweep_forever(self) -> None:
         while True:
             try:

@@ -33,7 +33,6 @@ AWS_THREADS = 32
 # still failing after these goes to the outbox, which retries it in the background.
 ATTEMPTS = 3
 CONNECT_TIMEOUT_SECONDS = 3.0
-RETRY_MODES = ("standard", "adaptive")
 RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
