@@ -20,7 +20,7 @@ from bot.deps import CONTEXT_KEY, Deps
 from bot.inflight import InFlight
 from bot.listeners import register_listeners
 from bot.metrics import Metrics, slack_request_kind
-from bot.outbox import Outbox, Outcome
+from bot.outbox import Outbox
 from bot.recent import RecentKeys
 from bot.services import BindingService, BindPermission, TimelineService
 from bot.slack.directory import UserDirectory
@@ -102,9 +102,6 @@ async def build_runtime(
     permission = BindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
     follow_ups = SlackFollowUps(client, http, settings.added_reaction, lambda: gateway.region)
 
-    def count_outcome(source: str, outcome: Outcome, event_type: str) -> None:
-        metrics.observe_outcome(source, outcome, event_type)
-
     outbox = Outbox(
         store,
         gateway,
@@ -112,7 +109,7 @@ async def build_runtime(
         lease=timedelta(seconds=call_budget_seconds(settings.aws_read_timeout) + OUTBOX_LEASE_MARGIN_SECONDS),
         # Claim no more than the rate limit sends in about two seconds: the rest stays due in the store.
         max_in_flight=min(AWS_THREADS, max(1, int(settings.aws_calls_per_second * 2))),
-        on_outcome=count_outcome,
+        on_outcome=metrics.observe_outcome,
     )
     deps = Deps(
         settings=settings,

@@ -168,10 +168,6 @@ class Outbox:
     def lease_until(self) -> datetime:
         return datetime.now(UTC) + self._lease
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._deliveries)
-
     async def deliver(self, stored: StoredEntry, wait: float = REPLY_PATIENCE_SECONDS) -> Outcome:
         """Send a recorded entry now (or join the attempt already on its way) and wait up to `wait`
         seconds for the outcome; past that it is Queued, and its notice hears the rest."""

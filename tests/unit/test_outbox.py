@@ -150,7 +150,7 @@ async def settle(outbox: Outbox, rounds: int = 300) -> None:
     for _ in range(rounds):
         await outbox.sweep()
         await asyncio.sleep(0.01)
-        if outbox.in_flight == 0 and not outbox._tasks and await outbox._store.pending_count() == 0:
+        if not outbox._deliveries and not outbox._tasks and await outbox._store.pending_count() == 0:
             return
     pytest.fail("the outbox did not settle")
 
