@@ -181,8 +181,9 @@ async def test_the_rate_limit_spreads_a_burst(
     calls = creates(fake_aws)
     assert len(calls) == 12 and all(c.status == 201 for c in calls)
     # 12 calls at once, 4 a second with a burst of 4 (a token bucket, as AWS's own limits are): at most
-    # 8 in any one second, and the 8 beyond the burst take about 2 seconds.
-    assert busiest_second([c.time for c in calls]) <= 8
+    # 8 in any one second (one more where arrival jitter straddles a window's edge, as seen in CI), and the
+    # 8 beyond the burst take about 2 seconds. Without the limit all 12 arrive within a fraction of one.
+    assert busiest_second([c.time for c in calls]) <= 9
     assert max(c.time for c in calls) - min(c.time for c in calls) >= timedelta(seconds=1.5)
 
 
