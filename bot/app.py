@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, IncidentGateway, call_budget_seconds
+from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, call_budget_seconds
 from bot.config import Settings
-from bot.deps import CONTEXT_KEY, Deps
 from bot.inflight import InFlight
 from bot.listeners import register_listeners
-from bot.metrics import Metrics, slack_request_kind
-from bot.outbox import Outbox
+from bot.listeners.deps import Deps
+from bot.listeners.middleware import attach
+from bot.metrics import Metrics
+from bot.presentation.followups import SlackFollowUps
 from bot.recent import RecentKeys
-from bot.services import BindingService, BindPermission, TimelineService
 from bot.slack.directory import UserDirectory
-from bot.slack.followups import SlackFollowUps
 from bot.slack.identity import SlackIdentity
-from bot.store import Store
+from bot.slack.permission import SlackBindPermission
+from bot.slack.replies import Replier
 from bot.store.factory import open_store
+from bot.usecases.binding import BindingService
+from bot.usecases.outbox import Outbox
+from bot.usecases.ports import IncidentGateway, Store
+from bot.usecases.timeline import TimelineService
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +42,12 @@ class Runtime:
     deps: Deps
     client: AsyncWebClient
     identity: SlackIdentity
+    http: aiohttp.ClientSession
 
     async def close(self) -> None:
         self.deps.metrics.detach()
         # Each step on its own: one failing close must not leave the others open.
-        for step in (self.deps.store.close, self.deps.gateway.close, self.deps.http.close):
+        for step in (self.deps.store.close, self.deps.gateway.close, self.http.close):
             try:
                 await step()
             except Exception as error:  # noqa: BLE001 - stopping anyway; the log says what did not close
@@ -67,14 +69,7 @@ def build_app(settings: Settings, deps: Deps, client: AsyncWebClient, identity: 
         logger=logging.getLogger("slack_bolt"),
     )
 
-    @app.middleware
-    async def attach_deps(
-        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
-    ) -> None:
-        context[CONTEXT_KEY] = deps
-        deps.metrics.slack_requests.labels(slack_request_kind(body)).inc()
-        await next()
-
+    app.middleware(attach(deps))
     register_listeners(app)
     return app
 
@@ -99,7 +94,7 @@ async def build_runtime(
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=http)
     identity = SlackIdentity(client, settings.slack_bot_token)
     directory = UserDirectory(client)
-    permission = BindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
+    permission = SlackBindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
     follow_ups = SlackFollowUps(client, http, settings.added_reaction, lambda: gateway.region)
 
     outbox = Outbox(
@@ -120,9 +115,11 @@ async def build_runtime(
         timeline=TimelineService(store, outbox, directory),
         bindings=BindingService(store, gateway, permission),
         directory=directory,
-        http=http,
+        repliers=lambda channel_id, user_id, response_url=None: Replier(
+            client, channel_id, user_id, response_url=response_url, session=http
+        ),
         inflight=InFlight(),
         delivered_events=RecentKeys(),
     )
     app = build_app(settings, deps, client, identity)
-    return Runtime(app=app, deps=deps, client=client, identity=identity)
+    return Runtime(app=app, deps=deps, client=client, identity=identity, http=http)

@@ -3,17 +3,16 @@ how deep the outbox is and how fast Incident Manager answers. One registry per r
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.outbox import Landed, Outcome, Queued, Refused
+from bot.presentation.failures import observe_failures
+from bot.usecases.outbox import Landed, Outcome, Queued, Refused
 
 # The classic text format that generate_latest writes, which every Prometheus version scrapes.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# The mapping layer logs one line per failure, with its kind; metrics count those lines.
-FAILURES_LOGGER = "bot.failures"
 
 
 class Metrics:
@@ -63,7 +62,7 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
-        self._failure_counter = _FailureCounter(self)
+        self._stop_counting_failures: Callable[[], None] | None = None
 
     def observe_aws(self, operation: str, seconds: float, outcome: str) -> None:
         self.aws_seconds.labels(operation, outcome).observe(seconds)
@@ -80,30 +79,19 @@ class Metrics:
         self.attempts.labels(source, name).inc()
 
     def attach(self) -> None:
-        failures = logging.getLogger(FAILURES_LOGGER)
-        # Every failure is counted, whatever LOG_LEVEL prints (the log handler applies that).
-        if failures.getEffectiveLevel() > logging.INFO:
-            failures.setLevel(logging.INFO)
-        failures.addHandler(self._failure_counter)
+        """Count every failure the mapping layer explains, whatever LOG_LEVEL prints."""
+        if self._stop_counting_failures is None:
+            self._stop_counting_failures = observe_failures(lambda kind: self.failures.labels(kind).inc())
 
     def detach(self) -> None:
-        logging.getLogger(FAILURES_LOGGER).removeHandler(self._failure_counter)
+        if self._stop_counting_failures is not None:
+            self._stop_counting_failures()
+            self._stop_counting_failures = None
 
     def render(self, outbox_depth: int | None) -> bytes:
         if outbox_depth is not None:
             self.outbox_depth.set(outbox_depth)
         return generate_latest(self.registry)
-
-
-class _FailureCounter(logging.Handler):
-    def __init__(self, metrics: Metrics) -> None:
-        super().__init__(level=logging.DEBUG)
-        self._metrics = metrics
-
-    def emit(self, record: logging.LogRecord) -> None:
-        kind: Any = getattr(record, "kind", None)
-        if isinstance(kind, str):
-            self._metrics.failures.labels(kind).inc()
 
 
 def slack_request_kind(body: dict[str, Any]) -> str:

@@ -12,9 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import boto3
 from aiolimiter import AsyncLimiter
@@ -22,6 +20,8 @@ from botocore import exceptions as aws
 from botocore.config import Config
 
 from bot.domain.timeline import TimelineEntry
+from bot.usecases.errors import IncidentManagerError, IncidentNotFound, NotSent, OutcomeUnknown
+from bot.usecases.ports import IncidentSummary
 
 T = TypeVar("T")
 
@@ -33,55 +33,15 @@ AWS_THREADS = 32
 # still failing after these goes to the outbox, which retries it in the background.
 ATTEMPTS = 3
 CONNECT_TIMEOUT_SECONDS = 3.0
-RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "InternalServerException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-
-
-class NotSent(Exception):
-    """The caller withdrew when its turn under the rate limit came (another worker holds the entry)."""
-
-
-class OutcomeUnknown(Exception):
-    """A write may have reached AWS (an attempt timed out mid-request) and no later attempt settled it."""
-
-
-@dataclass(frozen=True)
-class IncidentSummary:
-    arn: str
-    title: str
-    status: str
-    impact: int | None
-    resolved_time: datetime | None
-
-    @property
-    def is_resolved(self) -> bool:
-        return self.status == "RESOLVED"
-
-
-class IncidentGateway(Protocol):
-    @property
-    def region(self) -> str | None: ...
-
-    async def get_incident(self, arn: str) -> IncidentSummary: ...
-
-    async def create_timeline_event(
-        self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
-    ) -> str:
-        """Create the event; return its eventId. Raises botocore errors as they come. `before_send` runs
-        once the call's turn under the rate limit has come; if it answers False, nothing is sent (NotSent)."""
-        ...
-
-    async def close(self) -> None: ...
+# Incident Manager's answers that mean "too many requests": the only ones the mapping layer calls throttling.
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
+RETRYABLE_CODES = THROTTLING_CODES | {
+    "InternalServerException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
 
 
 def client_config(read_timeout: float, retry_mode: str = "standard") -> Config:
@@ -98,18 +58,33 @@ def aws_error_code(error: aws.ClientError) -> str:
     return str((error.response or {}).get("Error", {}).get("Code", ""))
 
 
-def is_retryable(error: BaseException) -> bool:
-    """Worth sending again later with the same token: AWS was busy, failing or not answering."""
-    if isinstance(error, OutcomeUnknown | aws.HTTPClientError | aws.ConnectionError):
-        return True
+def aws_status(error: aws.ClientError) -> int:
+    return int((error.response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def translate(error: Exception, *, write: bool = False, may_have_landed: bool = False) -> Exception:
+    """botocore's exception -> the typed error the use cases know (the caller keeps the original as
+    `__cause__`); anything that is not botocore's is returned as it is."""
     if isinstance(error, aws.ClientError):
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return aws_error_code(error) in RETRYABLE_CODES or status >= 500
-    return False
-
-
-def _is_conflict(error: BaseException) -> bool:
-    return isinstance(error, aws.ClientError) and aws_error_code(error) == "ConflictException"
+        code, status = aws_error_code(error), aws_status(error)
+        retryable = code in RETRYABLE_CODES or status >= 500
+        # A definite answer to the last attempt says nothing about an earlier one that timed out (and a
+        # Conflict then may be AWS still working on that one, with the same token).
+        if write and may_have_landed and (retryable or code == "ConflictException"):
+            return OutcomeUnknown(str(error), code=code, status=status)
+        kind = IncidentNotFound if code == "ResourceNotFoundException" else IncidentManagerError
+        return kind(str(error), code=code, status=status, retryable=retryable)
+    if isinstance(error, aws.ConnectionError):
+        # Refused before a connection existed: this attempt never reached AWS (an earlier one may have).
+        if write and may_have_landed:
+            return OutcomeUnknown(str(error))
+        return IncidentManagerError(str(error), retryable=True)
+    if isinstance(error, aws.HTTPClientError):
+        # Read timeouts, connections closed mid-request: the request may have been processed.
+        return IncidentManagerError(str(error), retryable=True, may_have_landed=True)
+    if isinstance(error, aws.BotoCoreError):
+        return IncidentManagerError(str(error))
+    return error
 
 
 class _AttemptLog(threading.local):
@@ -192,12 +167,8 @@ class Boto3IncidentGateway:
             try:
                 result: dict[str, Any] = getattr(self._get_client(), method)(**params)
                 return result
-            except (aws.ClientError, aws.ConnectionError) as error:
-                # A definite answer to the last attempt says nothing about an earlier one that timed out
-                # (and a Conflict then may be AWS still working on that one, with the same token).
-                if write and self._attempts.may_have_landed and (is_retryable(error) or _is_conflict(error)):
-                    raise OutcomeUnknown(str(error)) from error
-                raise
+            except (aws.BotoCoreError, aws.ClientError) as error:
+                raise translate(error, write=write, may_have_landed=self._attempts.may_have_landed) from error
 
         async def _turn() -> dict[str, Any]:
             if before_send is not None and not await before_send():
@@ -214,8 +185,10 @@ class Boto3IncidentGateway:
                 result = await _turn()
             outcome = "ok"
             return result
-        except aws.ClientError as error:
-            outcome = aws_error_code(error) or "error"
+        except IncidentManagerError as error:
+            # As before the errors were typed: AWS's error code, else the failure's own name.
+            named = type(error) if isinstance(error, OutcomeUnknown) else type(error.__cause__ or error)
+            outcome = (None if isinstance(error, OutcomeUnknown) else error.code) or named.__name__
             raise
         except Exception as error:
             outcome = type(error).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.domain.timeline import EventType
 
@@ -45,12 +46,20 @@ class EmptyEntry:
     event_type: EventType
 
 
+class MalformedReason(StrEnum):
+    """How a keyword was used the wrong way (the person is told in words, with the help)."""
+
+    BIND_NEEDS_ARN = "bind_needs_arn"
+    BIND_TAKES_ONE_ARN = "bind_takes_one_arn"
+    TAKES_NOTHING = "takes_nothing"
+
+
 @dataclass(frozen=True)
 class Malformed:
-    """A keyword used the wrong way; `problem` is shown to the person with the help."""
+    """A keyword used the wrong way."""
 
     keyword: str
-    problem: str
+    reason: MalformedReason
     original: str
 
 
@@ -72,13 +81,13 @@ def parse_command(text: str) -> Command:
         return AddEntry(event_type, rest) if rest else EmptyEntry(event_type)
     if keyword == "bind":
         if not rest:
-            return Malformed("bind", "`bind` needs the incident record ARN after it.", stripped)
+            return Malformed("bind", MalformedReason.BIND_NEEDS_ARN, stripped)
         if len(rest.split()) > 1:
-            return Malformed("bind", "`bind` takes exactly one incident record ARN.", stripped)
+            return Malformed("bind", MalformedReason.BIND_TAKES_ONE_ARN, stripped)
         return Bind(rest)
     if keyword in ("unbind", "status"):
         if rest:
-            return Malformed(keyword, f"`{keyword}` takes nothing after it.", stripped)
+            return Malformed(keyword, MalformedReason.TAKES_NOTHING, stripped)
         return Unbind() if keyword == "unbind" else Status()
     if keyword == "help":
         return Help(rest)

@@ -17,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.slack_text import escape_markup
+from bot.domain.slack_user import display_name_of
+from bot.domain.timeline import UNKNOWN_AUTHOR
+
 # Slack timestamps are "seconds.micros"; ASCII digits only (`\d` would accept any script's digits).
 _TS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 # Ids go inside `<...>` markup, so they must not carry `|`, `<`, `>` or spaces that would break it.
@@ -75,11 +79,6 @@ def _raw(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _escape(text: str) -> str:
-    """Plain text -> Slack markup, so `readable` gives the same text back."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _safe_url(url: str) -> str:
     """A URL that can sit inside `<url|label>`: escaped (idempotently: Slack may have done it already)
     and without the `|` that would end it early."""
@@ -97,9 +96,9 @@ def _author_label(message: Mapping[str, Any]) -> str:
     """A name to show when the caller can't look the author up: Slack's own profile copy first, then
     what apps call themselves, then the bare ids."""
     profile = _obj(message.get("user_profile"))
+    if label := display_name_of({"profile": profile}):
+        return label
     for candidate in (
-        profile.get("display_name"),
-        profile.get("real_name"),
         _obj(message.get("bot_profile")).get("name"),
         message.get("username"),
         profile.get("name"),
@@ -109,7 +108,7 @@ def _author_label(message: Mapping[str, Any]) -> str:
             return label
     if bot_id := _text(message.get("bot_id")):
         return f"an app ({bot_id})"
-    return "someone"
+    return UNKNOWN_AUTHOR
 
 
 # --- markup ----------------------------------------------------------------------------------------------
@@ -161,7 +160,7 @@ def _file(value: object) -> str:
         return _GONE_FILE
     name = _text(value.get("name")) or _text(value.get("title")) or _text(value.get("id")) or "a file"
     # The name becomes a link label, where `|` would be read as the end of the URL by some readers.
-    label = _escape(name).replace("|", "¦")
+    label = escape_markup(name).replace("|", "¦")
     permalink = _text(value.get("permalink"))
     return f"• <{_safe_url(permalink)}|{label}>" if permalink else f"• {label}"
 
@@ -204,7 +203,7 @@ def _text_object(value: object) -> str:
     if obj.get("type") == "mrkdwn":
         return text
     if obj.get("type") == "plain_text":
-        return _escape(text)
+        return escape_markup(text)
     return ""
 
 
@@ -241,9 +240,9 @@ def _inline(value: object) -> str:
     element = _obj(value)
     kind = element.get("type")
     if kind == "text":
-        return _escape(_raw(element.get("text")))
+        return escape_markup(_raw(element.get("text")))
     if kind == "link":
-        url, label = _text(element.get("url")), _escape(_raw(element.get("text")))
+        url, label = _text(element.get("url")), escape_markup(_raw(element.get("text")))
         if not url:
             return label
         return f"<{_safe_url(url)}|{label}>" if label.strip() else f"<{_safe_url(url)}>"
@@ -261,7 +260,7 @@ def _inline(value: object) -> str:
     if kind == "date":
         return _date(element)
     if kind == "color":
-        return _escape(_text(element.get("value")))
+        return escape_markup(_text(element.get("value")))
     return ""
 
 
@@ -278,13 +277,13 @@ def _emoji(element: Mapping[str, Any]) -> str:
         if all(code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF for code in codes):
             return "".join(map(chr, codes))
     name = _text(element.get("name"))
-    return f":{_escape(name)}:" if name else ""
+    return f":{escape_markup(name)}:" if name else ""
 
 
 def _date(element: Mapping[str, Any]) -> str:
     if fallback := _text(element.get("fallback")):
-        return _escape(fallback)
+        return escape_markup(fallback)
     timestamp = element.get("timestamp")
     if isinstance(timestamp, int) and not isinstance(timestamp, bool):
         return str(timestamp)
-    return _escape(_text(timestamp))
+    return escape_markup(_text(timestamp))

@@ -11,14 +11,22 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from bot.domain.slack_user import USER_ID
+
 # Slack escapes literal < and >, so a bracketed run is markup: a mention, a special, or a link.
 # A link's target stops at its first `|` (the label may hold more): were `|` allowed in both, a long run of
 # pipes with no closing `>` would backtrack quadratically (20,000 pipes: seconds on the event loop).
 _TOKEN = re.compile(r"<([@#!][^<>]*|[a-zA-Z][a-zA-Z0-9+.-]*:[^<>\s|]*(?:\|[^<>]*)?)>")
-_USER_ID = re.compile(r"^@([UW][A-Z0-9]+)$")
+_USER_ID = re.compile(rf"^@({USER_ID.pattern})$")
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 _ENTITY = re.compile("|".join(map(re.escape, _ENTITIES)))
 _SPECIALS = {"here": "@here", "channel": "@channel", "everyone": "@everyone"}
+
+
+def escape_markup(text: str) -> str:
+    """Plain text -> Slack markup (`&`, `<`, `>` as entities): it can never become a mention or a link, and
+    `readable` gives the same text back."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _unescape(text: str) -> str:

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.deps import deps_of
+from bot.listeners.deps import deps_of
 
 Handler = Callable[..., Awaitable[None]]
 

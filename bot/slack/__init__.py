@@ -1,1 +1,1 @@
-"""Slack-side helpers shared by the listeners: names, replies, Block Kit."""
+"""The Slack Web API adapter: user names, reading messages back, replies, who the bot is, who may bind."""

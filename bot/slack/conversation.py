@@ -8,8 +8,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import MessageNotFound, MessageUnreadable
 from bot.slack.errors import slack_error_code
+from bot.usecases.errors import MessageNotFound, MessageUnreadable
 
 logger = logging.getLogger(__name__)
 

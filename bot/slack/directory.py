@@ -6,28 +6,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.slack_user import display_name_of
+
 logger = logging.getLogger(__name__)
 
 NAME_TTL_SECONDS = 3600.0
-
-
-def display_name_of(user: dict[str, Any]) -> str | None:
-    """Slack display name first, as people see it in the channel; then real name; then handle."""
-    profile = user.get("profile") or {}
-    for candidate in (
-        profile.get("display_name"),
-        profile.get("real_name"),
-        user.get("real_name"),
-        user.get("name"),
-    ):
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate.strip()
-    return None
 
 
 class UserDirectory:

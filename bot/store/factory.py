@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.store import Store
 from bot.store.sqlite import SqliteStore
+from bot.usecases.ports import Store
 
 
 class UnsupportedDatabaseUrl(ValueError):

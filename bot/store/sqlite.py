@@ -10,8 +10,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry
-from bot.store import Binding, EntryState, StoredEntry
+from bot.usecases.ports import EntryState, StoredEntry
 
 T = TypeVar("T")
 

@@ -20,13 +20,11 @@ from bot.domain.timeline import (
     from_slack_ts,
     utf16_length,
 )
-from bot.errors import DraftMissing, EntryEmpty, MessageNotFound, MessageUnreadable
-from bot.failures import FailureContext, classify
 from bot.listeners.views.capture_submission import event_time_of
-from bot.recent import RecentKeys
-from bot.slack.views import (
+from bot.presentation.failures import FailureContext, classify
+from bot.presentation.ids import BlockId
+from bot.presentation.views import (
     METADATA_LIMIT,
-    TEXT_BLOCK,
     TEXT_INPUT_LIMIT,
     CaptureContext,
     ComposeContext,
@@ -37,7 +35,9 @@ from bot.slack.views import (
     read_compose_submission,
     text_key,
 )
+from bot.recent import RecentKeys
 from bot.store.sqlite import DRAFT_MAX_AGE, SqliteStore
+from bot.usecases.errors import DraftMissing, EntryEmpty, MessageNotFound, MessageUnreadable
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 TS = "1764150000.123456"
@@ -70,8 +70,8 @@ def test_capture_modal_is_valid_and_prefilled_at_the_message_time() -> None:
     assert view["callback_id"] == "capture_timeline_entry"
     assert len(view["title"]["text"]) <= 24
     elements = inputs(view)
-    assert elements[TEXT_BLOCK]["initial_value"] == "db failed over"
-    assert elements[TEXT_BLOCK]["max_length"] == TEXT_INPUT_LIMIT
+    assert elements[BlockId.TEXT]["initial_value"] == "db failed over"
+    assert elements[BlockId.TEXT]["max_length"] == TEXT_INPUT_LIMIT
     assert elements["entry_type"]["initial_option"]["value"] == "Note"
     assert elements["entry_time"]["initial_date_time"] == 1764150000
     shown = json.dumps(view["blocks"])

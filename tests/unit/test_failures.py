@@ -19,10 +19,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.slack_response import SlackResponse
 
-from bot import messages
 from bot.domain.arn import parse_incident_record_arn
 from bot.domain.timeline import EventType, encode_event_data
-from bot.errors import (
+from bot.presentation.failures import Explanation, FailureContext, classify, explain, new_reference
+from bot.presentation.messages.common import escape
+from bot.usecases.errors import (
     BindNotAllowed,
     BindPermissionUnknown,
     BoundIncidentMissing,
@@ -30,7 +31,6 @@ from bot.errors import (
     EntryEmpty,
     IncidentResolved,
 )
-from bot.failures import Explanation, FailureContext, classify, explain, new_reference
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 REGION = "eu-west-1"
@@ -610,7 +610,7 @@ def test_reply_says_what_it_means_for_the_action(row: Row) -> None:
 def test_typed_text_is_given_back_escaped_in_a_code_block(row: Row) -> None:
     text = explained(row).text
     if row.context.action == "add" and row.context.text.strip():
-        assert f"Here is your text so you can send it again:\n```{messages.escape(USER_TEXT)}```" in text
+        assert f"Here is your text so you can send it again:\n```{escape(USER_TEXT)}```" in text
         assert (
             "DB &lt;@U1&gt; failover done, &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in text
         )

@@ -19,10 +19,10 @@ from bot.domain.timeline import (
     compose_event_text,
     encode_event_data,
 )
-from bot.errors import GaveUp
-from bot.outbox import Notice
-from bot.slack.followups import RESPONSE_URL_LIFETIME_SECONDS, SlackFollowUps
-from bot.store import EntryState, StoredEntry
+from bot.presentation.followups import RESPONSE_URL_LIFETIME_SECONDS, SlackFollowUps
+from bot.usecases.errors import GaveUp
+from bot.usecases.outbox import Notice
+from bot.usecases.ports import EntryState, StoredEntry
 from tests.conftest import BOT_TOKEN
 from tests.fakes.slack_api import FakeSlack
 

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from botocore import exceptions as aws
 
-from bot.aws.incidents import ATTEMPTS, Boto3IncidentGateway, OutcomeUnknown, is_retryable
+from bot.aws.incidents import ATTEMPTS, Boto3IncidentGateway
 from bot.domain.timeline import EventType, TimelineEntry, encode_event_data
+from bot.usecases.errors import IncidentManagerError, OutcomeUnknown, is_retryable
 from tests.fakes.incident_manager import FakeIncidentManager
 
 REGION = "eu-west-1"
@@ -68,9 +69,10 @@ async def test_definite_refusals_on_every_attempt_raise_the_last_error(
     gateway: Boto3IncidentGateway, fake_aws: FakeIncidentManager, entry: TimelineEntry
 ) -> None:
     fake_aws.fail_next("CreateTimelineEvent", "ThrottlingException", times=ATTEMPTS)
-    with pytest.raises(aws.ClientError) as raised:
+    with pytest.raises(IncidentManagerError) as raised:
         await gateway.create_timeline_event(entry)
-    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    assert isinstance(raised.value.__cause__, aws.ClientError)
+    assert raised.value.__cause__.response["Error"]["Code"] == raised.value.code == "ThrottlingException"
     assert is_retryable(raised.value)
     assert len(creates(fake_aws)) == ATTEMPTS and fake_aws.events(entry.incident_arn) == []
 
@@ -100,8 +102,9 @@ async def test_never_connecting_is_a_definite_failure(
 ) -> None:
     refused = [aws.EndpointConnectionError(endpoint_url="http://aws") for _ in range(ATTEMPTS)]
     script_attempts(gateway, *refused)
-    with pytest.raises(aws.EndpointConnectionError):
+    with pytest.raises(IncidentManagerError) as raised:
         await gateway.create_timeline_event(entry)
+    assert isinstance(raised.value.__cause__, aws.EndpointConnectionError)
     assert creates(fake_aws) == []
 
 
@@ -110,8 +113,10 @@ async def test_a_lookup_is_never_an_unknown_outcome(
 ) -> None:
     fake_aws.set_down(True)
     try:
-        with pytest.raises(aws.HTTPClientError):
+        with pytest.raises(IncidentManagerError) as raised:
             await gateway.get_incident(entry.incident_arn)
+        assert isinstance(raised.value.__cause__, aws.HTTPClientError)
+        assert not isinstance(raised.value, OutcomeUnknown)
     finally:
         fake_aws.set_down(False)
     assert len(fake_aws.calls_to("GetIncidentRecord")) == ATTEMPTS
@@ -121,9 +126,10 @@ async def test_non_retryable_errors_are_not_retried(
     gateway: Boto3IncidentGateway, fake_aws: FakeIncidentManager, entry: TimelineEntry
 ) -> None:
     fake_aws.fail_next("CreateTimelineEvent", "AccessDeniedException")
-    with pytest.raises(aws.ClientError) as raised:
+    with pytest.raises(IncidentManagerError) as raised:
         await gateway.create_timeline_event(entry)
-    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert isinstance(raised.value.__cause__, aws.ClientError)
+    assert raised.value.__cause__.response["Error"]["Code"] == raised.value.code == "AccessDeniedException"
     assert not is_retryable(raised.value)
     assert len(creates(fake_aws)) == 1
 
@@ -144,7 +150,7 @@ async def test_every_call_is_observed_with_its_outcome(
     try:
         await gateway.create_timeline_event(entry)
         fake_aws.fail_next("CreateTimelineEvent", "AccessDeniedException")
-        with pytest.raises(aws.ClientError):
+        with pytest.raises(IncidentManagerError):
             await gateway.create_timeline_event(entry)
     finally:
         await gateway.close()

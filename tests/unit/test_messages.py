@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import pkgutil
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from typing import Any
 
 import pytest
 
-from bot import messages
+from bot.domain.commands import MalformedReason
 from bot.domain.timeline import EventType
+from bot.presentation import messages
+from bot.presentation.messages.problems import Action, Failure, outcome_of
 
 # The bot's own markup: mentions of known ids, user groups, links, and dates shown in each reader's zone.
 ALLOWED_CONTROL = re.compile(
@@ -28,14 +32,15 @@ SAMPLES: dict[str, Any] = {
     "frozenset[str]": frozenset({"U0001"}),
     "str | None": HOSTILE,
     "tuple[str, int | None] | None": ("OPEN", 2),
+    "timedelta": timedelta(hours=3),
+    "MalformedReason": MalformedReason.TAKES_NOTHING,
+    "Action": Action.ADD,
 }
 
 
 # Parameters that take text the bot already rendered as mrkdwn (the composition helpers); every other
 # string parameter gets hostile raw input.
 PRE_RENDERED = {
-    ("failure", "what_happened"),
-    ("failure", "what_to_do"),
     ("with_reference", "text"),
     ("with_reference", "reference"),
     ("announcement_failed", "reason"),
@@ -57,13 +62,22 @@ def _sample(function: str, name: str, annotation: str) -> Any:
 
 def _all_replies() -> list[tuple[str, str]]:
     replies = []
-    for name, function in inspect.getmembers(messages, inspect.isfunction):
-        if function.__module__ != messages.__name__ or name in ("escape", "link", "quoted"):
-            continue
-        parameters = inspect.signature(function).parameters.values()
-        result = function(*(_sample(name, p.name, str(p.annotation)) for p in parameters))
-        for text in result if isinstance(result, tuple) else (result,):
-            replies.append((name, text))
+    for module_info in pkgutil.iter_modules(messages.__path__):
+        module = import_module(f"{messages.__name__}.{module_info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != module.__name__ or name in ("escape", "link", "quoted"):
+                continue
+            parameters = inspect.signature(function).parameters.values()
+            result = function(*(_sample(name, p.name, str(p.annotation)) for p in parameters))
+            if isinstance(result, Failure):
+                texts: tuple[str, ...] = (
+                    result.what,
+                    result.todo,
+                    result.render(outcome_of(Action.ADD), HOSTILE),
+                )
+            else:
+                texts = (result,)
+            replies.extend((name, text) for text in texts)
     return replies
 
 

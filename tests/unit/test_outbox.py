@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from botocore import exceptions as aws
 
-from bot.aws.incidents import NotSent, OutcomeUnknown
+from bot.aws.incidents import translate
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
-from bot.errors import GaveUp
-from bot.outbox import Landed, Notice, Outbox, Queued, Refused, RetryPolicy
-from bot.store import EntryState, StoredEntry
 from bot.store.sqlite import SqliteStore
+from bot.usecases.errors import GaveUp, NotSent, OutcomeUnknown
+from bot.usecases.outbox import Landed, Notice, Outbox, Queued, Refused, RetryPolicy
+from bot.usecases.ports import EntryState, StoredEntry
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 FAST = RetryPolicy(first_delay_seconds=0.01, max_delay_seconds=0.05)
@@ -67,8 +67,12 @@ class ScriptedGateway:
         self.tokens.append(entry.client_token)
         await self.gate.wait()
         outcome = self.script.pop(0) if self.script else f"event-{entry.client_token}"
-        if isinstance(outcome, BaseException):
-            raise outcome
+        if isinstance(outcome, Exception):
+            # As the real gateway does: botocore's exception becomes the typed one, the original its cause.
+            typed = translate(outcome, write=True)
+            if typed is outcome:
+                raise outcome
+            raise typed from outcome
         return outcome
 
 
@@ -185,7 +189,7 @@ async def test_a_final_refusal_reaches_every_waiting_caller_and_is_not_retried(s
     gateway.gate.set()
     for caller in callers:
         outcome = await caller
-        assert isinstance(outcome, Refused) and isinstance(outcome.error, aws.ClientError)
+        assert isinstance(outcome, Refused) and isinstance(outcome.error.__cause__, aws.ClientError)
     await settle(outbox)
     assert len(gateway.tokens) == 1
     assert (await state_of(store)).state is EntryState.FAILED
@@ -214,7 +218,7 @@ async def test_a_throttled_entry_is_queued_then_lands_once_and_the_person_is_tol
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
     outcome = await outbox.deliver(stored)
-    assert isinstance(outcome, Queued) and isinstance(outcome.error, aws.ClientError)
+    assert isinstance(outcome, Queued) and isinstance(outcome.error.__cause__, aws.ClientError)
     pending = await state_of(store)
     assert (pending.state, pending.attempts) == (EntryState.PENDING, 1)
     await settle(outbox)
@@ -245,7 +249,7 @@ async def test_a_refusal_after_queueing_is_told_and_never_retried(store: SqliteS
     assert isinstance(await outbox.deliver(stored), Queued)
     await settle(outbox)
     ((token, error),) = follow_ups.failures
-    assert token == stored.entry.client_token and isinstance(error, aws.ClientError)
+    assert token == stored.entry.client_token and isinstance(error.__cause__, aws.ClientError)
     assert (await state_of(store)).state is EntryState.FAILED
     assert len(gateway.tokens) == 2
 

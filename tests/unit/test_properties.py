@@ -14,7 +14,6 @@ from botocore.validate import ParamValidator
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot import messages
 from bot.domain.arn import InvalidIncidentArn, parse_incident_record_arn
 from bot.domain.commands import (
     AddEntry,
@@ -39,7 +38,10 @@ from bot.domain.timeline import (
     encode_event_data,
     utf16_length,
 )
-from bot.errors import (
+from bot.listeners.commands.incident_note import immediate_reply
+from bot.presentation.failures import FailureContext, classify, explain
+from bot.presentation.messages.problems import internal_error
+from bot.usecases.errors import (
     BindingChanged,
     BindNotAllowed,
     ChannelNotBound,
@@ -47,9 +49,7 @@ from bot.errors import (
     IncidentResolved,
     MalformedCommand,
 )
-from bot.failures import FailureContext, classify, explain
-from bot.listeners.commands.incident_note import immediate_reply
-from bot.services import CapturedEntry, TimelineService
+from bot.usecases.timeline import CapturedEntry, TimelineService
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/checkout-db/6ec2b8f1-3f5f-4a8b-9c3d-2a1b0c9d8e7f"
 
@@ -333,7 +333,7 @@ def test_an_arn_in_any_nesting_of_quotes_and_link_brackets_is_found(
     assert str(parse_incident_record_arn(pasted)) == ARN
 
 
-_INTERNAL_ERROR = messages.internal_error()[0]
+_INTERNAL_ERROR = internal_error().what
 
 
 @given(st.one_of(command_text, huge_soup.map("help ".__add__), hostile_text))
@@ -358,11 +358,11 @@ def test_any_slash_command_gets_an_immediate_reply_that_is_never_an_internal_err
 
 
 user_input_errors = st.one_of(
-    # The problem is the parser's own sentence; what the person typed is the original.
+    # The problem is the parser's own finding; what the person typed is the original.
     st.builds(
-        MalformedCommand,
+        lambda malformed, typed: MalformedCommand(malformed.reason, malformed.keyword, typed),
         st.sampled_from(["bind", "bind a b", "status now", "unbind x"]).map(
-            lambda typed: cast(Malformed, parse_command(typed)).problem
+            lambda typed: cast(Malformed, parse_command(typed))
         ),
         hostile_soup,
     ),

@@ -9,12 +9,13 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws.incidents import Boto3IncidentGateway
+from bot.domain.binding import Binding
 from bot.domain.timeline import EventType
-from bot.outbox import Notice, Outbox
-from bot.services import CapturedEntry, EntryAdded, TimelineService
 from bot.slack.directory import UserDirectory
-from bot.store import Binding, EntryState, StoredEntry
 from bot.store.sqlite import SqliteStore
+from bot.usecases.outbox import Notice, Outbox
+from bot.usecases.ports import EntryState, StoredEntry
+from bot.usecases.timeline import CapturedEntry, EntryAdded, TimelineService
 from tests.conftest import BOT_TOKEN, REGION
 from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
@@ -32,7 +33,9 @@ class NoFollowUps:
 
 
 class StoreThatCannotRecordSent(SqliteStore):
-    async def mark_sent(self, client_token: str, event_id: str) -> None:
+    async def mark_sent(
+        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
+    ) -> None:
         raise OSError("disk full")
 
 
@@ -45,7 +48,8 @@ async def test_store_failure_after_aws_accepted_still_reports_added(
     gateway = Boto3IncidentGateway(REGION)
     directory = UserDirectory(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
     try:
-        await store.put_binding(Binding("T0001", "C0001", arn, "Disk trouble", "U0001", datetime.now(UTC)))
+        binding = Binding("T0001", "C0001", arn, "Disk trouble", "U0001", datetime.now(UTC))
+        await store.put_binding(binding)
         outbox = Outbox(store, gateway, NoFollowUps(), lease=timedelta(seconds=30), max_in_flight=4)
         service = TimelineService(store, outbox, directory)
         captured = CapturedEntry(
@@ -59,7 +63,9 @@ async def test_store_failure_after_aws_accepted_still_reports_added(
             token_source=("test", "one"),
         )
         notice = Notice(kind="reply", team_id="T0001", channel_id="C0001", user_id="U0001")
-        added = await service.add(captured, notice)  # no exception: AWS has it, so the person hears "added"
+        added = await service.add(
+            captured, notice, binding
+        )  # no exception: AWS has it, so the person hears "added"
         assert isinstance(added, EntryAdded)
         assert added.event_id == fake_aws.events(arn)[0]["eventId"]
         stored = await store.save_entry_once(added.entry, "", datetime.now(UTC))

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
-from bot.store import Binding, EntryState
 from bot.store.factory import UnsupportedDatabaseUrl, open_store, sqlite_path
 from bot.store.sqlite import SqliteStore
+from bot.usecases.ports import EntryState
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 OTHER_ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/def"

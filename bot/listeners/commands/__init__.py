@@ -4,7 +4,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.listeners.commands.incident_note import handle_incident_note
 from bot.listeners.tracking import tracked
-from bot.messages import COMMAND
+from bot.presentation.ids import COMMAND
 
 
 def register(app: AsyncApp) -> None:

@@ -4,9 +4,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.listeners.shortcuts.add_to_timeline import handle_add_to_timeline
 from bot.listeners.tracking import tracked
-
-CALLBACK_ID = "add_to_timeline"
+from bot.presentation.ids import CallbackId
 
 
 def register(app: AsyncApp) -> None:
-    app.message_shortcut(CALLBACK_ID)(tracked(handle_add_to_timeline))
+    app.message_shortcut(CallbackId.ADD_TO_TIMELINE)(tracked(handle_add_to_timeline))

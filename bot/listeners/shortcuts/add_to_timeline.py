@@ -18,24 +18,24 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.deps import Deps, deps_of
+from bot.domain.binding import Binding
 from bot.domain.slack_message import SlackMessage, parse_message
 from bot.domain.slack_text import readable
 from bot.domain.timeline import (
-    EventType,
     NoteTooLong,
     compose_event_text,
     encode_event_data,
     from_slack_ts,
     utf16_length,
 )
-from bot.failures import FailureContext, explain
-from bot.services import CapturedEntry, TimelineService
+from bot.listeners.deps import Deps, deps_of
+from bot.listeners.middleware import binding_of
+from bot.presentation.failures import Action, FailureContext, explain
+from bot.presentation.messages.capture import capture_not_bound
+from bot.presentation.views import BoxText, CaptureContext, capture_modal, fit_text_box, text_key
 from bot.slack.conversation import permalink_of
-from bot.slack.replies import Replier
-from bot.slack.views import BoxText, CaptureContext, capture_modal, fit_text_box, text_key
-from bot.store import Binding
+from bot.usecases.sources import message_entry
+from bot.usecases.timeline import CapturedEntry, TimelineService
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +64,21 @@ async def handle_add_to_timeline(
 ) -> None:
     await ack()
     deps = deps_of(context)
-    team_id = str((shortcut.get("team") or {}).get("id") or context.team_id or "")
-    channel_id = str((shortcut.get("channel") or {}).get("id") or "")
+    channel = binding_of(context)
     user_id = str((shortcut.get("user") or {}).get("id") or "")
     response_url = str(shortcut.get("response_url") or "") or None
-    replier = Replier(client, channel_id, user_id, response_url=response_url, session=deps.http)
+    replier = deps.repliers(channel.channel_id, user_id, response_url)
     try:
-        binding = await deps.store.get_binding(team_id, channel_id)
+        binding = await channel.get()
         if binding is None:
             # No form with nowhere to go: say how to bind instead.
-            await replier.send(messages.capture_not_bound())
+            await replier.send(capture_not_bound())
             return
         message = parse_message(shortcut.get("message") or {})
         form = CaptureForm(deps, client, binding, message, user_id, response_url)
         await form.open(str(shortcut.get("trigger_id") or ""))
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
-        failure = FailureContext(action="capture", operation="views.open", region=deps.gateway.region)
+        failure = FailureContext(action=Action.CAPTURE, operation="views.open", region=deps.gateway.region)
         await replier.send(explain(error, failure).text)
         return
     await form.enrich()
@@ -110,15 +109,10 @@ class CaptureForm:
 
     def _entry(self, text: str, permalink: str | None) -> CapturedEntry:
         """The message as the shared path will see it (for names and the length check)."""
-        return CapturedEntry(
+        return message_entry(
             team_id=self._binding.team_id,
             channel_id=self._binding.channel_id,
-            event_type=EventType.NOTE,
-            slack_text=text,
-            event_time=from_slack_ts(self._message.ts),
-            author_id=self._message.author_id,
-            author_fallback=self._message.author_label,
-            token_source=(),
+            message=replace(self._message, markup=text),
             added_by_id=self._user_id,
             permalink=permalink,
         )

@@ -5,9 +5,9 @@ from slack_bolt.async_app import AsyncApp
 from bot.listeners.tracking import tracked
 from bot.listeners.views.capture_submission import handle_capture_submission
 from bot.listeners.views.compose_submission import handle_compose_submission
-from bot.slack.views import CAPTURE_CALLBACK_ID, COMPOSE_CALLBACK_ID
+from bot.presentation.ids import CallbackId
 
 
 def register(app: AsyncApp) -> None:
-    app.view(COMPOSE_CALLBACK_ID)(tracked(handle_compose_submission))
-    app.view(CAPTURE_CALLBACK_ID)(tracked(handle_capture_submission))
+    app.view(CallbackId.COMPOSE)(tracked(handle_compose_submission))
+    app.view(CallbackId.CAPTURE)(tracked(handle_capture_submission))

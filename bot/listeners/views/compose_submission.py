@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.deps import Deps, deps_of
-from bot.failures import FailureContext, explain
-from bot.outbox import Notice
-from bot.services import CapturedEntry
-from bot.slack.outcomes import added_reply
-from bot.slack.replies import Replier
-from bot.slack.views import TEXT_BLOCK, TIME_BLOCK, ComposeContext, ComposeSubmission, read_compose_submission
-
-# Clocks differ a little between a laptop and the server; anything later than this is a mistake.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-def form_errors(submission: ComposeSubmission, now: datetime) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not submission.text.strip():
-        errors[TEXT_BLOCK] = messages.compose_text_empty()
-    if submission.event_time is not None and submission.event_time > now + FUTURE_TOLERANCE:
-        errors[TIME_BLOCK] = messages.compose_time_in_future()
-    return errors
-
-
-async def answer_unreadable_form(
-    client: AsyncWebClient, deps: Deps, user_id: str, error: Exception, text: str
-) -> None:
-    """The form's metadata isn't ours: no channel to answer in, so the app's direct message tells them."""
-    failure = FailureContext(action="add", region=deps.gateway.region, text=text)
-    await Replier(client, "", user_id, session=deps.http).send(explain(error, failure).text)
+from bot.listeners.common import answer_unreadable_form, form_errors, reply_with_outcome
+from bot.listeners.deps import Deps, deps_of
+from bot.presentation.failures import Action, FailureContext
+from bot.presentation.outcomes import added_reply
+from bot.presentation.views import ComposeContext, ComposeSubmission, read_compose_submission
+from bot.usecases.sources import composed_entry
 
 
 async def handle_compose_submission(
     ack: AsyncAck,
     body: dict[str, Any],
     view: dict[str, Any],
-    client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
     received_at = datetime.now(UTC)
@@ -60,27 +36,36 @@ async def handle_compose_submission(
     try:
         compose = ComposeContext.from_metadata(str(view.get("private_metadata") or ""))
     except (ValueError, KeyError, TypeError) as error:
-        await answer_unreadable_form(client, deps, user_id, error, submission.text)
+        await answer_unreadable_form(deps, user_id, error, submission.text)
         return
-    captured = CapturedEntry(
+    failure = FailureContext(action=Action.ADD, region=deps.gateway.region, text=submission.text)
+    await reply_with_outcome(
+        deps.repliers(compose.channel_id, user_id),
+        failure,
+        _add(deps, compose, submission, user, str(view.get("id") or ""), received_at),
+    )
+
+
+async def _add(
+    deps: Deps,
+    compose: ComposeContext,
+    submission: ComposeSubmission,
+    user: dict[str, Any],
+    view_id: str,
+    received_at: datetime,
+) -> str:
+    user_id = str(user.get("id") or "")
+    captured, notice = composed_entry(
         team_id=compose.team_id,
         channel_id=compose.channel_id,
+        user_id=user_id,
+        user_name=str(user.get("username") or user.get("name") or ""),
         event_type=submission.event_type,
-        slack_text=submission.text,
+        text=submission.text,
         event_time=submission.event_time or received_at,
-        author_id=user_id,
-        author_fallback=str(user.get("username") or user.get("name") or user_id),
-        # One view is one entry: a double click on Add, or Slack retrying the submit, cannot add twice.
-        token_source=("view", compose.team_id, str(view.get("id") or "")),
-        expected_incident_arn=compose.incident_arn,
-        is_markup=False,
+        view_id=view_id,
+        incident_arn=compose.incident_arn,
     )
-    replier = Replier(client, compose.channel_id, user_id, session=deps.http)
-    try:
-        notice = Notice(kind="reply", team_id=compose.team_id, channel_id=compose.channel_id, user_id=user_id)
-        reply = added_reply(await deps.timeline.add(captured, notice), deps.gateway.region)
-    except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
-        reply = explain(
-            error, FailureContext(action="add", region=deps.gateway.region, text=submission.text)
-        ).text
-    await replier.send(reply)
+    # The form's channel, read once for this submit: the shared path uses exactly this binding.
+    binding = await deps.store.get_binding(compose.team_id, compose.channel_id)
+    return added_reply(await deps.timeline.add(captured, notice, binding), deps.gateway.region)

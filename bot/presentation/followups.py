@@ -8,13 +8,13 @@ from collections.abc import Callable
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
 from bot.domain.arn import console_url
-from bot.failures import FailureContext, explain
-from bot.outbox import Notice
+from bot.presentation.failures import Action, FailureContext, explain
+from bot.presentation.messages import entries
 from bot.slack.conversation import mark_added
 from bot.slack.replies import Replier
-from bot.store import StoredEntry
+from bot.usecases.outbox import Notice, NoticeKind
+from bot.usecases.ports import StoredEntry
 
 # Slack's response_url works for 30 minutes; past that the reply goes by chat.postEphemeral at once.
 RESPONSE_URL_LIFETIME_SECONDS = 29 * 60
@@ -48,13 +48,13 @@ class SlackFollowUps:
         title = notice.incident_title if notice else ""
         text = (notice.text if notice else "") or entry.text
         url = console_url(entry.incident_arn, self._region())
-        return messages.entry_landed_later(entry.event_type, title, url, entry.event_time, text)
+        return entries.entry_landed_later(entry.event_type, title, url, entry.event_time, text)
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         notice = Notice.from_json(stored.notice)
-        pin = notice is not None and notice.kind == "pin"
+        pin = notice is not None and notice.kind is NoticeKind.PIN
         context = FailureContext(
-            action="pin" if pin else "add",
+            action=Action.PIN if pin else Action.ADD,
             region=self._region(),
             incident_title=notice.incident_title if notice else None,
             # A pinned message is still in the channel; anything typed is given back.
@@ -70,6 +70,6 @@ class SlackFollowUps:
             marked = await mark_added(
                 self._client, notice.channel_id, notice.message_ts, self._added_reaction
             )
-            if marked and notice.kind == "pin":
+            if marked and notice.kind is NoticeKind.PIN:
                 return  # the ✅ is a pin's confirmation
         await self._replier(notice).send(reply)

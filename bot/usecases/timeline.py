@@ -1,24 +1,19 @@
-"""Use cases that glue the pure domain to the store, Incident Manager and Slack lookups.
+"""The one write path: a captured Slack source becomes a timeline event.
 
-One shared path turns a captured Slack source into a timeline event; every entry point (slash command
-today, shortcut, modal and reaction next) goes through `TimelineService.add`.
+Every entry point (the slash command, the compose form, the "Add to timeline" form, a pin) goes through
+`TimelineService.add`, with the channel's binding resolved once for the request.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-import aiohttp
-from botocore.exceptions import ClientError
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.aws.incidents import IncidentGateway, IncidentSummary, aws_error_code
-from bot.domain.arn import parse_incident_record_arn
+from bot.domain.binding import Binding
 from bot.domain.slack_text import clean_text, readable, referenced_user_ids
 from bot.domain.timeline import (
+    UNKNOWN_AUTHOR,
     Attribution,
     EventType,
     TimelineEntry,
@@ -27,19 +22,15 @@ from bot.domain.timeline import (
     compose_event_text,
     encode_event_data,
 )
-from bot.errors import (
+from bot.usecases.errors import (
     BindingChanged,
-    BindNotAllowed,
-    BindPermissionUnknown,
     BoundIncidentMissing,
     ChannelNotBound,
     EntryEmpty,
-    IncidentResolved,
+    IncidentNotFound,
 )
-from bot.outbox import Landed, Notice, Outbox, Queued
-from bot.slack.directory import UserDirectory
-from bot.slack.errors import slack_error_code
-from bot.store import Binding, EntryState, Store
+from bot.usecases.outbox import Landed, Notice, Outbox, Queued
+from bot.usecases.ports import EntryState, EntryStore, NameDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +81,7 @@ class EntryQueued:
 
 
 class TimelineService:
-    def __init__(self, store: Store, outbox: Outbox, directory: UserDirectory) -> None:
+    def __init__(self, store: EntryStore, outbox: Outbox, directory: NameDirectory) -> None:
         self._store = store
         self._outbox = outbox
         self._directory = directory
@@ -112,9 +103,11 @@ class TimelineService:
         added_by = _name(names, captured.added_by_id, "") if captured.added_by_id else None
         return text, Attribution(author, added_by, captured.permalink)
 
-    async def add(self, captured: CapturedEntry, notice: Notice) -> EntryAdded | EntryQueued:
-        """Record the entry, then send it; `notice` says whom to tell if the outcome comes later."""
-        binding = await self._store.get_binding(captured.team_id, captured.channel_id)
+    async def add(
+        self, captured: CapturedEntry, notice: Notice, binding: Binding | None
+    ) -> EntryAdded | EntryQueued:
+        """Record the entry on `binding`'s incident (the channel's binding as this request resolved it,
+        once), then send it; `notice` says whom to tell if the outcome comes later."""
         if binding is None:
             raise ChannelNotBound()
         if captured.expected_incident_arn not in (None, binding.incident_arn):
@@ -149,88 +142,10 @@ class TimelineService:
         if isinstance(outcome, Queued):
             return EntryQueued(entry, binding, text, outcome.error, outcome.waiting_for_turn)
         error = outcome.error
-        if isinstance(error, ClientError) and aws_error_code(error) == "ResourceNotFoundException":
+        if isinstance(error, IncidentNotFound):
             raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
         raise error
 
 
 def _name(names: dict[str, str], user_id: str | None, fallback: str) -> str:
-    return clean_text((names.get(user_id) if user_id else None) or fallback or user_id or "someone")
-
-
-class BindPermission:
-    """Who may bind, re-bind and unbind: everyone, unless BIND_ALLOWED_USERS/USERGROUPS name someone."""
-
-    def __init__(self, client: AsyncWebClient, users: frozenset[str], usergroups: frozenset[str]) -> None:
-        self._client = client
-        self._users = users
-        self._usergroups = usergroups
-
-    async def check(self, user_id: str) -> None:
-        if not (self._users or self._usergroups) or user_id in self._users:
-            return
-        for group in sorted(self._usergroups):
-            try:
-                response = await self._client.usergroups_users_list(usergroup=group)
-            except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
-                code = slack_error_code(error) if isinstance(error, SlackApiError) else "unreachable"
-                raise BindPermissionUnknown(code) from error
-            if user_id in (response.get("users") or []):
-                return
-        raise BindNotAllowed(self._users, self._usergroups)
-
-
-@dataclass(frozen=True)
-class BindOutcome:
-    binding: Binding
-    incident: IncidentSummary
-    previous: Binding | None
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    binding: Binding | None
-    incident: IncidentSummary | None
-    lookup_error: BaseException | None
-
-
-class BindingService:
-    def __init__(self, store: Store, gateway: IncidentGateway, permission: BindPermission) -> None:
-        self._store = store
-        self._gateway = gateway
-        self._permission = permission
-
-    async def bind(self, team_id: str, channel_id: str, user_id: str, arn_text: str) -> BindOutcome:
-        arn = parse_incident_record_arn(arn_text)
-        await self._permission.check(user_id)
-        incident = await self._gateway.get_incident(str(arn))
-        if incident.is_resolved:
-            raise IncidentResolved(incident.title, incident.arn)
-        binding = Binding(
-            team_id=team_id,
-            channel_id=channel_id,
-            incident_arn=str(arn),
-            incident_title=incident.title,
-            bound_by=user_id,
-            bound_at=datetime.now(UTC),
-        )
-        previous = await self._store.put_binding(binding)
-        logger.info("channel bound", extra={"team": team_id, "channel": channel_id, "incident": str(arn)})
-        return BindOutcome(binding=binding, incident=incident, previous=previous)
-
-    async def unbind(self, team_id: str, channel_id: str, user_id: str) -> Binding | None:
-        await self._permission.check(user_id)
-        removed = await self._store.delete_binding(team_id, channel_id)
-        if removed is not None:
-            logger.info("channel unbound", extra={"team": team_id, "channel": channel_id})
-        return removed
-
-    async def status(self, team_id: str, channel_id: str) -> StatusReport:
-        binding = await self._store.get_binding(team_id, channel_id)
-        if binding is None:
-            return StatusReport(None, None, None)
-        try:
-            incident = await self._gateway.get_incident(binding.incident_arn)
-        except Exception as error:  # noqa: BLE001 - the stored binding is still worth showing
-            return StatusReport(binding, None, error)
-        return StatusReport(binding, incident, None)
+    return clean_text((names.get(user_id) if user_id else None) or fallback or user_id or UNKNOWN_AUTHOR)

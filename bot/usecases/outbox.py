@@ -17,13 +17,11 @@ import random
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
-from botocore import exceptions as aws
-
-from bot.aws.incidents import IncidentGateway, NotSent, OutcomeUnknown, is_retryable
-from bot.errors import GaveUp
-from bot.store import EntryState, EntryStore, StoredEntry
+from bot.usecases.errors import GaveUp, IncidentManagerError, NotSent, is_retryable
+from bot.usecases.ports import EntryState, EntryStore, IncidentGateway, StoredEntry
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +33,26 @@ SWEEP_SECONDS = 1.0
 RECORD_ATTEMPTS = 3
 
 
+class NoticeKind(StrEnum):
+    """How the person hears an outcome that comes after their request was answered."""
+
+    REPLY = "reply"  # slash command, compose form: a reply
+    CAPTURE = "capture"  # the shortcut's form: a reply, and the ✅ on the message
+    PIN = "pin"  # the ✅ on the message, else a reply
+
+
+class AttemptSource(StrEnum):
+    """How an attempt started: a person's request, or the background sweep."""
+
+    REQUEST = "request"
+    BACKGROUND = "background"
+
+
 @dataclass(frozen=True)
 class Notice:
     """Who hears about an entry's outcome when it settles after the request was answered."""
 
-    kind: str  # reply (slash command, compose form) | capture (reply, then ✅) | pin (✅, else a reply)
+    kind: NoticeKind
     team_id: str
     channel_id: str
     user_id: str
@@ -52,6 +65,9 @@ class Notice:
     # The person's words as they will land, for the reply (and given back if it finally fails).
     text: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", NoticeKind(self.kind))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
@@ -59,7 +75,7 @@ class Notice:
     def from_json(cls, text: str) -> Notice | None:
         try:
             return cls(**json.loads(text))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError):  # not ours, or a kind this version doesn't know
             return None
 
 
@@ -117,7 +133,7 @@ class _Delivery:
 
     stored: StoredEntry
     # Whoever asked waits for this; it is answered once, with the attempt's outcome or Queued.
-    first: asyncio.Future[Outcome]
+    answer: asyncio.Future[Outcome]
     # Nobody waits any more: the outcome is told through the entry's notice.
     detached: bool = False
     # The second reply this attempt's outcome owes its person (recorded with the outcome).
@@ -128,14 +144,14 @@ class _Delivery:
 
     def detach(self) -> None:
         self.detached = True
-        if not self.first.done():
-            self.first.set_result(Queued(None))
+        if not self.answer.done():
+            self.answer.set_result(Queued(None))
 
 
 def _owes_reply(delivery: _Delivery) -> bool:
     """Whether the outcome must be told through the entry's notice: nobody waits for it, or an earlier
     attempt already told its person "saved, queued" (and someone else's request settled it)."""
-    return delivery.detached or delivery.first.done() or delivery.stored.attempts > 0
+    return delivery.detached or delivery.answer.done() or delivery.stored.attempts > 0
 
 
 class Outbox:
@@ -175,9 +191,9 @@ class Outbox:
         delivery = self._deliveries.get(token)
         joined = delivery is not None
         if delivery is None:
-            delivery = self._start(stored, source="request")
+            delivery = self._start(stored, source=AttemptSource.REQUEST)
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(delivery.first), wait)
+            outcome = await asyncio.wait_for(asyncio.shield(delivery.answer), wait)
         except TimeoutError:
             delivery.detach()
             return Queued(None, waiting_for_turn=not delivery.sending)
@@ -189,10 +205,10 @@ class Outbox:
             return Landed(outcome.event_id, joined=True)
         return outcome
 
-    def _start(self, stored: StoredEntry, *, source: str) -> _Delivery:
+    def _start(self, stored: StoredEntry, *, source: AttemptSource) -> _Delivery:
         loop = asyncio.get_running_loop()
-        delivery = _Delivery(stored=stored, first=loop.create_future())
-        if source == "background":
+        delivery = _Delivery(stored=stored, answer=loop.create_future())
+        if source is AttemptSource.BACKGROUND:
             delivery.detach()
         self._deliveries[stored.entry.client_token] = delivery
         delivery.task = self._spawn(self._attempt(delivery, source))
@@ -204,7 +220,7 @@ class Outbox:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _attempt(self, delivery: _Delivery, source: str) -> None:
+    async def _attempt(self, delivery: _Delivery, source: AttemptSource) -> None:
         stored = delivery.stored
         token = stored.entry.client_token
 
@@ -256,7 +272,9 @@ class Outbox:
             if not is_retryable(error):
                 return await self._finally_failed(delivery, error, reason)
             now = datetime.now(UTC)
-            uncertain = stored.uncertain or isinstance(error, OutcomeUnknown | aws.HTTPClientError)
+            uncertain = stored.uncertain or (
+                isinstance(error, IncidentManagerError) and error.may_have_landed
+            )
             waited = now - (stored.created_at or now)
             if waited >= self._policy.give_up_after:
                 return await self._finally_failed(delivery, GaveUp(reason, uncertain, waited), reason)
@@ -286,9 +304,9 @@ class Outbox:
         return Refused(error)
 
     def _settle(self, delivery: _Delivery, outcome: Outcome) -> None:
-        someone_waits = not delivery.detached and not delivery.first.done()
+        someone_waits = not delivery.detached and not delivery.answer.done()
         if someone_waits:
-            delivery.first.set_result(outcome)
+            delivery.answer.set_result(outcome)
         if isinstance(outcome, Queued):
             return  # whoever hears about it next was already told it is saved and queued
         reply = delivery.owed_reply
@@ -351,7 +369,7 @@ class Outbox:
         for stored in claimed:
             if stored.entry.client_token in self._deliveries:
                 continue  # a request started sending it while the claim was being made
-            self._start(stored, source="background")
+            self._start(stored, source=AttemptSource.BACKGROUND)
             started += 1
         if started:
             logger.info("outbox resumed entries", extra={"count": started})

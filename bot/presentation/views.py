@@ -19,14 +19,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot import messages
 from bot.domain.timeline import EventType, utf16_length
+from bot.presentation.ids import ActionId, BlockId, CallbackId
+from bot.presentation.messages import capture as says
 
-COMPOSE_CALLBACK_ID = "compose_timeline_entry"
-CAPTURE_CALLBACK_ID = "capture_timeline_entry"
-TYPE_BLOCK, TYPE_ACTION = "entry_type", "entry_type_choice"
-TEXT_BLOCK, TEXT_ACTION = "entry_text", "entry_text_input"
-TIME_BLOCK, TIME_ACTION = "entry_time", "entry_time_picker"
 # Slack's limits: plain_text_input holds 3,000 characters; private_metadata 3,000.
 TEXT_INPUT_LIMIT = 3000
 METADATA_LIMIT = 3000
@@ -156,23 +152,23 @@ def _type_option(event_type: EventType) -> Option:
 
 def _type_input() -> InputBlock:
     return InputBlock(
-        block_id=TYPE_BLOCK,
+        block_id=BlockId.TYPE,
         label="Type",
         element=RadioButtonsElement(
-            action_id=TYPE_ACTION,
+            action_id=ActionId.TYPE,
             options=[_type_option(EventType.NOTE), _type_option(EventType.CUSTOM_EVENT)],
             initial_option=_type_option(EventType.NOTE),
         ),
     )
 
 
-def _text_input(block_id: str, initial: str | None, hint: str | None = None) -> InputBlock:
+def _text_input(block_id: BlockId, initial: str | None, hint: str | None = None) -> InputBlock:
     return InputBlock(
         block_id=block_id,
         label="What happened",
         hint=hint,
         element=PlainTextInputElement(
-            action_id=TEXT_ACTION,
+            action_id=ActionId.TEXT,
             multiline=True,
             max_length=TEXT_INPUT_LIMIT,
             initial_value=initial or None,
@@ -183,9 +179,9 @@ def _text_input(block_id: str, initial: str | None, hint: str | None = None) -> 
 
 def _time_input(moment: datetime) -> InputBlock:
     return InputBlock(
-        block_id=TIME_BLOCK,
+        block_id=BlockId.TIME,
         label="When (your local time)",
-        element=DateTimePickerElement(action_id=TIME_ACTION, initial_date_time=int(moment.timestamp())),
+        element=DateTimePickerElement(action_id=ActionId.TIME, initial_date_time=int(moment.timestamp())),
     )
 
 
@@ -193,7 +189,7 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
-def _modal(callback_id: str, metadata: str, blocks: list[Any]) -> dict[str, Any]:
+def _modal(callback_id: CallbackId, metadata: str, blocks: list[Any]) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=callback_id,
@@ -210,12 +206,12 @@ def _modal(callback_id: str, metadata: str, blocks: list[Any]) -> dict[str, Any]
 def compose_modal(context: ComposeContext, incident_title: str, now: datetime) -> dict[str, Any]:
     """The compose form: type, multi-line text, time (defaults to now), and where it goes."""
     return _modal(
-        COMPOSE_CALLBACK_ID,
+        CallbackId.COMPOSE,
         context.to_metadata(),
         [
-            _context(messages.goes_to(incident_title)),
+            _context(says.goes_to(incident_title)),
             _type_input(),
-            _text_input(TEXT_BLOCK, None),
+            _text_input(BlockId.TEXT, None),
             _time_input(now),
         ],
     )
@@ -234,17 +230,17 @@ def capture_modal(
     views.update only while an input's block_id stays the same.
     """
     blocks: list[Any] = [
-        _context(messages.goes_to(incident_title)),
-        _context(messages.message_source(context.author_id, context.author_label, message_time)),
+        _context(says.goes_to(incident_title)),
+        _context(says.message_source(context.author_id, context.author_label, message_time)),
         _type_input(),
-        _text_input(TEXT_BLOCK, box.shown, hint=messages.capture_text_hint()),
+        _text_input(BlockId.TEXT, box.shown, hint=says.capture_text_hint()),
     ]
     if context.over_by > 0:
-        blocks.append(_context(messages.capture_message_too_long(full_length, context.over_by)))
+        blocks.append(_context(says.capture_message_too_long(full_length, context.over_by)))
     elif box.truncated:
-        blocks.append(_context(messages.capture_message_long(full_length)))
+        blocks.append(_context(says.capture_message_long(full_length)))
     blocks.append(_time_input(message_time))
-    return _modal(CAPTURE_CALLBACK_ID, context.to_metadata(), blocks)
+    return _modal(CallbackId.CAPTURE, context.to_metadata(), blocks)
 
 
 @dataclass(frozen=True)
@@ -256,12 +252,12 @@ class ComposeSubmission:
 
 def read_compose_submission(state_values: dict[str, Any]) -> ComposeSubmission:
     """Pull the person's choices out of view.state.values; missing pieces come back empty."""
-    chosen = ((state_values.get(TYPE_BLOCK) or {}).get(TYPE_ACTION) or {}).get("selected_option") or {}
+    chosen = ((state_values.get(BlockId.TYPE) or {}).get(ActionId.TYPE) or {}).get("selected_option") or {}
     event_type = (
         EventType.CUSTOM_EVENT if chosen.get("value") == EventType.CUSTOM_EVENT.value else EventType.NOTE
     )
-    text = ((state_values.get(TEXT_BLOCK) or {}).get(TEXT_ACTION) or {}).get("value") or ""
-    picked = ((state_values.get(TIME_BLOCK) or {}).get(TIME_ACTION) or {}).get("selected_date_time")
+    text = ((state_values.get(BlockId.TEXT) or {}).get(ActionId.TEXT) or {}).get("value") or ""
+    picked = ((state_values.get(BlockId.TIME) or {}).get(ActionId.TIME) or {}).get("selected_date_time")
     return ComposeSubmission(event_type=event_type, text=str(text), event_time=_picked_time(picked))
 
 

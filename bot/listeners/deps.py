@@ -1,0 +1,53 @@
+"""What the listeners need, built once by the app and handed to them through the Bolt context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.config import Settings
+from bot.inflight import InFlight
+from bot.metrics import Metrics
+from bot.recent import RecentKeys
+from bot.usecases.binding import BindingService
+from bot.usecases.outbox import Outbox
+from bot.usecases.ports import IncidentGateway, NameDirectory, Store
+from bot.usecases.timeline import TimelineService
+
+CONTEXT_KEY = "deps"
+
+
+class ReplyChannel(Protocol):
+    async def send(self, text: str) -> bool:
+        """Deliver the reply to the person; False when no way reached them."""
+        ...
+
+
+class Repliers(Protocol):
+    def __call__(self, channel_id: str, user_id: str, response_url: str | None = None) -> ReplyChannel:
+        """Where a reply to this person goes: the response_url first, then chat.postEphemeral, then a DM."""
+        ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    store: Store
+    gateway: IncidentGateway
+    outbox: Outbox
+    metrics: Metrics
+    timeline: TimelineService
+    bindings: BindingService
+    directory: NameDirectory
+    repliers: Repliers
+    inflight: InFlight
+    # Events API deliveries already taken (Slack re-delivers slow ones with the same event_id).
+    delivered_events: RecentKeys
+
+
+def deps_of(context: AsyncBoltContext) -> Deps:
+    deps = context[CONTEXT_KEY]
+    assert isinstance(deps, Deps)
+    return deps

@@ -1,0 +1,1 @@
+"""What people see: replies, the mapping layer, Block Kit views, the second reply, Slack ids."""

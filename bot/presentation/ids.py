@@ -1,0 +1,28 @@
+"""Every Slack id the bot defines: its command, callback ids and block/action ids. The manifest, the
+listeners and the views all name them from here."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+COMMAND = "/incident-note"
+
+
+class CallbackId(StrEnum):
+    """Message shortcuts (in manifest.yml) and the modals the bot opens."""
+
+    ADD_TO_TIMELINE = "add_to_timeline"
+    COMPOSE = "compose_timeline_entry"
+    CAPTURE = "capture_timeline_entry"
+
+
+class BlockId(StrEnum):
+    TYPE = "entry_type"
+    TEXT = "entry_text"
+    TIME = "entry_time"
+
+
+class ActionId(StrEnum):
+    TYPE = "entry_type_choice"
+    TEXT = "entry_text_input"
+    TIME = "entry_time_picker"

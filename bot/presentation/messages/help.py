@@ -1,0 +1,56 @@
+"""`/incident-note help`, and what a command used the wrong way is told."""
+
+from __future__ import annotations
+
+from bot.domain.commands import MalformedReason
+from bot.presentation.ids import COMMAND
+from bot.presentation.messages.common import BIND_FORM, TEXT, escape, your_text
+
+
+def help_text() -> str:
+    return "\n".join(
+        [
+            "*Add to this incident's timeline in AWS Incident Manager:*",
+            f"• `{COMMAND} {TEXT}` — add a note",
+            f"• `{COMMAND} note {TEXT}` — add a note (use this when your text starts with a keyword)",
+            f"• `{COMMAND} event {TEXT}` — add a custom event",
+            f"• `{COMMAND}` alone — a form: type, text and time",
+            "• a message's ⋮ menu → *Add to timeline* — a form prefilled from that message, at its time",
+            "• react to a message with the timeline emoji (:pushpin: unless your admins chose "
+            "another) — adds it as a note at its time",
+            f"• {BIND_FORM} — tie this channel to an incident",
+            f"• `{COMMAND} unbind` — untie this channel",
+            f"• `{COMMAND} status` — which incident this channel is tied to",
+            f"• `{COMMAND} help` — this list",
+            "The ARN looks like `arn:aws:ssm-incidents::111122223333:incident-record/plan/id`; copy it from "
+            "the incident's page in the Incident Manager console.",
+        ]
+    )
+
+
+def help_reply(trailing: str) -> str:
+    if not trailing:
+        return help_text()
+    return (
+        help_text()
+        + f"\nTo add a note that starts with “help”, use `{COMMAND} note help …`."
+        + your_text(f"help {trailing}")
+    )
+
+
+def command_incomplete() -> str:
+    return (
+        "Slack sent this command without saying who sent it or from which channel, so nothing was done. "
+        "Try again; if it keeps happening, tell the bot's operators."
+    )
+
+
+def malformed_problem(reason: MalformedReason, keyword: str) -> str:
+    """What is wrong with a keyword used the wrong way (`status now`, `bind` without an ARN)."""
+    match reason:
+        case MalformedReason.BIND_NEEDS_ARN:
+            return "`bind` needs the incident record ARN after it."
+        case MalformedReason.BIND_TAKES_ONE_ARN:
+            return "`bind` takes exactly one incident record ARN."
+        case MalformedReason.TAKES_NOTHING:
+            return f"`{escape(keyword)}` takes nothing after it."

@@ -1,0 +1,42 @@
+"""Replies about an entry's outcome, shared by every entry point."""
+
+from __future__ import annotations
+
+from botocore import exceptions as aws
+
+from bot.aws.incidents import THROTTLING_CODES, aws_error_code
+from bot.domain.arn import console_url
+from bot.presentation.failures import sdk_error
+from bot.presentation.messages import entries
+from bot.usecases.errors import OutcomeUnknown
+from bot.usecases.timeline import EntryAdded, EntryQueued
+
+
+def added_reply(added: EntryAdded | EntryQueued, region: str | None, *, pin: bool = False) -> str:
+    """ "Added" once AWS has it; "saved, will be added" while it is queued (a second reply follows)."""
+    entry = added.entry
+    url = console_url(entry.incident_arn, region)
+    title = added.binding.incident_title
+    if isinstance(added, EntryQueued):
+        why = queued_reason(added.reason, added.waiting_for_turn)
+        return entries.entry_queued(entry.event_type, title, url, entry.event_time, added.text, why, pin)
+    say = entries.entry_already_added if added.repeat else entries.entry_added
+    return say(entry.event_type, title, url, entry.event_time, added.text)
+
+
+def queued_reason(error: BaseException | None, waiting_for_turn: bool = False) -> str:
+    """Why an entry is waiting, as a clause: "Incident Manager is throttling requests right now"."""
+    if isinstance(error, OutcomeUnknown):
+        return entries.QUEUED_NO_ANSWER
+    error = sdk_error(error) if error is not None else None
+    if isinstance(error, aws.ClientError):
+        if aws_error_code(error) in THROTTLING_CODES:
+            return entries.QUEUED_THROTTLED
+        return entries.QUEUED_FAILING
+    if isinstance(error, aws.ConnectionError):
+        return entries.QUEUED_UNREACHABLE
+    if isinstance(error, aws.HTTPClientError):
+        return entries.QUEUED_NO_ANSWER
+    if waiting_for_turn:
+        return entries.QUEUED_BURST
+    return entries.QUEUED_SLOW

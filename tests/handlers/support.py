@@ -1,0 +1,246 @@
+"""The handler tier's in-memory world: each listener is called directly, as Bolt would call it, with a
+fake `ack`, a fake Web client and in-memory dependencies. No sockets, no sleeps; what crosses the wire
+is the end-to-end tests' business."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings, load_settings
+from bot.domain.binding import Binding
+from bot.domain.timeline import TimelineEntry
+from bot.inflight import InFlight
+from bot.listeners.deps import CONTEXT_KEY, Deps
+from bot.listeners.middleware import BINDING_KEY, ChannelBinding
+from bot.metrics import Metrics
+from bot.recent import RecentKeys
+from bot.store.sqlite import SqliteStore
+from bot.usecases.binding import BindingService
+from bot.usecases.errors import IncidentNotFound, NotSent
+from bot.usecases.outbox import Outbox
+from bot.usecases.ports import IncidentSummary, StoredEntry
+from bot.usecases.timeline import TimelineService
+
+TEAM, CHANNEL, BOT_USER = "T0001", "C0001", "UBOT"
+ARN_A = "arn:aws:ssm-incidents::111122223333:incident-record/plan/aaaa"
+ARN_B = "arn:aws:ssm-incidents::111122223333:incident-record/plan/bbbb"
+
+
+class FakeAck:
+    """Bolt's `ack`: records what each call said."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    async def __call__(self, text: str | None = None, **kwargs: Any) -> None:
+        self.calls.append({"text": text, **kwargs})
+
+    @property
+    def only(self) -> dict[str, Any]:
+        assert len(self.calls) == 1, self.calls
+        return self.calls[0]
+
+
+@dataclass
+class SentReply:
+    channel_id: str
+    user_id: str
+    response_url: str | None
+    text: str
+
+
+class RecordingReplies:
+    """The `Repliers` port: every reply a handler gives, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[SentReply] = []
+
+    def __call__(self, channel_id: str, user_id: str, response_url: str | None = None) -> RecordingReplies.To:
+        return RecordingReplies.To(self, channel_id, user_id, response_url)
+
+    @dataclass
+    class To:
+        log: RecordingReplies
+        channel_id: str
+        user_id: str
+        response_url: str | None
+
+        async def send(self, text: str) -> bool:
+            self.log.sent.append(SentReply(self.channel_id, self.user_id, self.response_url, text))
+            return True
+
+    @property
+    def texts(self) -> list[str]:
+        return [reply.text for reply in self.sent]
+
+
+@dataclass
+class FakeWebClient:
+    """The few Web API methods the handlers call, answered from memory and recorded."""
+
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        return [kwargs for name, kwargs in self.calls if name == method]
+
+    async def views_open(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("views.open", kwargs))
+        return {"ok": True, "view": {"id": f"V{len(self.called('views.open'))}", "hash": "h1"}}
+
+    async def views_update(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("views.update", kwargs))
+        return {"ok": True}
+
+    async def chat_postMessage(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("chat.postMessage", kwargs))
+        return {"ok": True}
+
+    async def reactions_add(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("reactions.add", kwargs))
+        return {"ok": True}
+
+    async def chat_getPermalink(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("chat.getPermalink", kwargs))
+        ts = str(kwargs["message_ts"]).replace(".", "")
+        return {"ok": True, "permalink": f"https://acme.slack.com/archives/{kwargs['channel']}/p{ts}"}
+
+    async def conversations_history(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("conversations.history", kwargs))
+        found = self.messages.get(str(kwargs["latest"]))
+        return {"ok": True, "messages": [found] if found else []}
+
+    async def conversations_replies(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("conversations.replies", kwargs))
+        return {"ok": True, "messages": []}
+
+
+@dataclass
+class MemoryGateway:
+    """The IncidentGateway port in memory: incidents by ARN, and every event created."""
+
+    incidents: dict[str, IncidentSummary] = field(default_factory=dict)
+    created: list[TimelineEntry] = field(default_factory=list)
+    region: str | None = "eu-west-1"
+
+    def add_incident(self, arn: str, title: str, status: str = "OPEN") -> None:
+        self.incidents[arn] = IncidentSummary(arn, title, status, 2, None)
+
+    def events_on(self, arn: str) -> list[TimelineEntry]:
+        return [entry for entry in self.created if entry.incident_arn == arn]
+
+    async def get_incident(self, arn: str) -> IncidentSummary:
+        if arn not in self.incidents:
+            raise IncidentNotFound("no such incident", code="ResourceNotFoundException", status=404)
+        return self.incidents[arn]
+
+    async def create_timeline_event(
+        self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> str:
+        if before_send is not None and not await before_send():
+            raise NotSent()
+        if entry.incident_arn not in self.incidents:
+            raise IncidentNotFound("no such incident", code="ResourceNotFoundException", status=404)
+        known = [i for i, seen in enumerate(self.created) if seen.client_token == entry.client_token]
+        if not known:  # AWS's idempotency: one token, one event
+            self.created.append(entry)
+        return f"event-{entry.client_token[:12]}"
+
+    async def close(self) -> None:
+        pass
+
+
+class NoFollowUps:
+    """Handler tests answer the person directly (AWS answers at once); a later outcome is a bug here."""
+
+    def landed_reply(self, stored: StoredEntry, event_id: str) -> str:
+        raise AssertionError("no second reply expected")
+
+    def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
+        raise AssertionError("no second reply expected")
+
+    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+        raise AssertionError("no second reply expected")
+
+
+class AllowAll:
+    async def check(self, user_id: str) -> None:
+        return None
+
+
+@dataclass
+class World:
+    deps: Deps
+    store: SqliteStore
+    gateway: MemoryGateway
+    replies: RecordingReplies
+    client: FakeWebClient
+
+    @property
+    def web(self) -> AsyncWebClient:
+        """The fake, typed as the Web client the handlers take."""
+        return cast(AsyncWebClient, self.client)
+
+    def context(self, team_id: str = TEAM, channel_id: str = CHANNEL) -> AsyncBoltContext:
+        """What the app's middleware puts in Bolt's context for a request from this channel."""
+        context = AsyncBoltContext()
+        context["team_id"] = team_id
+        context["bot_user_id"] = BOT_USER
+        context[CONTEXT_KEY] = self.deps
+        context[BINDING_KEY] = ChannelBinding(self.store, team_id, channel_id)
+        return context
+
+    async def bind(self, arn: str, title: str, channel_id: str = CHANNEL) -> Binding:
+        self.gateway.add_incident(arn, title)
+        binding = Binding(TEAM, channel_id, arn, title, "U0001", datetime.now(UTC))
+        await self.store.put_binding(binding)
+        return binding
+
+
+def settings(**overrides: str) -> Settings:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-handler-tier",
+        "SLACK_SIGNING_SECRET": "handler-tier-secret",
+        "AWS_REGION": "eu-west-1",
+        "DATABASE_URL": "sqlite://",
+        **overrides,
+    }
+    return load_settings(env)
+
+
+def world(store: SqliteStore | None = None, **overrides: str) -> World:
+    store = store or SqliteStore(":memory:")
+    gateway = MemoryGateway()
+    replies = RecordingReplies()
+    outbox = Outbox(store, gateway, NoFollowUps(), lease=timedelta(seconds=30), max_in_flight=4)
+
+    class Names:
+        async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+            return {user: name for user in user_ids if (name := client.users.get(user))}
+
+        def cached_names(self, user_ids: Iterable[str]) -> dict[str, str]:
+            return {user: name for user in user_ids if (name := client.users.get(user))}
+
+    client = FakeWebClient(users={"U0001": "alice", "U0002": "bob"})
+    names = Names()
+    deps = Deps(
+        settings=settings(**overrides),
+        store=store,
+        gateway=gateway,
+        outbox=outbox,
+        metrics=Metrics(),
+        timeline=TimelineService(store, outbox, names),
+        bindings=BindingService(store, gateway, AllowAll()),
+        directory=names,
+        repliers=replies,
+        inflight=InFlight(),
+        delivered_events=RecentKeys(),
+    )
+    return World(deps=deps, store=store, gateway=gateway, replies=replies, client=client)
