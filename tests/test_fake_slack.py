@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
@@ -496,7 +496,9 @@ async def test_bolt_app_round_trip_through_the_fake(fake: FakeSlack) -> None:
     body, headers = sr.slash_command(
         SECRET, text="db down", response_url=url, trigger_id=fake.issue_trigger_id()
     )
-    resp = await app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+    resp = await app.async_dispatch(
+        AsyncBoltRequest(body=body, headers=dict[str, str | Sequence[str]](headers))
+    )
     assert resp.status == 200
     assert (await fake.await_responses(url, 1))[0]["text"] == "noted: db down"
     assert len(fake.views) == 1
@@ -504,10 +506,16 @@ async def test_bolt_app_round_trip_through_the_fake(fake: FakeSlack) -> None:
     stale = sr.slash_command(
         SECRET, text="x", response_url=url, trigger_id="1.2.ab", timestamp=sr.stale_timestamp()
     )
-    assert (await app.async_dispatch(AsyncBoltRequest(body=stale[0], headers=stale[1]))).status == 401
+    assert (
+        await app.async_dispatch(
+            AsyncBoltRequest(body=stale[0], headers=dict[str, str | Sequence[str]](stale[1]))
+        )
+    ).status == 401
     bad = sr.slash_command(SECRET, text="x", response_url=url, trigger_id="1.2.ab")
     assert (
-        await app.async_dispatch(AsyncBoltRequest(body=bad[0], headers=sr.tampered(bad[1])))
+        await app.async_dispatch(
+            AsyncBoltRequest(body=bad[0], headers=dict[str, str | Sequence[str]](sr.tampered(bad[1])))
+        )
     ).status == 401
 
 

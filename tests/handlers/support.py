@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings, load_settings
@@ -32,14 +34,17 @@ ARN_A = "arn:aws:ssm-incidents::111122223333:incident-record/plan/aaaa"
 ARN_B = "arn:aws:ssm-incidents::111122223333:incident-record/plan/bbbb"
 
 
-class FakeAck:
-    """Bolt's `ack`: records what each call said."""
+class FakeAck(AsyncAck):
+    """Bolt's `ack` as a listener receives it, recording what each call said."""
 
     def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
         self.calls: list[dict[str, Any]] = []
 
-    async def __call__(self, text: str | None = None, **kwargs: Any) -> None:
+    async def __call__(self, text: str | None = None, **kwargs: Any) -> BoltResponse:  # type: ignore[override]
         self.calls.append({"text": text, **kwargs})
+        self.response = BoltResponse(status=200, body="")
+        return self.response
 
     @property
     def only(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from bot.domain.timeline import (
     utf16_length,
 )
 from bot.listeners.views.capture_submission import event_time_of
-from bot.presentation.failures import FailureContext, classify
+from bot.presentation.failures import Action, FailureContext, classify
 from bot.presentation.ids import BlockId
 from bot.presentation.views import (
     METADATA_LIMIT,
@@ -197,7 +197,7 @@ async def test_old_drafts_are_pruned(store: SqliteStore, tmp_path: Path) -> None
 # Replies for a pin
 
 
-PIN = FailureContext(action="pin", region="eu-west-1")
+PIN = FailureContext(action=Action.PIN, region="eu-west-1")
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_pin_failures_speak_of_the_message(error: BaseException, expected: str) 
 
 
 def test_lost_draft_asks_for_the_shortcut_again() -> None:
-    _, text, _ = classify(DraftMissing(), FailureContext(action="add", text="typed"))
+    _, text, _ = classify(DraftMissing(), FailureContext(action=Action.ADD, text="typed"))
     assert "Use *Add to timeline* on the message again" in text
 
 

@@ -21,7 +21,7 @@ from slack_sdk.web.slack_response import SlackResponse
 
 from bot.domain.arn import parse_incident_record_arn
 from bot.domain.timeline import EventType, encode_event_data
-from bot.presentation.failures import Explanation, FailureContext, classify, explain, new_reference
+from bot.presentation.failures import Action, Explanation, FailureContext, classify, explain, new_reference
 from bot.presentation.messages.common import escape
 from bot.usecases.errors import (
     BindNotAllowed,
@@ -38,9 +38,9 @@ REGION = "eu-west-1"
 USER_TEXT = "DB <@U1> failover done, <!channel> & <https://evil.example|click>"
 TITLE = "DB down <!here>"
 
-ADD = FailureContext(action="add", region=REGION, incident_title=TITLE, text=USER_TEXT)
-BIND = FailureContext(action="bind", operation="GetIncidentRecord", region=REGION)
-COMPOSE = FailureContext(action="compose", operation="views.open", region=REGION)
+ADD = FailureContext(action=Action.ADD, region=REGION, incident_title=TITLE, text=USER_TEXT)
+BIND = FailureContext(action=Action.BIND, operation="GetIncidentRecord", region=REGION)
+COMPOSE = FailureContext(action=Action.COMPOSE, operation="views.open", region=REGION)
 
 OUTCOME = {"add": "Nothing was added to the timeline.", "bind": "The channel was not bound."}
 REFERENCE = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
@@ -421,7 +421,7 @@ ROWS: list[Row] = [
     Row(
         "EntryEmpty",
         EntryEmpty(EventType.CUSTOM_EVENT),
-        FailureContext(action="add", region=REGION, text="   "),
+        FailureContext(action=Action.ADD, region=REGION, text="   "),
         "empty",
         (
             "There is nothing to add: the custom event is empty.",
@@ -672,25 +672,25 @@ def test_each_failure_gets_its_own_reference() -> None:
 
 
 def test_triple_backticks_in_typed_text_cannot_close_the_code_block() -> None:
-    context = FailureContext(action="add", region=REGION, text="before ``` *after* <!channel>")
+    context = FailureContext(action=Action.ADD, region=REGION, text="before ``` *after* <!channel>")
     text = explain(RuntimeError("boom"), context).text
     assert "```before ''' *after* &lt;!channel&gt;```" in text
     assert text.count("```") == 2
 
 
 def test_other_actions_state_their_own_outcome() -> None:
-    unbind = explain(RuntimeError("boom"), FailureContext(action="unbind")).text
+    unbind = explain(RuntimeError("boom"), FailureContext(action=Action.UNBIND)).text
     assert "Nothing was changed." in unbind
     status = explain(
-        RuntimeError("boom"), FailureContext(action="status", operation="GetIncidentRecord")
+        RuntimeError("boom"), FailureContext(action=Action.STATUS, operation="GetIncidentRecord")
     ).text
     assert status.startswith("Something went wrong inside the bot. Try again;")
 
 
 def test_the_mapping_layer_never_fails_a_reply() -> None:
     weird = aws_error("ThrottlingException", 429, "x")
-    weird.response = None  # type: ignore[assignment]  # a malformed error object from a library
-    for error in (weird, SlackApiError("x", None)):  # type: ignore[arg-type]
+    weird.response = None  # a malformed error object from a library
+    for error in (weird, SlackApiError("x", None)):  # type: ignore[no-untyped-call]
         explanation = explain(error, ADD)
         assert explanation.text.endswith(f"_Reference: {explanation.reference}_")
         assert "Traceback" not in explanation.text

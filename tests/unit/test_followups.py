@@ -21,7 +21,7 @@ from bot.domain.timeline import (
 )
 from bot.presentation.followups import RESPONSE_URL_LIFETIME_SECONDS, SlackFollowUps
 from bot.usecases.errors import GaveUp
-from bot.usecases.outbox import Notice
+from bot.usecases.outbox import Notice, NoticeKind
 from bot.usecases.ports import EntryState, StoredEntry
 from tests.conftest import BOT_TOKEN
 from tests.fakes.slack_api import FakeSlack
@@ -60,7 +60,7 @@ async def failed(follow_ups: SlackFollowUps, entry: StoredEntry, error: BaseExce
 
 def reply_notice(response_url: str | None, issued_at: float | None = None) -> Notice:
     return Notice(
-        kind="reply",
+        kind=NoticeKind.REPLY,
         team_id="T0001",
         channel_id="C0001",
         user_id="U0001",
@@ -136,7 +136,7 @@ async def test_a_landed_pin_is_confirmed_by_the_mark_alone(
     follow_ups: SlackFollowUps, fake_slack: FakeSlack
 ) -> None:
     ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
-    pin = Notice("pin", "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
+    pin = Notice(NoticeKind.PIN, "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
     await landed(follow_ups, stored(pin))
     (mark,) = fake_slack.calls_to("reactions.add")
     assert (mark.params["timestamp"], mark.params["name"]) == (ts, "white_check_mark")
@@ -148,7 +148,7 @@ async def test_a_landed_pin_whose_mark_fails_is_told_to_the_person_who_pinned(
 ) -> None:
     ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
     fake_slack.fail_next("reactions.add", "missing_scope")
-    pin = Notice("pin", "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
+    pin = Notice(NoticeKind.PIN, "T0001", "C0001", "U0003", message_ts=ts, incident_title="Checkout DB down")
     await landed(follow_ups, stored(pin))
     (call,) = fake_slack.calls_to("chat.postEphemeral")
     assert call.params["user"] == "U0003" and "Now on the timeline" in call.params["text"]
@@ -160,7 +160,7 @@ async def test_a_form_entry_gets_both_the_reply_and_the_mark(
     ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db failed over"})
     url = fake_slack.new_response_url()
     capture = Notice(
-        "capture", "T0001", "C0001", "U0001", response_url=url, message_ts=ts, incident_title="X"
+        NoticeKind.CAPTURE, "T0001", "C0001", "U0001", response_url=url, message_ts=ts, incident_title="X"
     )
     await landed(follow_ups, stored(capture))
     assert len(fake_slack.calls_to("reactions.add")) == 1

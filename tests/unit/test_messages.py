@@ -61,7 +61,7 @@ def _sample(function: str, name: str, annotation: str) -> Any:
 
 
 def _all_replies() -> list[tuple[str, str]]:
-    replies = []
+    replies: list[tuple[str, str]] = []
     for module_info in pkgutil.iter_modules(messages.__path__):
         module = import_module(f"{messages.__name__}.{module_info.name}")
         for name, function in inspect.getmembers(module, inspect.isfunction):

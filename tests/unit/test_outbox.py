@@ -15,7 +15,7 @@ from bot.aws.incidents import translate
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
 from bot.store.sqlite import SqliteStore
 from bot.usecases.errors import GaveUp, NotSent, OutcomeUnknown
-from bot.usecases.outbox import Landed, Notice, Outbox, Queued, Refused, RetryPolicy
+from bot.usecases.outbox import Landed, Notice, NoticeKind, Outbox, Queued, Refused, RetryPolicy
 from bot.usecases.ports import EntryState, StoredEntry
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
@@ -73,6 +73,7 @@ class ScriptedGateway:
             if typed is outcome:
                 raise outcome
             raise typed from outcome
+        assert isinstance(outcome, str)
         return outcome
 
 
@@ -139,7 +140,7 @@ def entry(name: str = "1") -> TimelineEntry:
 
 
 async def saved(store: SqliteStore, outbox: Outbox, name: str = "1") -> StoredEntry:
-    notice = Notice(kind="reply", team_id="T1", channel_id="C1", user_id="U1")
+    notice = Notice(kind=NoticeKind.REPLY, team_id="T1", channel_id="C1", user_id="U1")
     return await store.save_entry_once(entry(name), notice.to_json(), outbox.lease_until())
 
 
@@ -218,7 +219,8 @@ async def test_a_throttled_entry_is_queued_then_lands_once_and_the_person_is_tol
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
     outcome = await outbox.deliver(stored)
-    assert isinstance(outcome, Queued) and isinstance(outcome.error.__cause__, aws.ClientError)
+    assert isinstance(outcome, Queued) and outcome.error is not None
+    assert isinstance(outcome.error.__cause__, aws.ClientError)
     pending = await state_of(store)
     assert (pending.state, pending.attempts) == (EntryState.PENDING, 1)
     await settle(outbox)
@@ -279,7 +281,7 @@ async def test_a_new_run_resumes_what_the_last_one_left_pending(tmp_path: Path) 
     first_store = SqliteStore(path)
     killed = outbox_for(first_store, ScriptedGateway(), RecordedFollowUps())
     # Saved and held by a request that never finished (the process died): held for no time at all.
-    notice = Notice(kind="reply", team_id="T1", channel_id="C1", user_id="U1").to_json()
+    notice = Notice(kind=NoticeKind.REPLY, team_id="T1", channel_id="C1", user_id="U1").to_json()
     for name in ("a", "b", "c"):
         await first_store.save_entry_once(entry(name), notice, datetime.now(UTC))
     await first_store.close()
@@ -344,7 +346,7 @@ async def test_stop_leaves_unfinished_attempts_pending_for_the_next_run(store: S
 
 
 def test_a_notice_round_trips_and_garbage_is_none() -> None:
-    notice = Notice("pin", "T1", "C1", "U1", message_ts="1.2", incident_title="DB ✨", text="a\nb")
+    notice = Notice(NoticeKind.PIN, "T1", "C1", "U1", message_ts="1.2", incident_title="DB ✨", text="a\nb")
     assert Notice.from_json(notice.to_json()) == notice
     assert Notice.from_json("") is None and Notice.from_json('{"kind": 1, "bogus": 2}') is None
 
@@ -368,7 +370,7 @@ async def test_a_sweep_never_takes_an_entry_from_this_processs_own_waiting_attem
     """A request whose hold ran out while it waited its turn under the rate limit keeps its entry."""
     gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
-    notice = Notice(kind="reply", team_id="T1", channel_id="C1", user_id="U1").to_json()
+    notice = Notice(kind=NoticeKind.REPLY, team_id="T1", channel_id="C1", user_id="U1").to_json()
     stored = await store.save_entry_once(entry(), notice, datetime.now(UTC))  # a hold that has run out
     assert await outbox.deliver(stored, wait=0.05) == Queued(None, waiting_for_turn=True)
     assert await outbox.sweep() == 0

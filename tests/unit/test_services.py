@@ -13,7 +13,7 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import EventType
 from bot.slack.directory import UserDirectory
 from bot.store.sqlite import SqliteStore
-from bot.usecases.outbox import Notice, Outbox
+from bot.usecases.outbox import Notice, NoticeKind, Outbox
 from bot.usecases.ports import EntryState, StoredEntry
 from bot.usecases.timeline import CapturedEntry, EntryAdded, TimelineService
 from tests.conftest import BOT_TOKEN, REGION
@@ -62,7 +62,7 @@ async def test_store_failure_after_aws_accepted_still_reports_added(
             author_fallback="alice",
             token_source=("test", "one"),
         )
-        notice = Notice(kind="reply", team_id="T0001", channel_id="C0001", user_id="U0001")
+        notice = Notice(kind=NoticeKind.REPLY, team_id="T0001", channel_id="C0001", user_id="U0001")
         added = await service.add(
             captured, notice, binding
         )  # no exception: AWS has it, so the person hears "added"
