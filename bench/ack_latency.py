@@ -57,7 +57,7 @@ NOTE_PATTERN = re.compile(r"bench note (\d+)(?=\s|$)")
 # The bot's rate limit in the plain run: the most bot.config accepts, so the limit is not what is measured.
 UNLIMITED_BOT_RATE = 1000.0
 
-# What the bot replies (bot/messages.py): at once, or "saved" and later a second reply.
+# What the bot replies (bot/presentation/messages/): at once, or "saved" and later a second reply.
 ADDED_PREFIX = "Added a "
 QUEUED_MARK = "is saved but not on the timeline yet"
 # The "saved" reply's reason: "…not on the timeline yet: <reason>. It will be added…"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from bot.domain.slack_user import USER_ID
 from bot.store.factory import UnsupportedDatabaseUrl, sqlite_path
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -29,7 +30,6 @@ _WHERE = {
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]+$")
 
 
@@ -147,8 +147,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not mark or any(c.isspace() for c in mark):
         malformed.append("TIMELINE_ADDED_REACTION must be an emoji name such as white_check_mark, or none")
 
-    for name, pattern in (("BIND_ALLOWED_USERS", _USER_ID), ("BIND_ALLOWED_USERGROUPS", _USERGROUP_ID)):
-        bad = sorted(item for item in _id_list(env, name) if not pattern.match(item))
+    for name, pattern in (("BIND_ALLOWED_USERS", USER_ID), ("BIND_ALLOWED_USERGROUPS", _USERGROUP_ID)):
+        bad = sorted(item for item in _id_list(env, name) if not pattern.fullmatch(item))
         if bad:
             malformed.append(f"{name} must list Slack ids separated by commas (not: {', '.join(bad)[:60]})")
 

@@ -12,16 +12,16 @@ from bot.usecases.errors import OutcomeUnknown
 from bot.usecases.timeline import EntryAdded, EntryQueued
 
 
-def added_reply(added: EntryAdded | EntryQueued, region: str | None, *, pin: bool = False) -> str:
+def entry_reply(outcome: EntryAdded | EntryQueued, region: str | None, *, pin: bool = False) -> str:
     """ "Added" once AWS has it; "saved, will be added" while it is queued (a second reply follows)."""
-    entry = added.entry
+    entry = outcome.entry
     url = console_url(entry.incident_arn, region)
-    title = added.binding.incident_title
-    if isinstance(added, EntryQueued):
-        why = queued_reason(added.reason, added.waiting_for_turn)
-        return entries.entry_queued(entry.event_type, title, url, entry.event_time, added.text, why, pin)
-    say = entries.entry_already_added if added.repeat else entries.entry_added
-    return say(entry.event_type, title, url, entry.event_time, added.text)
+    title = outcome.binding.incident_title
+    if isinstance(outcome, EntryQueued):
+        why = queued_reason(outcome.reason, outcome.waiting_for_turn)
+        return entries.entry_queued(entry.event_type, title, url, entry.event_time, outcome.text, why, pin)
+    say = entries.entry_already_added if outcome.repeat else entries.entry_added
+    return say(entry.event_type, title, url, entry.event_time, outcome.text)
 
 
 def queued_reason(error: BaseException | None, waiting_for_turn: bool = False) -> str:

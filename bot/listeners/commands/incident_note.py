@@ -32,7 +32,7 @@ from bot.listeners.middleware import ChannelBinding, binding_of
 from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.messages import binding as says
 from bot.presentation.messages.help import command_incomplete, help_reply
-from bot.presentation.outcomes import added_reply
+from bot.presentation.outcomes import entry_reply
 from bot.presentation.views import ComposeContext, compose_modal
 from bot.usecases.errors import EntryEmpty, MalformedCommand
 from bot.usecases.sources import slash_entry
@@ -117,8 +117,8 @@ async def _serve(
                 response_url=command.get("response_url"),
                 received_at=received_at,
             )
-            added = await deps.timeline.add(captured, notice, await channel.get())
-            return added_reply(added, deps.gateway.region)
+            outcome = await deps.timeline.add(captured, notice, await channel.get())
+            return entry_reply(outcome, deps.gateway.region)
         case Bind(arn_text=arn_text):
             return await _bind(deps, client, team_id, channel_id, user_id, arn_text)
         case Unbind():

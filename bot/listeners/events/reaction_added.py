@@ -17,7 +17,7 @@ from bot.domain.slack_message import parse_message
 from bot.listeners.deps import Deps, deps_of
 from bot.listeners.middleware import ChannelBinding, binding_of
 from bot.presentation.failures import Action, FailureContext, explain
-from bot.presentation.outcomes import added_reply
+from bot.presentation.outcomes import entry_reply
 from bot.slack.conversation import fetch_message, mark_added, permalink_of
 from bot.usecases.sources import pinned_entry
 from bot.usecases.timeline import EntryAdded, EntryQueued
@@ -46,24 +46,24 @@ async def handle_reaction_added(
     replier = deps.repliers(channel.channel_id, user_id)
     failure = FailureContext(action=Action.PIN, region=deps.gateway.region)
     try:
-        added = await _pin(deps, client, channel, ts, user_id)
-        if added is None:
+        outcome = await _pin(deps, client, channel, ts, user_id)
+        if outcome is None:
             return
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         title = channel.known.incident_title if channel.known is not None else None
         failure = FailureContext(action=Action.PIN, region=deps.gateway.region, incident_title=title)
         await replier.send(explain(error, failure).text)
         return
-    if isinstance(added, EntryQueued):
+    if isinstance(outcome, EntryQueued):
         # Saved, not on the timeline yet: the person who pinned hears it now; the ✅ comes when it lands.
         logger.info("pinned message queued", extra={"channel": channel.channel_id})
-        await replier.send(added_reply(added, deps.gateway.region, pin=True))
+        await replier.send(entry_reply(outcome, deps.gateway.region, pin=True))
         return
-    logger.info("pinned message added", extra={"channel": channel.channel_id, "repeat": added.repeat})
+    logger.info("pinned message outcome", extra={"channel": channel.channel_id, "repeat": outcome.repeat})
     # The mark is the confirmation the channel (and the person who pinned) sees; without it, tell them.
     marked = await mark_added(client, channel.channel_id, ts, deps.settings.added_reaction)
     if not marked:
-        await replier.send(added_reply(added, deps.gateway.region))
+        await replier.send(entry_reply(outcome, deps.gateway.region))
 
 
 async def _pin(

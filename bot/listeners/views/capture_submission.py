@@ -16,7 +16,7 @@ from bot.listeners.deps import Deps, deps_of
 from bot.presentation.failures import Action, FailureContext
 from bot.presentation.ids import BlockId
 from bot.presentation.messages.capture import capture_too_long_error
-from bot.presentation.outcomes import added_reply
+from bot.presentation.outcomes import entry_reply
 from bot.presentation.views import CaptureContext, ComposeSubmission, read_compose_submission, text_key
 from bot.slack.conversation import mark_added, permalink_of
 from bot.usecases.errors import DraftMissing
@@ -100,12 +100,12 @@ async def _add(
     )
     # The form's channel, read once for this submit: the shared path uses exactly this binding.
     binding = await deps.store.get_binding(capture.team_id, capture.channel_id)
-    added = await deps.timeline.add(captured, notice, binding)
-    if isinstance(added, EntryAdded):
+    outcome = await deps.timeline.add(captured, notice, binding)
+    if isinstance(outcome, EntryAdded):
         # Only once AWS has it: the channel sees the message is on the timeline (a queued one gets its
         # mark when it lands). The reply goes first, as the person asked for it.
-        reply = added_reply(added, deps.gateway.region)
+        reply = entry_reply(outcome, deps.gateway.region)
         await deps.repliers(capture.channel_id, user_id, capture.response_url).send(reply)
         await mark_added(client, capture.channel_id, capture.message_ts, deps.settings.added_reaction)
         return None
-    return added_reply(added, deps.gateway.region)
+    return entry_reply(outcome, deps.gateway.region)

@@ -11,7 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.listeners.common import answer_unreadable_form, form_errors, reply_with_outcome
 from bot.listeners.deps import Deps, deps_of
 from bot.presentation.failures import Action, FailureContext
-from bot.presentation.outcomes import added_reply
+from bot.presentation.outcomes import entry_reply
 from bot.presentation.views import ComposeContext, ComposeSubmission, read_compose_submission
 from bot.usecases.sources import composed_entry
 
@@ -68,4 +68,4 @@ async def _add(
     )
     # The form's channel, read once for this submit: the shared path uses exactly this binding.
     binding = await deps.store.get_binding(compose.team_id, compose.channel_id)
-    return added_reply(await deps.timeline.add(captured, notice, binding), deps.gateway.region)
+    return entry_reply(await deps.timeline.add(captured, notice, binding), deps.gateway.region)
