@@ -1,24 +1,33 @@
-"""`python -m bot`: read configuration, then serve until stopped."""
+"""`python -m bot`: read configuration, then serve until stopped. `python -m bot migrate`: bring the
+database's schema up to date and stop (serving does it too, at start)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
 from dotenv import load_dotenv
 
-from bot.config import ConfigError, load_settings
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
 from bot.logs import configure_logging
 from bot.server import serve
 from bot.slack.identity import TokenRejected
+from bot.store import StoreUnavailable, migrate_database, validate_database_url
+
+USAGE = "usage: python -m bot [migrate]"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     # .env in the working directory, if any; real environment variables win.
     load_dotenv(Path.cwd() / ".env", override=False)
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["migrate"]:
+        return migrate()
+    if args:
+        print(USAGE, file=sys.stderr)
+        return 2
     try:
         settings = load_settings(os.environ)
     except ConfigError as error:
@@ -44,11 +53,24 @@ def main() -> int:
         # e.g. the port is taken or the database folder is not writable: one line, no traceback.
         print(f"Cannot start: {error.strerror or error}", file=sys.stderr)
         return 1
-    except TokenRejected as error:
+    except (TokenRejected, StoreUnavailable) as error:
         print(f"Cannot start: {error}", file=sys.stderr)
         return 1
-    except sqlite3.Error as error:
-        print(f"Cannot open the database named by DATABASE_URL: {error}", file=sys.stderr)
+    return 0
+
+
+def migrate() -> int:
+    """Only DATABASE_URL is needed: a deploy step can run it without the Slack or AWS settings."""
+    database_url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if (problem := validate_database_url(database_url)) is not None:
+        print(f"Configuration error: {problem}.", file=sys.stderr)
+        return 2
+    level = os.environ.get("LOG_LEVEL", "").strip().upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+    try:
+        print(asyncio.run(migrate_database(database_url)))
+    except StoreUnavailable as error:
+        print(f"Cannot migrate: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -24,7 +24,7 @@ from bot.slack.directory import UserDirectory
 from bot.slack.identity import SlackIdentity
 from bot.slack.permission import SlackBindPermission
 from bot.slack.replies import Replier
-from bot.store.factory import open_store
+from bot.store import open_store
 from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
@@ -78,7 +78,7 @@ async def build_runtime(
     settings: Settings, gateway: IncidentGateway | None = None, store: Store | None = None
 ) -> Runtime:
     """Open the store and wire everything; nothing here calls Slack or AWS."""
-    store = store or open_store(settings.database_url)
+    store = store or open_store(settings.database_url, timedelta(days=settings.entry_retention_days))
     await store.ping()
     metrics = Metrics()
     metrics.attach()

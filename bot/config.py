@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.domain.slack_user import USER_ID
-from bot.store.factory import UnsupportedDatabaseUrl, sqlite_path
+from bot.store import validate_database_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///incident-bot.db"
@@ -20,6 +20,8 @@ DEFAULT_AWS_READ_TIMEOUT = 10.0
 # Client-side ceiling on calls to Incident Manager (all operations together): a burst of pins during a big
 # incident is smoothed to this rate instead of being thrown back as throttling.
 DEFAULT_AWS_CALLS_PER_SECOND = 5.0
+# Settled timeline entries (and who was told about them, response_url included) are deleted after this.
+DEFAULT_ENTRY_RETENTION_DAYS = 30
 _RETRY_MODES = ("standard", "adaptive")
 
 _WHERE = {
@@ -55,6 +57,7 @@ class Settings:
     log_level: str = "INFO"
     aws_calls_per_second: float = DEFAULT_AWS_CALLS_PER_SECOND
     aws_retry_mode: str = "standard"
+    entry_retention_days: int = DEFAULT_ENTRY_RETENTION_DAYS
 
     @property
     def socket_mode(self) -> bool:
@@ -127,10 +130,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         malformed.append("AWS_RETRY_MODE must be standard or adaptive")
 
     database_url = _value(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
-    try:
-        sqlite_path(database_url)
-    except UnsupportedDatabaseUrl as error:
-        malformed.append(str(error))
+    if (database_problem := validate_database_url(database_url)) is not None:
+        malformed.append(database_problem)
+
+    retention_days = DEFAULT_ENTRY_RETENTION_DAYS
+    if (raw_retention := _value(env, "ENTRY_RETENTION_DAYS")) is not None:
+        if (
+            raw_retention.isascii()
+            and raw_retention.isdigit()
+            and len(raw_retention) <= 5
+            and 1 <= int(raw_retention) <= 36_500
+        ):
+            retention_days = int(raw_retention)
+        else:
+            malformed.append("ENTRY_RETENTION_DAYS must be a number of days from 1 to 36500")
 
     api_url = _value(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not _is_http_url(api_url):
@@ -184,4 +197,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_level=log_level,
         aws_calls_per_second=calls_per_second,
         aws_retry_mode=retry_mode,
+        entry_retention_days=retention_days,
     )

@@ -19,7 +19,6 @@ from bot.aws.incidents import Boto3IncidentGateway
 from bot.config import Settings
 from bot.metrics import CONTENT_TYPE
 from bot.slack.identity import verify_app_token
-from bot.store.factory import is_in_memory
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +119,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or `stop` is set). Raises TokenRejected before serving anything if Slack
     refuses a configured token."""
     stop = stop or _stop_on_signals()
-    if is_in_memory(settings.database_url):
-        logger.warning("DATABASE_URL is an in-memory database: bindings are lost when the bot restarts")
     runtime = await build_runtime(settings)
     try:
         await runtime.identity.verify()

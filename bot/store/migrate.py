@@ -1,0 +1,91 @@
+"""Schema migrations (Alembic), one process at a time.
+
+Every replica migrates at start, and `python -m bot migrate` does it on its own. A migration runs inside
+one transaction that first takes a lock: on PostgreSQL a transaction-scoped advisory lock, on SQLite the
+write lock of BEGIN IMMEDIATE. A second replica starting meanwhile waits, then finds the schema current.
+Migrations only ever add (columns, tables, indexes), so a replica of the previous version keeps working
+on a database a newer one has migrated: a rolling deploy needs no downtime.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock's key: any constant the bot alone uses ("incident-timeline-bot migrate").
+ADVISORY_LOCK_KEY = 0x1C1DE47B07
+# How long a replica waits for another's migration before giving up.
+LOCK_WAIT_SECONDS = 120
+SQLITE_BUSY_MILLISECONDS = 5_000
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The newest revision this version knows."""
+    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+async def upgrade(engine: AsyncEngine) -> str | None:
+    """Bring the schema to this version's head (under the lock); return the revision it is at."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> str | None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Set before BEGIN IMMEDIATE: how long to wait for the write lock another replica may hold.
+        _sqlite_busy_timeout(connection, LOCK_WAIT_SECONDS * 1000)
+    try:
+        with connection.begin():
+            if not sqlite:
+                connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            current = MigrationContext.configure(connection).get_current_revision()
+            script = ScriptDirectory.from_config(_config(connection))
+            try:
+                if current is not None:
+                    script.get_revision(current)
+            except CommandError:
+                # Written by a newer version (a rolling deploy, or a rollback): its migrations only
+                # added, so this version still works on it.
+                logger.warning(
+                    "database schema is newer than this version; serving it as it is",
+                    extra={"revision": current, "head": script.get_current_head()},
+                )
+                return current
+            if current != script.get_current_head():
+                command.upgrade(_config(connection), "head")
+                logger.info("database migrated", extra={"from": current, "to": script.get_current_head()})
+            return script.get_current_head()
+    finally:
+        if sqlite:
+            _sqlite_busy_timeout(connection, SQLITE_BUSY_MILLISECONDS)
+
+
+def _sqlite_busy_timeout(connection: Connection, milliseconds: int) -> None:
+    # On the driver's own cursor: through SQLAlchemy, the statement would begin a transaction first.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    finally:
+        cursor.close()

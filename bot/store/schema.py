@@ -1,0 +1,116 @@
+"""The tables, as SQLAlchemy Core sees them (the migrations in `migrations/` create them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    TIMESTAMP,
+    Boolean,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    false,
+    text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class Moment(TypeDecorator[datetime]):
+    """An aware instant. PostgreSQL keeps a `timestamptz`; SQLite keeps text in one fixed format (UTC,
+    microseconds), the one earlier versions wrote, so comparing the text orders like time."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the store keeps aware datetimes only")
+        if dialect.name == "postgresql":
+            return value
+        return iso(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            # Rows from earlier versions may hold isoformat()'s shorter forms; all carry their offset.
+            return datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+metadata = MetaData()
+
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("team_id", Text, primary_key=True),
+    Column("channel_id", Text, primary_key=True),
+    Column("incident_arn", Text, nullable=False),
+    Column("incident_title", Text, nullable=False),
+    Column("bound_by", Text, nullable=False),
+    Column("bound_at", Moment, nullable=False),
+)
+
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("client_token", Text, primary_key=True),
+    Column("incident_arn", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("event_time", Moment, nullable=False),
+    Column("event_data", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("event_id", Text),
+    Column("last_error", Text),
+    Column("created_at", Moment, nullable=False),
+    # When it last changed; for a settled entry, when it settled (retention counts from here).
+    Column("updated_at", Moment, nullable=False),
+    # Who to tell about the outcome (opaque JSON written by the Slack side).
+    Column("notice", Text, nullable=False, server_default=text("''")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("uncertain", Boolean, nullable=False, server_default=false()),
+    # Pending: when it is next due, or the end of its sender's lease. Settled: the end of its teller's
+    # hold while a reply is owed, else NULL.
+    Column("next_attempt_at", Moment),
+    Column("reply_pending", Text),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("draft_id", Text, primary_key=True),
+    Column("shown_key", Text, primary_key=True),
+    Column("full_text", Text, nullable=False),
+    Column("created_at", Moment, nullable=False),
+)
+
+# The sweep's look-ups, so that they never scan the settled history: pending entries by due time (also
+# pending_count), owed replies by due time (a partial index: only the few rows still owing one), and what
+# retention deletes, by age.
+ENTRIES_DUE = Index("entries_due", timeline_entries.c.state, timeline_entries.c.next_attempt_at)
+ENTRIES_OWED = Index(
+    "entries_owed",
+    timeline_entries.c.next_attempt_at,
+    sqlite_where=timeline_entries.c.reply_pending.is_not(None),
+    postgresql_where=timeline_entries.c.reply_pending.is_not(None),
+)
+ENTRIES_BY_AGE = Index("entries_by_age", timeline_entries.c.updated_at)
+DRAFTS_BY_AGE = Index("drafts_by_age", drafts.c.created_at)

@@ -1,0 +1,544 @@
+"""The store on SQLAlchemy Core's asyncio engine: one implementation for SQLite (aiosqlite, the embedded
+default) and PostgreSQL (asyncpg, for several replicas).
+
+Claims are atomic on both. On PostgreSQL they select with `FOR UPDATE SKIP LOCKED`, so two replicas
+sweeping at once take disjoint sets without waiting for each other. SQLAlchemy leaves that clause out on
+SQLite, where every writing transaction is BEGIN IMMEDIATE instead: it takes the file's write lock at
+once, so a read-then-write is atomic across processes. In one process, SQLite work goes through one
+connection, one unit at a time (it serializes writes anyway; waiting here is an asyncio wait, not a
+busy-loop on the file lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Row,
+    Select,
+    Update,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
+
+from bot.domain.binding import Binding
+from bot.domain.timeline import EventType, TimelineEntry
+from bot.store.errors import StoreUnavailable
+from bot.store.migrate import SQLITE_BUSY_MILLISECONDS, upgrade
+from bot.store.schema import bindings, drafts, timeline_entries
+from bot.store.urls import describe, engine_url, is_in_memory
+from bot.usecases.ports import EntryState, StoredEntry
+
+logger = logging.getLogger(__name__)
+
+# A form left open longer than this is abandoned; its whole text (a copy of a Slack message) is pruned.
+DRAFT_MAX_AGE = timedelta(days=1)
+# Settled entries (with their notice: who to tell, and the response_url) are kept this long by default.
+DEFAULT_ENTRY_RETENTION = timedelta(days=30)
+# Retention deletes in batches, so it never holds SQLite's write lock (or many row locks) for long.
+PRUNE_BATCH = 1_000
+# How long a PostgreSQL connection attempt may take before the store is called unavailable.
+CONNECT_TIMEOUT_SECONDS = 5.0
+POSTGRES_POOL_SIZE = 5
+
+_entries = timeline_entries.c
+_ENTRY_COLUMNS = (
+    _entries.client_token,
+    _entries.incident_arn,
+    _entries.event_type,
+    _entries.event_time,
+    _entries.event_data,
+    _entries.state,
+    _entries.event_id,
+    _entries.notice,
+    _entries.attempts,
+    _entries.uncertain,
+    _entries.last_error,
+    _entries.created_at,
+    _entries.next_attempt_at,
+    _entries.reply_pending,
+)
+# A read-only unit of work: on SQLite it begins DEFERRED, so it never waits for the write lock.
+_READ_ONLY = "incident_bot_read_only"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# The sweep's queries, also read by the EXPLAIN checks (tests/store, bench/sweep_plan.py).
+
+
+def due_entries(now: datetime, limit: int, skip: Collection[str] = ()) -> Select[Any]:
+    """Pending entries due by `now`, oldest first, locked for the claim (rows another worker is claiming
+    are skipped, on PostgreSQL)."""
+    query = select(*_ENTRY_COLUMNS).where(
+        _entries.state == EntryState.PENDING.value, _entries.next_attempt_at <= now
+    )
+    if skip:
+        query = query.where(_entries.client_token.not_in(list(skip)))
+    return query.order_by(_entries.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+
+
+def owed_replies(now: datetime, limit: int) -> Select[Any]:
+    """Settled entries whose owed reply is due (its teller's hold ran out)."""
+    return (
+        select(*_ENTRY_COLUMNS)
+        .where(
+            _entries.reply_pending.is_not(None),
+            _entries.next_attempt_at <= now,
+            _entries.state != EntryState.PENDING.value,
+        )
+        .order_by(_entries.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def pending_entries_count() -> Select[Any]:
+    return (
+        select(func.count()).select_from(timeline_entries).where(_entries.state == EntryState.PENDING.value)
+    )
+
+
+def expired_entries(cutoff: datetime, limit: int) -> Select[Any]:
+    """Settled entries last changed before `cutoff`: what retention deletes (a batch of them)."""
+    return (
+        select(_entries.client_token)
+        .where(_entries.updated_at < cutoff, _entries.state != EntryState.PENDING.value)
+        .limit(limit)
+    )
+
+
+class SqlStore:
+    """Implements `bot.usecases.ports.Store`. The schema is migrated (under a lock) before the first unit
+    of work, so a store is ready to use once made; `ping()` at start makes that happen up front."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        entry_retention: timedelta = DEFAULT_ENTRY_RETENTION,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._url: URL = engine_url(database_url)
+        self._sqlite = self._url.get_backend_name() == "sqlite"
+        self._engine = _engine(self._url)
+        self._read_engine = self._engine.execution_options(**{_READ_ONLY: True})
+        self._retention = entry_retention
+        self._clock = clock
+        self._serial = asyncio.Lock()
+        self._migrate_lock = asyncio.Lock()
+        self._migrated = False
+
+    @property
+    def description(self) -> str:
+        """Which database, for people: kind, name and host, never the password."""
+        return describe(self._url)
+
+    @property
+    def is_postgresql(self) -> bool:
+        return not self._sqlite
+
+    async def migrate(self) -> str | None:
+        """Bring the schema up to date, once per store (the first unit of work does it anyway)."""
+        if self._migrated:
+            return None
+        async with self._migrate_lock:
+            if self._migrated:
+                return None
+            try:
+                async with self._one_at_a_time():
+                    revision = await upgrade(self._engine)
+            except Exception as error:  # whatever the driver raises: one clear line
+                raise StoreUnavailable(self._url, "cannot use", error) from error
+            self._migrated = True
+        if is_in_memory(self._url):
+            logger.warning("DATABASE_URL is an in-memory database: bindings are lost when the bot restarts")
+        return revision
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self) -> AsyncIterator[None]:
+        if not self._sqlite:
+            yield  # PostgreSQL: a pool of connections, concurrent transactions
+            return
+        async with self._serial:
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        await self.migrate()
+        async with self._one_at_a_time(), self._engine.begin() as connection:
+            yield connection
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        await self.migrate()
+        async with self._one_at_a_time(), self._read_engine.begin() as connection:
+            yield connection
+
+    async def ping(self) -> None:
+        try:
+            async with self._read() as connection:
+                # A real table's page: a SQLite file that is gone, unreadable or corrupt fails here.
+                await connection.execute(select(bindings.c.team_id).limit(1))
+        except StoreUnavailable:
+            raise
+        except Exception as error:  # any failure means the database cannot serve
+            raise StoreUnavailable(self._url, "cannot reach", error) from error
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # Bindings
+
+    async def get_binding(self, team_id: str, channel_id: str) -> Binding | None:
+        async with self._read() as connection:
+            return await _select_binding(connection, team_id, channel_id)
+
+    async def put_binding(self, binding: Binding) -> Binding | None:
+        values = {
+            "team_id": binding.team_id,
+            "channel_id": binding.channel_id,
+            "incident_arn": binding.incident_arn,
+            "incident_title": binding.incident_title,
+            "bound_by": binding.bound_by,
+            "bound_at": binding.bound_at,
+        }
+        while True:
+            async with self._write() as connection:
+                previous = await _select_binding(connection, binding.team_id, binding.channel_id, lock=True)
+                if previous is not None:
+                    await connection.execute(
+                        update(bindings)
+                        .where(*_binding_key(binding.team_id, binding.channel_id))
+                        .values(values)
+                    )
+                    return previous
+                inserted = await connection.execute(
+                    _insert(connection, bindings).values(values).on_conflict_do_nothing()
+                )
+                if inserted.rowcount == 1:
+                    return None
+            # Another replica bound this channel between the read and the insert: read theirs, replace it.
+
+    async def delete_binding(self, team_id: str, channel_id: str) -> Binding | None:
+        async with self._write() as connection:
+            removed = await connection.execute(
+                delete(bindings).where(*_binding_key(team_id, channel_id)).returning(*bindings.c)
+            )
+            row = removed.first()
+        return _binding_from_row(row) if row is not None else None
+
+    # Timeline entries
+
+    async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
+        now = self._clock()
+        async with self._write() as connection:
+            await connection.execute(
+                _insert(connection, timeline_entries)
+                .values(
+                    client_token=entry.client_token,
+                    incident_arn=entry.incident_arn,
+                    event_type=entry.event_type.value,
+                    event_time=entry.event_time,
+                    event_data=entry.event_data,
+                    state=EntryState.PENDING.value,
+                    created_at=now,
+                    updated_at=now,
+                    notice=notice,
+                    next_attempt_at=lease_until,
+                )
+                .on_conflict_do_nothing()
+            )
+            # Asked for again after it finally failed (access granted since, say): pending again, this
+            # caller's to send and this person's to hear about, with a fresh give-up clock.
+            await connection.execute(
+                update(timeline_entries)
+                .where(_entries.client_token == entry.client_token, _entries.state == EntryState.FAILED.value)
+                .values(
+                    state=EntryState.PENDING.value,
+                    attempts=0,
+                    uncertain=False,
+                    notice=notice,
+                    next_attempt_at=lease_until,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            row = (await connection.execute(_entry_by_token(entry.client_token))).one()
+        return _entry_from_row(row)
+
+    async def get_entry(self, client_token: str) -> StoredEntry | None:
+        async with self._read() as connection:
+            row = (await connection.execute(_entry_by_token(client_token))).first()
+        return _entry_from_row(row) if row is not None else None
+
+    async def renew_lease(self, client_token: str, held: datetime | None, until: datetime) -> bool:
+        # Compare-and-set: only whoever left the lease as `held` may move it.
+        return (
+            await self._change(
+                update(timeline_entries)
+                .where(
+                    _entries.client_token == client_token,
+                    _entries.state == EntryState.PENDING.value,
+                    _entries.next_attempt_at.is_not_distinct_from(held),
+                )
+                .values(next_attempt_at=until)
+            )
+            == 1
+        )
+
+    async def mark_sent(
+        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
+    ) -> None:
+        await self._change(
+            update(timeline_entries)
+            .where(_entries.client_token == client_token)
+            .values(
+                state=EntryState.SENT.value,
+                event_id=event_id,
+                last_error=None,
+                reply_pending=reply,
+                next_attempt_at=self._hold(reply, hold_until),
+                updated_at=self._clock(),
+            )
+        )
+
+    async def mark_failed(
+        self, client_token: str, reason: str, reply: str | None = None, hold_until: datetime | None = None
+    ) -> None:
+        await self._change(
+            update(timeline_entries)
+            .where(_entries.client_token == client_token, _entries.state != EntryState.SENT.value)
+            .values(
+                state=EntryState.FAILED.value,
+                last_error=reason,
+                reply_pending=reply,
+                next_attempt_at=self._hold(reply, hold_until),
+                updated_at=self._clock(),
+            )
+        )
+
+    async def mark_told(self, client_token: str) -> None:
+        await self._change(
+            update(timeline_entries)
+            .where(_entries.client_token == client_token, _entries.state != EntryState.PENDING.value)
+            .values(reply_pending=None, next_attempt_at=None, updated_at=self._clock())
+        )
+
+    async def schedule_retry(
+        self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
+    ) -> None:
+        values: dict[str, Any] = {
+            "attempts": _entries.attempts + 1,
+            "last_error": reason,
+            "next_attempt_at": next_attempt_at,
+            "updated_at": self._clock(),
+        }
+        if uncertain:
+            values["uncertain"] = True  # once uncertain, always: a later refusal says nothing of that try
+        await self._change(
+            update(timeline_entries)
+            .where(_entries.client_token == client_token, _entries.state == EntryState.PENDING.value)
+            .values(values)
+        )
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[StoredEntry]:
+        return await self._claim(due_entries(now, limit, skip), lease_until)
+
+    async def claim_untold(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
+        return await self._claim(owed_replies(now, limit), lease_until)
+
+    async def _claim(self, query: Select[Any], lease_until: datetime) -> list[StoredEntry]:
+        async with self._write() as connection:
+            rows = (await connection.execute(query)).all()
+            tokens = [row.client_token for row in rows]
+            if tokens:
+                await connection.execute(
+                    update(timeline_entries)
+                    .where(_entries.client_token.in_(tokens))
+                    .values(next_attempt_at=lease_until)
+                )
+        claimed = [_entry_from_row(row) for row in rows]
+        return [_held(stored, lease_until) for stored in claimed]
+
+    async def pending_count(self) -> int:
+        async with self._read() as connection:
+            return int((await connection.execute(pending_entries_count())).scalar_one())
+
+    async def prune(self, now: datetime) -> int:
+        """Delete settled entries older than the retention, and abandoned drafts; return how many entries."""
+        cutoff = now - self._retention
+        deleted = 0
+        while True:
+            async with self._write() as connection:
+                batch = expired_entries(cutoff, PRUNE_BATCH).scalar_subquery()
+                count = (
+                    await connection.execute(delete(timeline_entries).where(_entries.client_token.in_(batch)))
+                ).rowcount
+            deleted += count
+            if count < PRUNE_BATCH:
+                break
+        async with self._write() as connection:
+            await connection.execute(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
+        return deleted
+
+    # Drafts
+
+    async def save_draft_texts(self, draft_id: str, texts: dict[str, str]) -> None:
+        now = self._clock()
+        async with self._write() as connection:
+            await connection.execute(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
+            if texts:
+                upsert = _insert(connection, drafts)
+                await connection.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=[drafts.c.draft_id, drafts.c.shown_key],
+                        set_={
+                            "full_text": upsert.excluded.full_text,
+                            "created_at": upsert.excluded.created_at,
+                        },
+                    ),
+                    [
+                        {"draft_id": draft_id, "shown_key": key, "full_text": text, "created_at": now}
+                        for key, text in texts.items()
+                    ],
+                )
+
+    async def draft_text(self, draft_id: str, shown_key: str) -> str | None:
+        async with self._read() as connection:
+            found = await connection.execute(
+                select(drafts.c.full_text).where(
+                    drafts.c.draft_id == draft_id, drafts.c.shown_key == shown_key
+                )
+            )
+            text = found.scalar_one_or_none()
+        return str(text) if text is not None else None
+
+    # Helpers
+
+    async def _change(self, statement: Update | Delete) -> int:
+        async with self._write() as connection:
+            return (await connection.execute(statement)).rowcount
+
+    def _hold(self, reply: str | None, hold_until: datetime | None) -> datetime | None:
+        # A settled entry is held only while someone tells its person; otherwise it is never due again.
+        if reply is None:
+            return None
+        return hold_until or self._clock()
+
+
+def _engine(url: URL) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            url,
+            # One connection: the store hands it to one unit of work at a time. A file's connection is
+            # checked for a deleted or unreadable file by ping; memory must keep its one connection.
+            poolclass=StaticPool if is_in_memory(url) else AsyncAdaptedQueuePool,
+            **({} if is_in_memory(url) else {"pool_size": 1, "max_overflow": 0}),
+        )
+        _take_over_sqlite_transactions(engine, journal=not is_in_memory(url))
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_POOL_SIZE,
+        # A connection the server closed (a failover, a restart) is replaced before use.
+        pool_pre_ping=True,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+    )
+
+
+def _take_over_sqlite_transactions(engine: AsyncEngine, *, journal: bool) -> None:
+    """SQLAlchemy's recipe: the driver emits no BEGIN of its own, and each unit of work begins IMMEDIATE
+    (the write lock, at once) or, read-only, DEFERRED."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MILLISECONDS}")
+        if journal:
+            # Readers never wait for the writer, nor the writer for readers.
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def _insert(connection: AsyncConnection, table: Any) -> Any:
+    # The one statement whose form differs by database: INSERT ... ON CONFLICT.
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _binding_key(team_id: str, channel_id: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return bindings.c.team_id == team_id, bindings.c.channel_id == channel_id
+
+
+async def _select_binding(
+    connection: AsyncConnection, team_id: str, channel_id: str, *, lock: bool = False
+) -> Binding | None:
+    query = select(*bindings.c).where(*_binding_key(team_id, channel_id))
+    if lock:
+        query = query.with_for_update()
+    row = (await connection.execute(query)).first()
+    return _binding_from_row(row) if row is not None else None
+
+
+def _binding_from_row(row: Row[Any]) -> Binding:
+    return Binding(
+        row.team_id, row.channel_id, row.incident_arn, row.incident_title, row.bound_by, row.bound_at
+    )
+
+
+def _entry_by_token(client_token: str) -> Select[Any]:
+    return select(*_ENTRY_COLUMNS).where(_entries.client_token == client_token)
+
+
+def _entry_from_row(row: Row[Any]) -> StoredEntry:
+    entry = TimelineEntry(
+        client_token=row.client_token,
+        incident_arn=row.incident_arn,
+        event_type=EventType(row.event_type),
+        event_time=row.event_time,
+        event_data=row.event_data,
+    )
+    return StoredEntry(
+        entry=entry,
+        state=EntryState(row.state),
+        event_id=row.event_id,
+        notice=row.notice or "",
+        attempts=int(row.attempts or 0),
+        uncertain=bool(row.uncertain),
+        last_error=row.last_error,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        reply_pending=row.reply_pending,
+    )
+
+
+def _held(stored: StoredEntry, lease_until: datetime) -> StoredEntry:
+    return replace(stored, next_attempt_at=lease_until)
