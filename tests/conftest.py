@@ -12,6 +12,7 @@ from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot_server import BotServer, free_port
 from tests.support.harness import Harness
+from tests.support.postgres import needs_postgres, reachable_server, scratch_database, server_problem, under_ci
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
@@ -26,6 +27,39 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+_POSTGRES_LEFT_OUT = pytest.StashKey[tuple[int, str]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL server, its tests are left out and one line says how to run them (under CI
+    they run, and fail)."""
+    wanting = [item for item in items if needs_postgres(item)]
+    if not wanting or under_ci() or (problem := server_problem()) is None:
+        return
+    config.hook.pytest_deselected(items=wanting)
+    items[:] = [item for item in items if not needs_postgres(item)]
+    config.stash[_POSTGRES_LEFT_OUT] = (len(wanting), problem)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if (left_out := config.stash.get(_POSTGRES_LEFT_OUT, None)) is not None:
+        count, problem = left_out
+        terminalreporter.write_line(f"SKIPPED {count} PostgreSQL tests: {problem}", yellow=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """TEST_DATABASE_URL's server; skips (fails under CI) when there is none."""
+    return reachable_server()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """This test session's own database on that server, dropped at the end."""
+    with scratch_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

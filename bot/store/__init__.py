@@ -13,6 +13,7 @@ from bot.store.sql import DEFAULT_ENTRY_RETENTION, SqlStore
 from bot.store.urls import UnsupportedDatabaseUrl, describe, validate_database_url
 
 __all__ = [
+    "SqlStore",
     "StoreUnavailable",
     "UnsupportedDatabaseUrl",
     "describe",

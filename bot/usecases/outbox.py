@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 REPLY_PATIENCE_SECONDS = 5.0
 # How often the outbox looks for entries that are due (it is also woken when one is queued).
 SWEEP_SECONDS = 1.0
+# How often the sweep prunes settled history (every replica does; deleting twice is harmless).
+PRUNE_EVERY = timedelta(minutes=5)
 # Tries at recording that an entry landed (left pending, it would be resent, harmlessly, after its hold).
 RECORD_ATTEMPTS = 3
 
@@ -180,6 +182,7 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
+        self._pruned_at: datetime | None = None
 
     def lease_until(self) -> datetime:
         return datetime.now(UTC) + self._lease
@@ -358,6 +361,7 @@ class Outbox:
 
     async def sweep(self) -> int:
         """Start an attempt for each entry that is due, as far as there is room; return how many."""
+        await self._prune_now_and_then()
         room = self._max_in_flight - len(self._deliveries)
         if room <= 0:
             return 0
@@ -380,6 +384,19 @@ class Outbox:
         if untold:
             logger.info("outbox telling owed replies", extra={"count": len(untold)})
         return started
+
+    async def _prune_now_and_then(self) -> None:
+        now = datetime.now(UTC)
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            deleted = await self._store.prune(now)
+        except Exception as error:  # noqa: BLE001 - history waits for the next round; the sweep goes on
+            logger.warning("pruning settled entries failed", extra={"error": str(error)[:300]})
+            return
+        if deleted:
+            logger.info("pruned settled entries past their retention", extra={"count": deleted})
 
     async def stop(self, grace_seconds: float) -> int:
         """Stop sweeping; give attempts and follow-ups on their way `grace_seconds`. Return how many

@@ -161,6 +161,11 @@ class EntryStore(Protocol):
 
     async def pending_count(self) -> int: ...
 
+    async def prune(self, now: datetime) -> int:
+        """Delete what is kept no longer: settled entries (with their notice) past the retention, and
+        drafts older than a day. Return how many entries were deleted."""
+        ...
+
 
 class DraftStore(Protocol):
     """Full texts of messages too long for a modal's text box, kept while the modal is open."""
