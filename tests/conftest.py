@@ -12,7 +12,13 @@ from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot_server import BotServer, free_port
 from tests.support.harness import Harness
-from tests.support.postgres import needs_postgres, reachable_server, scratch_database, server_problem, under_ci
+from tests.support.postgres import (
+    needs_postgres,
+    reachable_server,
+    scratch_database,
+    server_problem,
+    under_ci,
+)
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"

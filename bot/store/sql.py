@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -477,8 +478,13 @@ def _take_over_sqlite_transactions(engine: AsyncEngine, *, journal: bool) -> Non
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MILLISECONDS}")
         if journal:
-            # Readers never wait for the writer, nor the writer for readers.
-            cursor.execute("PRAGMA journal_mode = WAL")
+            # Readers never wait for the writer, nor the writer for readers. The mode is kept in the file:
+            # while another connection is writing (a replica migrating a new file) it cannot change, and
+            # SQLite says so at once; whichever connection comes next sets it.
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as error:
+                logger.debug("journal mode left as it is for now", extra={"error": str(error)})
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -22,7 +22,7 @@ from bot.listeners.deps import CONTEXT_KEY, Deps
 from bot.listeners.middleware import BINDING_KEY, ChannelBinding
 from bot.metrics import Metrics
 from bot.recent import RecentKeys
-from bot.store.sqlite import SqliteStore
+from bot.store import SqlStore
 from bot.usecases.binding import BindingService
 from bot.usecases.errors import IncidentNotFound, NotSent
 from bot.usecases.outbox import Outbox
@@ -183,7 +183,7 @@ class AllowAll:
 @dataclass
 class World:
     deps: Deps
-    store: SqliteStore
+    store: SqlStore
     gateway: MemoryGateway
     replies: RecordingReplies
     client: FakeWebClient
@@ -220,8 +220,8 @@ def settings(**overrides: str) -> Settings:
     return load_settings(env)
 
 
-def world(store: SqliteStore | None = None, **overrides: str) -> World:
-    store = store or SqliteStore(":memory:")
+def world(store: SqlStore | None = None, **overrides: str) -> World:
+    store = store or SqlStore("sqlite://")
     gateway = MemoryGateway()
     replies = RecordingReplies()
     outbox = Outbox(store, gateway, NoFollowUps(), lease=timedelta(seconds=30), max_in_flight=4)

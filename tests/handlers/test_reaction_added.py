@@ -7,7 +7,7 @@ from typing import Any
 from bot.domain.binding import Binding
 from bot.domain.timeline import client_token, decode_event_data, from_slack_ts
 from bot.listeners.events.reaction_added import handle_reaction_added
-from bot.store.sqlite import SqliteStore
+from bot.store import SqlStore
 from bot.usecases.sources import pin_token_source
 from tests.handlers.support import ARN_A, ARN_B, CHANNEL, TEAM, World, world
 
@@ -72,11 +72,11 @@ async def test_a_redelivered_event_is_dropped(bot: World) -> None:
     assert len(bot.gateway.created) == 1 and len(bot.client.called("conversations.history")) == 1
 
 
-class RebindsAfterFirstRead(SqliteStore):
+class RebindsAfterFirstRead(SqlStore):
     """Someone re-binds the channel to another incident right after a request first reads its binding."""
 
     def __init__(self, rebind_to: Binding) -> None:
-        super().__init__(":memory:")
+        super().__init__("sqlite://")
         self.rebind_to: Binding | None = rebind_to
         self.reads = 0
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import pytest
 
 from bot.store import SqlStore
 from bot.store.sql import DEFAULT_ENTRY_RETENTION
-from tests.support.postgres import run, truncate
+from tests.support.postgres import run, scratch_database, truncate
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 TABLES = ("bindings", "timeline_entries", "drafts")
@@ -49,7 +49,9 @@ async def open_store(database_url: str) -> AsyncIterator[StoreMaker]:
     async def make(
         entry_retention: timedelta = DEFAULT_ENTRY_RETENTION, clock: Callable[[], datetime] | None = None
     ) -> SqlStore:
-        store = SqlStore(database_url, entry_retention=entry_retention, clock=clock or (lambda: datetime.now(UTC)))
+        store = SqlStore(
+            database_url, entry_retention=entry_retention, clock=clock or (lambda: datetime.now(UTC))
+        )
         opened.append(store)
         return store
 
@@ -70,3 +72,14 @@ def postgres_url(migrated_postgres: str) -> str:
     """For what only PostgreSQL has (row locks)."""
     truncate(migrated_postgres, TABLES)
     return migrated_postgres
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no bot has used yet: a new SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/fresh.db"
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    with scratch_database(server, prefix="incident_bot_fresh") as url:
+        yield url

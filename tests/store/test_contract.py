@@ -405,7 +405,9 @@ async def test_owed_replies_are_claimed_by_one_worker_each(open_store: StoreMake
     assert tokens_a | tokens_b == set(tokens)
 
 
-async def test_an_owed_reply_is_due_once_its_tellers_hold_runs_out_and_gone_once_told(store: SqlStore) -> None:
+async def test_an_owed_reply_is_due_once_its_tellers_hold_runs_out_and_gone_once_told(
+    store: SqlStore,
+) -> None:
     now = datetime.now(UTC)
     sent, failed, quiet = client_token("owed-s"), client_token("owed-f"), client_token("quiet")
     for token in (sent, failed, quiet):
@@ -439,7 +441,8 @@ async def test_on_postgresql_a_claim_skips_rows_another_worker_has_locked(postgr
     try:
         async with other.begin() as connection:
             await connection.execute(
-                text("SELECT client_token FROM timeline_entries WHERE client_token = :t FOR UPDATE"), {"t": locked}
+                text("SELECT client_token FROM timeline_entries WHERE client_token = :t FOR UPDATE"),
+                {"t": locked},
             )
             # Without SKIP LOCKED this claim would wait for the other transaction, which waits for it.
             claimed = await asyncio.wait_for(
@@ -500,7 +503,10 @@ async def test_prune_deletes_settled_entries_past_the_retention_and_keeps_the_re
     for token in (old_sent, old_failed, old_owed):
         assert await store.get_entry(token) is None  # with its notice and response_url
     kept = {t: await store.get_entry(t) for t in (old_pending, recent)}
-    assert {t: s.state for t, s in kept.items() if s} == {old_pending: EntryState.PENDING, recent: EntryState.SENT}
+    assert {t: s.state for t, s in kept.items() if s} == {
+        old_pending: EntryState.PENDING,
+        recent: EntryState.SENT,
+    }
     assert await store.prune(now) == 0
 
 

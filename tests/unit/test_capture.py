@@ -5,9 +5,7 @@ replies."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -36,7 +34,6 @@ from bot.presentation.views import (
     text_key,
 )
 from bot.recent import RecentKeys
-from bot.store.sqlite import DRAFT_MAX_AGE, SqliteStore
 from bot.usecases.errors import DraftMissing, EntryEmpty, MessageNotFound, MessageUnreadable
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
@@ -164,34 +161,6 @@ def test_untouched_picker_keeps_the_message_time_to_the_microsecond() -> None:
 def test_a_picked_time_wins() -> None:
     picked = datetime(2025, 11, 26, 9, 35, tzinfo=UTC)
     assert event_time_of(submission(picked), TS) == picked
-
-
-# Drafts
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(tmp_path / "bot.db"))
-    yield store
-    await store.close()
-
-
-async def test_draft_texts_are_kept_per_shown_text(store: SqliteStore) -> None:
-    await store.save_draft_texts("d1", {"k1": "whole one"})
-    await store.save_draft_texts("d1", {"k2": "whole two"})
-    assert await store.draft_text("d1", "k1") == "whole one"
-    assert await store.draft_text("d1", "k2") == "whole two"
-    assert await store.draft_text("d1", "k3") is None
-    assert await store.draft_text("d2", "k1") is None
-
-
-async def test_old_drafts_are_pruned(store: SqliteStore, tmp_path: Path) -> None:
-    await store.save_draft_texts("old", {"k": "text"})
-    stale = (datetime.now(UTC) - DRAFT_MAX_AGE - timedelta(minutes=1)).isoformat()
-    await store._run(lambda c: c.execute("UPDATE drafts SET created_at = ?", (stale,)))
-    await store.save_draft_texts("new", {"k": "text"})
-    assert await store.draft_text("old", "k") is None
-    assert await store.draft_text("new", "k") == "text"
 
 
 # Replies for a pin

@@ -13,10 +13,11 @@ from botocore import exceptions as aws
 
 from bot.aws.incidents import translate
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
-from bot.store.sqlite import SqliteStore
+from bot.store import SqlStore
 from bot.usecases.errors import GaveUp, NotSent, OutcomeUnknown
 from bot.usecases.outbox import Landed, Notice, NoticeKind, Outbox, Queued, Refused, RetryPolicy
 from bot.usecases.ports import EntryState, StoredEntry
+from tests.store.support import Clock
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 FAST = RetryPolicy(first_delay_seconds=0.01, max_delay_seconds=0.05)
@@ -105,14 +106,14 @@ class RecordedFollowUps:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(str(tmp_path / "bot.db"))
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = SqlStore(f"sqlite:///{tmp_path / 'bot.db'}")
     yield opened
     await opened.close()
 
 
 def outbox_for(
-    store: SqliteStore,
+    store: SqlStore,
     gateway: ScriptedGateway,
     follow_ups: RecordedFollowUps,
     policy: RetryPolicy = FAST,
@@ -139,12 +140,12 @@ def entry(name: str = "1") -> TimelineEntry:
     )
 
 
-async def saved(store: SqliteStore, outbox: Outbox, name: str = "1") -> StoredEntry:
+async def saved(store: SqlStore, outbox: Outbox, name: str = "1") -> StoredEntry:
     notice = Notice(kind=NoticeKind.REPLY, team_id="T1", channel_id="C1", user_id="U1")
     return await store.save_entry_once(entry(name), notice.to_json(), outbox.lease_until())
 
 
-async def state_of(store: SqliteStore, name: str = "1") -> StoredEntry:
+async def state_of(store: SqlStore, name: str = "1") -> StoredEntry:
     found = await store.get_entry(entry(name).client_token)
     assert found is not None
     return found
@@ -163,7 +164,7 @@ async def settle(outbox: Outbox, rounds: int = 300) -> None:
 # One attempt per token in flight
 
 
-async def test_callers_with_one_token_share_one_send(store: SqliteStore) -> None:
+async def test_callers_with_one_token_share_one_send(store: SqlStore) -> None:
     gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
@@ -181,7 +182,7 @@ async def test_callers_with_one_token_share_one_send(store: SqliteStore) -> None
     assert follow_ups.landed_entries == []  # the person waiting was answered directly
 
 
-async def test_a_final_refusal_reaches_every_waiting_caller_and_is_not_retried(store: SqliteStore) -> None:
+async def test_a_final_refusal_reaches_every_waiting_caller_and_is_not_retried(store: SqlStore) -> None:
     gateway, follow_ups = ScriptedGateway(denied(), gated=True), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
@@ -197,7 +198,7 @@ async def test_a_final_refusal_reaches_every_waiting_caller_and_is_not_retried(s
     assert follow_ups.failures == []
 
 
-async def test_a_send_outlives_its_cancelled_caller_and_its_person_is_told(store: SqliteStore) -> None:
+async def test_a_send_outlives_its_cancelled_caller_and_its_person_is_told(store: SqlStore) -> None:
     """Once asked, AWS's answer is recorded even if the person's request goes away (the bot stopping)."""
     gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
@@ -214,7 +215,7 @@ async def test_a_send_outlives_its_cancelled_caller_and_its_person_is_told(store
 # Queued, then retried in the background
 
 
-async def test_a_throttled_entry_is_queued_then_lands_once_and_the_person_is_told(store: SqliteStore) -> None:
+async def test_a_throttled_entry_is_queued_then_lands_once_and_the_person_is_told(store: SqlStore) -> None:
     gateway, follow_ups = ScriptedGateway(throttled(), throttled()), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
@@ -232,7 +233,7 @@ async def test_a_throttled_entry_is_queued_then_lands_once_and_the_person_is_tol
 
 @pytest.mark.parametrize(("slow_aws", "waiting_for_turn"), [(True, False), (False, True)])
 async def test_past_the_patience_the_person_hears_queued_and_then_landed(
-    store: SqliteStore, slow_aws: bool, waiting_for_turn: bool
+    store: SqlStore, slow_aws: bool, waiting_for_turn: bool
 ) -> None:
     gateway, follow_ups = ScriptedGateway(gated=True, slow_aws=slow_aws), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
@@ -244,7 +245,7 @@ async def test_past_the_patience_the_person_hears_queued_and_then_landed(
     assert len(gateway.tokens) == 1
 
 
-async def test_a_refusal_after_queueing_is_told_and_never_retried(store: SqliteStore) -> None:
+async def test_a_refusal_after_queueing_is_told_and_never_retried(store: SqlStore) -> None:
     gateway, follow_ups = ScriptedGateway(throttled(), denied()), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
@@ -256,7 +257,7 @@ async def test_a_refusal_after_queueing_is_told_and_never_retried(store: SqliteS
     assert len(gateway.tokens) == 2
 
 
-async def test_it_gives_up_after_the_policy_and_says_whether_it_may_have_landed(store: SqliteStore) -> None:
+async def test_it_gives_up_after_the_policy_and_says_whether_it_may_have_landed(store: SqlStore) -> None:
     patient_for_nothing = RetryPolicy(first_delay_seconds=0.01, give_up_after=timedelta(0))
     gateway, follow_ups = ScriptedGateway(OutcomeUnknown("timed out")), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups, policy=patient_for_nothing)
@@ -277,8 +278,8 @@ async def test_backoff_grows_within_bounds() -> None:
 
 
 async def test_a_new_run_resumes_what_the_last_one_left_pending(tmp_path: Path) -> None:
-    path = str(tmp_path / "bot.db")
-    first_store = SqliteStore(path)
+    path = f"sqlite:///{tmp_path / 'bot.db'}"
+    first_store = SqlStore(path)
     killed = outbox_for(first_store, ScriptedGateway(), RecordedFollowUps())
     # Saved and held by a request that never finished (the process died): held for no time at all.
     notice = Notice(kind=NoticeKind.REPLY, team_id="T1", channel_id="C1", user_id="U1").to_json()
@@ -287,7 +288,7 @@ async def test_a_new_run_resumes_what_the_last_one_left_pending(tmp_path: Path) 
     await first_store.close()
     del killed
 
-    store = SqliteStore(path)
+    store = SqlStore(path)
     try:
         gateway, follow_ups = ScriptedGateway(), RecordedFollowUps()
         outbox = outbox_for(store, gateway, follow_ups)
@@ -303,8 +304,8 @@ async def test_a_new_run_resumes_what_the_last_one_left_pending(tmp_path: Path) 
 
 
 async def test_two_outboxes_on_one_database_send_each_entry_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "bot.db")
-    stores = [SqliteStore(path), SqliteStore(path)]
+    path = f"sqlite:///{tmp_path / 'bot.db'}"
+    stores = [SqlStore(path), SqlStore(path)]
     gateways = [ScriptedGateway(), ScriptedGateway()]
     outboxes = [
         outbox_for(s, g, RecordedFollowUps(), max_in_flight=4) for s, g in zip(stores, gateways, strict=True)
@@ -320,7 +321,7 @@ async def test_two_outboxes_on_one_database_send_each_entry_once(tmp_path: Path)
             await opened.close()
 
 
-async def test_a_sweep_claims_no_more_than_there_is_room_for(store: SqliteStore) -> None:
+async def test_a_sweep_claims_no_more_than_there_is_room_for(store: SqlStore) -> None:
     gateway = ScriptedGateway(gated=True)
     outbox = outbox_for(store, gateway, RecordedFollowUps(), max_in_flight=3)
     for i in range(5):
@@ -332,7 +333,7 @@ async def test_a_sweep_claims_no_more_than_there_is_room_for(store: SqliteStore)
     assert len(gateway.tokens) == 5
 
 
-async def test_stop_leaves_unfinished_attempts_pending_for_the_next_run(store: SqliteStore) -> None:
+async def test_stop_leaves_unfinished_attempts_pending_for_the_next_run(store: SqlStore) -> None:
     gateway = ScriptedGateway(gated=True)
     outbox = outbox_for(store, gateway, RecordedFollowUps())
     await store.save_entry_once(entry(), "{}", datetime.now(UTC))
@@ -351,7 +352,7 @@ def test_a_notice_round_trips_and_garbage_is_none() -> None:
     assert Notice.from_json("") is None and Notice.from_json('{"kind": 1, "bogus": 2}') is None
 
 
-async def test_an_entry_another_worker_took_meanwhile_is_not_sent_here(store: SqliteStore) -> None:
+async def test_an_entry_another_worker_took_meanwhile_is_not_sent_here(store: SqlStore) -> None:
     gateway, follow_ups = ScriptedGateway(), RecordedFollowUps()
     outbox = outbox_for(store, gateway, follow_ups)
     stored = await saved(store, outbox)
@@ -365,7 +366,7 @@ async def test_an_entry_another_worker_took_meanwhile_is_not_sent_here(store: Sq
 
 
 async def test_a_sweep_never_takes_an_entry_from_this_processs_own_waiting_attempt(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     """A request whose hold ran out while it waited its turn under the rate limit keeps its entry."""
     gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
@@ -381,8 +382,8 @@ async def test_a_sweep_never_takes_an_entry_from_this_processs_own_waiting_attem
 
 
 async def test_a_reply_owed_when_the_bot_stops_is_given_by_the_next_run(tmp_path: Path) -> None:
-    path = str(tmp_path / "bot.db")
-    first_store = SqliteStore(path)
+    path = f"sqlite:///{tmp_path / 'bot.db'}"
+    first_store = SqlStore(path)
     # Slack is unreachable for the first run's follow-up, and then it stops.
     unreachable = RecordedFollowUps(gated=True)
     first = outbox_for(first_store, ScriptedGateway(throttled()), unreachable, lease=timedelta(0))
@@ -398,7 +399,7 @@ async def test_a_reply_owed_when_the_bot_stops_is_given_by_the_next_run(tmp_path
     assert await first.stop(grace_seconds=0.05) == 1  # the follow-up never got through
     await first_store.close()
 
-    store = SqliteStore(path)
+    store = SqlStore(path)
     try:
         follow_ups = RecordedFollowUps()
         outbox = outbox_for(store, ScriptedGateway(), follow_ups)
@@ -412,5 +413,33 @@ async def test_a_reply_owed_when_the_bot_stops_is_given_by_the_next_run(tmp_path
         await outbox.sweep()
         await settle(outbox)
         assert len(follow_ups.landed_entries) == 1  # told once
+    finally:
+        await store.close()
+
+
+class CountingPrunes(SqlStore):
+    prunes = 0
+
+    async def prune(self, now: datetime) -> int:
+        self.prunes += 1
+        return await super().prune(now)
+
+
+async def test_the_sweep_prunes_settled_history_every_few_minutes(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    clock = Clock(now - timedelta(days=31))
+    store = CountingPrunes(f"sqlite:///{tmp_path / 'bot.db'}", clock=clock)
+    try:
+        for name in ("old", "recent"):
+            await store.save_entry_once(entry(name), "{}", now + timedelta(hours=1))
+            await store.mark_sent(entry(name).client_token, f"event-{name}")
+            clock.now = now  # "recent" settles today
+        outbox = outbox_for(store, ScriptedGateway(), RecordedFollowUps())
+        await outbox.sweep()
+        assert await store.get_entry(entry("old").client_token) is None
+        assert await store.get_entry(entry("recent").client_token) is not None
+        await outbox.sweep()
+        await outbox.sweep()
+        assert store.prunes == 1  # not on every sweep: every few minutes
     finally:
         await store.close()

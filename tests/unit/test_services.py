@@ -12,7 +12,7 @@ from bot.aws.incidents import Boto3IncidentGateway
 from bot.domain.binding import Binding
 from bot.domain.timeline import EventType
 from bot.slack.directory import UserDirectory
-from bot.store.sqlite import SqliteStore
+from bot.store import SqlStore
 from bot.usecases.outbox import Notice, NoticeKind, Outbox
 from bot.usecases.ports import EntryState, StoredEntry
 from bot.usecases.timeline import CapturedEntry, EntryAdded, TimelineService
@@ -32,7 +32,7 @@ class NoFollowUps:
         raise AssertionError("the person waiting is answered directly")
 
 
-class StoreThatCannotRecordSent(SqliteStore):
+class StoreThatCannotRecordSent(SqlStore):
     async def mark_sent(
         self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
     ) -> None:
@@ -44,7 +44,7 @@ async def test_store_failure_after_aws_accepted_still_reports_added(
     tmp_path: Path, fake_aws: FakeIncidentManager, fake_slack: FakeSlack
 ) -> None:
     arn = fake_aws.add_incident(title="Disk trouble")
-    store = StoreThatCannotRecordSent(str(tmp_path / "bot.db"))
+    store = StoreThatCannotRecordSent(f"sqlite:///{tmp_path / 'bot.db'}")
     gateway = Boto3IncidentGateway(REGION)
     directory = UserDirectory(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
     try:
