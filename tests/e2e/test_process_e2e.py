@@ -60,15 +60,33 @@ def test_malformed_configuration_is_one_clear_line(tmp_path: Path) -> None:
         SLACK_BOT_TOKEN="not-a-token",
         SLACK_SIGNING_SECRET="x",
         PORT="eighty",
-        DATABASE_URL="postgresql://user:hunter2@db/bot",
+        DATABASE_URL="mysql://user:hunter2@db/bot",
     )
     result = run_bot(tmp_path, env)
     assert result.returncode != 0
     (line,) = result.stderr.strip().splitlines()
     assert "SLACK_BOT_TOKEN must start with xoxb-" in line
     assert "PORT must be a number" in line
-    assert "DATABASE_URL must be a sqlite URL" in line
+    assert "DATABASE_URL must be a sqlite:// or postgresql:// URL" in line
     assert "hunter2" not in line
+
+
+def test_a_database_it_cannot_reach_stops_start_up_with_one_line_naming_it(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    env = clean_env(
+        PYTHONPATH=str(ROOT),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        PORT=str(free_port()),
+        DATABASE_URL=f"postgresql://bot:hunter2-pw@127.0.0.1:{port}/incidents",
+    )
+    result = run_bot(tmp_path, env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"Cannot start: cannot use the PostgreSQL database 'incidents' on 127.0.0.1:{port}: "
+    )
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_socket_mode_does_not_need_the_signing_secret(tmp_path: Path) -> None:

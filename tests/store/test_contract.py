@@ -187,7 +187,8 @@ async def test_a_heartbeat_keeps_a_short_lease_and_a_claim_ends_it(store: SqlSto
     """What a heartbeat needs: renew_lease, again and again, with what it holds now."""
     now = datetime.now(UTC)
     token = client_token("beat")
-    held = (await store.save_entry_once(entry(token), "", now + timedelta(seconds=5))).next_attempt_at
+    held = now + timedelta(seconds=5)
+    assert (await store.save_entry_once(entry(token), "", held)).next_attempt_at == held
     for beat in range(1, 4):
         until = now + timedelta(seconds=5 * (beat + 1))
         assert await store.renew_lease(token, held, until)

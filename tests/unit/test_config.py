@@ -116,9 +116,17 @@ def test_missing_and_malformed_are_reported_together() -> None:
         ({"PORT": "3000.5"}, "PORT must be a number from 1 to 65535"),
         ({"PORT": "1" * 50}, "(got '11111111111111111111')"),
         (
-            {"DATABASE_URL": "postgresql://app:SECRET@db:5432/incidents"},
-            "DATABASE_URL must be a sqlite URL such as sqlite:///incident-bot.db (got 'postgresql://…')",
+            {"DATABASE_URL": "mysql://app:SECRET@db:3306/incidents"},
+            "DATABASE_URL must be a sqlite:// or postgresql:// URL such as sqlite:///incident-bot.db or "
+            "postgresql://user:password@host:5432/database (got 'mysql://…')",
         ),
+        (
+            {"DATABASE_URL": "postgresql://app:SECRET@db:5432"},
+            "DATABASE_URL must look like postgresql://user:password@host:5432/database (it names no database)",
+        ),
+        ({"ENTRY_RETENTION_DAYS": "0"}, "ENTRY_RETENTION_DAYS must be a number of days from 1 to 36500"),
+        ({"ENTRY_RETENTION_DAYS": "thirty"}, "ENTRY_RETENTION_DAYS must be a number of days from 1 to 36500"),
+        ({"ENTRY_RETENTION_DAYS": "36501"}, "ENTRY_RETENTION_DAYS must be a number of days from 1 to 36500"),
         (
             {"DATABASE_URL": "sqlite://db-host/incidents.db"},
             "DATABASE_URL must look like sqlite:///relative.db or sqlite:////absolute.db",
@@ -235,10 +243,22 @@ def test_slack_api_url_gets_a_trailing_slash(raw: str, url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["sqlite:////var/lib/bot/bot.db", "sqlite://", "sqlite+pysqlite:///bot.db?timeout=5"]
+    "url",
+    [
+        "sqlite:////var/lib/bot/bot.db",
+        "sqlite://",
+        "sqlite+pysqlite:///bot.db?timeout=5",
+        "postgresql://app:pw@db.internal:5432/incidents",
+        "postgresql+asyncpg://app:pw@db.internal/incidents?ssl=require",
+    ],
 )
-def test_sqlite_database_urls_are_kept_as_given(url: str) -> None:
+def test_database_urls_are_kept_as_given(url: str) -> None:
     assert load_settings({**HTTP, "DATABASE_URL": url}).database_url == url
+
+
+def test_entry_retention_defaults_to_thirty_days_and_is_configurable() -> None:
+    assert load_settings(HTTP).entry_retention_days == 30
+    assert load_settings({**HTTP, "ENTRY_RETENTION_DAYS": "7"}).entry_retention_days == 7
 
 
 def test_read_timeout_is_parsed() -> None:
@@ -248,8 +268,10 @@ def test_read_timeout_is_parsed() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "postgresql://app:s3cr3t-pw@db.internal:5432/incidents",
-        "postgresql+asyncpg://app:s3cr3t-pw@db.internal/incidents",
+        "postgresql://app:s3cr3t-pw@db.internal:5432",  # no database named
+        "postgresql://app:s3cr3t-pw@db.internal:port/incidents",
+        "postgresql+psycopg2://app:s3cr3t-pw@db.internal/incidents",
+        "mysql://app:s3cr3t-pw@db.internal/incidents",
         "sqlite://app:s3cr3t-pw@db.internal/incidents.db",
     ],
 )
