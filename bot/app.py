@@ -69,7 +69,7 @@ def build_app(settings: Settings, deps: Deps, client: AsyncWebClient, identity: 
         logger=logging.getLogger("slack_bolt"),
     )
 
-    app.middleware(attach(deps))
+    app.middleware(attach(deps, identity.workspace))
     register_listeners(app)
     return app
 
