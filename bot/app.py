@@ -120,6 +120,7 @@ async def build_runtime(
         ),
         inflight=InFlight(),
         delivered_events=RecentKeys(),
+        handled_commands=RecentKeys(),
     )
     app = build_app(settings, deps, client, identity)
     return Runtime(app=app, deps=deps, client=client, identity=identity, http=http)
