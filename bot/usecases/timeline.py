@@ -31,6 +31,7 @@ from bot.usecases.errors import (
 from bot.usecases.outbox import Landed, Notice, Outbox, Outcome, Queued
 from bot.usecases.ports import EntryState, EntryStore, NameDirectory
 
+
 @dataclass(frozen=True)
 class CapturedEntry:
     """Something from Slack that should land on the channel's incident timeline."""
