@@ -6,13 +6,17 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import signal
 import time
 from collections.abc import Awaitable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from multidict import CIMultiDictProxy
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import Runtime, build_runtime
 from bot.aws.incidents import Boto3IncidentGateway
@@ -34,52 +38,156 @@ OUTBOX_GRACE_SECONDS = 1.0
 SIGNATURE_MAX_AGE_SECONDS = 5 * 60
 
 
+class Refusal(StrEnum):
+    """Why a request is not taken as Slack's."""
+
+    NO_SECRET = "no signing secret configured"
+    NO_TIMESTAMP = "no X-Slack-Request-Timestamp"
+    BAD_TIMESTAMP = "X-Slack-Request-Timestamp is not a number of seconds"
+    STALE = "X-Slack-Request-Timestamp is outside the 5-minute window"
+    NO_SIGNATURE = "no X-Slack-Signature"
+    BAD_SIGNATURE = "X-Slack-Signature is not v0= and 64 hex digits"
+    REPEATED_HEADER = "a signature header is repeated"
+    WRONG_SIGNATURE = "X-Slack-Signature does not match the body"
+
+
+TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
+SIGNATURE_HEADER = "X-Slack-Signature"
+# ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "١٢" (which it reads).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# hmac.compare_digest raises TypeError on a str with anything but ASCII, so the shape is checked first.
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+# The largest request Slack sends this bot is a message shortcut: the whole message, its text (up to
+# 40,000 characters) twice (as text and as rich_text), JSON-escaped then URL-encoded: about 720 KB for
+# 40,000 CJK characters. A submitted modal of ours is under 100 KB, a slash command or an event a few KB.
+# 1 MiB keeps headroom for attachments and files and bounds what a forged request can make us buffer.
+MAX_BODY_BYTES = 1024 * 1024
+
+
 async def slack_events(request: web.Request) -> web.Response:
+    """Refuse what is not signed before reading it, read what is, and never answer a 5xx (Slack retries
+    those): Bolt gets only requests signed with our secret, parsed from the very bytes that were signed."""
     runtime = request.app[RUNTIME_KEY]
-    try:
-        bolt_request = await to_bolt_request(request)
-        problem = _unreadable(bolt_request.body)
-    except (ValueError, AttributeError, TypeError) as error:
-        # Not UTF-8, broken or truncated JSON, JSON that is not an object: Bolt raises while reading it.
-        bolt_request, problem = None, f"{type(error).__name__}: {str(error)[:200]}"
-    if problem is not None or bolt_request is None:
-        return await _refuse_unreadable(request, runtime, problem or "unreadable")
-    bolt_response = await runtime.app.async_dispatch(bolt_request)
-    return await to_aiohttp_response(bolt_response)
+    secret = runtime.deps.settings.slack_signing_secret or ""
+    # The headers alone refuse an unsigned, stale or malformed request: its body is never read.
+    refusal = _header_refusal(secret, request.headers, time.time())
+    if refusal is None:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _too_large(request)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length to check first
+            return _too_large(request)
+        if not _signature_matches(secret, request.headers, body):
+            refusal = Refusal.WRONG_SIGNATURE
+    if refusal is not None:
+        # One short line, whatever LOG_LEVEL: never the body, which may be large and carries bearer values.
+        logger.info("unsigned request refused", extra={"reason": refusal, "bytes": request.content_length})
+        return web.json_response({"error": "invalid request"}, status=401)
+    return await _dispatch_signed(request, runtime, body)
 
 
-def _unreadable(body: object) -> str | None:
-    """Why Bolt cannot work with a parsed body (its middleware calls .get on these), or None."""
-    if not isinstance(body, dict):
-        return "the body is not a JSON object"
-    if "event" in body and not isinstance(body["event"], dict):
-        return "its event is not a JSON object"
+def _header_refusal(secret: str, headers: CIMultiDictProxy[str], now: float) -> Refusal | None:
+    """Why the signature headers alone show the request is not Slack's, or None."""
+    if not secret:
+        return Refusal.NO_SECRET
+    if any(len(headers.getall(name, ())) > 1 for name in (TIMESTAMP_HEADER, SIGNATURE_HEADER)):
+        # We check the first and Bolt would check the last: take no chances.
+        return Refusal.REPEATED_HEADER
+    timestamp = headers.get(TIMESTAMP_HEADER)
+    signature = headers.get(SIGNATURE_HEADER)
+    if timestamp is None:
+        return Refusal.NO_TIMESTAMP
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return Refusal.BAD_TIMESTAMP
+    if abs(now - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+        return Refusal.STALE
+    if signature is None:
+        return Refusal.NO_SIGNATURE
+    if not _SIGNATURE.fullmatch(signature):
+        return Refusal.BAD_SIGNATURE
     return None
 
 
-async def _refuse_unreadable(request: web.Request, runtime: Runtime, problem: str) -> web.Response:
-    """401 when not signed with our secret (as Bolt answers any unsigned request), else 400; never a 500,
-    which Slack would retry."""
-    secret = runtime.deps.settings.slack_signing_secret or ""
-    if not _signed(secret, await request.read(), request.headers):
-        logger.info("unreadable unsigned request refused", extra={"problem": problem})
-        return web.json_response({"error": "invalid request"}, status=401)
+def _signature_matches(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """Slack's v0 signature over the raw bytes (headers already checked by `_header_refusal`). slack_sdk's
+    verifier decodes the body as UTF-8 first, so it cannot check a body that is not UTF-8; this is the
+    same HMAC over the bytes themselves."""
+    signed_part = b"v0:" + headers[TIMESTAMP_HEADER].encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), signed_part, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers[SIGNATURE_HEADER])
+
+
+def _too_large(request: web.Request) -> web.Response:
     logger.warning(
-        "signed request the bot cannot read refused",
-        extra={"problem": problem, "content_type": request.content_type},
+        "request over the body limit refused",
+        extra={"bytes": request.content_length, "limit": MAX_BODY_BYTES},
     )
+    return web.json_response({"error": "request too large"}, status=413)
+
+
+async def _dispatch_signed(request: web.Request, runtime: Runtime, body: bytes) -> web.Response:
+    try:
+        # Strict UTF-8, from the bytes that were signed: Bolt's own check (a second line) sees them too.
+        bolt_request = AsyncBoltRequest(
+            body=body.decode("utf-8"),
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]  # a mapping of str, as Bolt's adapter passes
+        )
+        problem = _unreadable(bolt_request.body)
+    except Exception as error:  # noqa: BLE001 - any body Bolt cannot parse is the sender's fault, not ours
+        # Not UTF-8, broken JSON, JSON nested deeper than the parser recurses (RecursionError), fields of
+        # the wrong type for Bolt's context extraction (KeyError, TypeError)...
+        problem = _described(error)
+    if problem is not None:
+        return _malformed("signed request the bot cannot read refused", problem, request)
+    try:
+        bolt_response = await runtime.app.async_dispatch(bolt_request)
+        response = await to_aiohttp_response(bolt_response)
+    except Exception as error:  # noqa: BLE001 - a signed but odd body must not become a 500
+        return _malformed("signed request the bot could not handle refused", _described(error), request)
+    if response.status >= 500:
+        # Bolt answers 500 when its routing trips over the body (it logs why); Slack would retry it.
+        return _malformed("signed request the bot could not handle refused", "Bolt answered 500", request)
+    return response
+
+
+def _described(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error)[:200]}"
+
+
+def _malformed(what: str, problem: str, request: web.Request) -> web.Response:
+    logger.warning(what, extra={"problem": problem, "content_type": request.content_type})
     return web.json_response({"error": "malformed request"}, status=400)
 
 
-def _signed(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
-    """Slack's v0 signature over the raw bytes. slack_sdk's verifier decodes the body as UTF-8 first, so it
-    cannot check a signed body that is not UTF-8; this is the same HMAC over the bytes themselves."""
-    timestamp = headers.get("X-Slack-Request-Timestamp", "")
-    if not secret or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
-        return False
-    signed_part = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), signed_part, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers.get("X-Slack-Signature", ""))
+# The names Bolt routes on: matched against our listeners (some by regular expression, which takes only a
+# str) and pasted into its "unhandled request" warning. Slack sends each as a string, or leaves it out.
+# (A `type` of another kind is harmless: Bolt only compares it with ==.)
+_ROUTING_NAMES = ("command", "callback_id", "action_id", "block_id")
+_EVENT_ROUTING_NAMES = ("type", "subtype")
+
+
+def _unreadable(body: object) -> str | None:
+    """Why Bolt cannot route a parsed body (its routing indexes these without checking them), or None."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    for field in ("event", "view"):
+        if field in body and not isinstance(body[field], dict):
+            return f"its {field} is not a JSON object"
+    names = [(name, body.get(name)) for name in _ROUTING_NAMES]
+    names += [(f"event.{name}", body.get("event", {}).get(name)) for name in _EVENT_ROUTING_NAMES]
+    names += [("view.callback_id", body.get("view", {}).get("callback_id"))]
+    for name, value in names:
+        if value is not None and not isinstance(value, str):
+            return f"its {name} is not a string"
+    kind = body.get("type")
+    if kind in ("block_actions", "interactive_message"):
+        # Bolt takes actions[0] of both to route them and to name them in its "unhandled" warning.
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            return f"a {kind} payload without actions"
+    return None
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -107,7 +215,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def web_app(runtime: Runtime, *, serve_slack_events: bool = True) -> web.Application:
-    application = web.Application()
+    application = web.Application(client_max_size=MAX_BODY_BYTES)
     application[RUNTIME_KEY] = runtime
     if serve_slack_events:
         application.router.add_post("/slack/events", slack_events)

@@ -84,7 +84,9 @@ def attach(
         kind = slack_request_kind(body)
         deps.metrics.slack_requests.labels(kind).inc()
         installed = workspace()
-        if installed is not None and not installed.serves(context.team_id, context.enterprise_id):
+        # A request that names no workspace at all is not "another workspace's": Bolt answers it as before.
+        named = context.team_id is not None or context.enterprise_id is not None
+        if installed is not None and named and not installed.serves(context.team_id, context.enterprise_id):
             return _refuse_other_workspace(deps, body, context, kind)
         context[CONTEXT_KEY] = deps
         team_id, channel_id = request_channel(body, context)
