@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import hmac
 import logging
 import re
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Mapping
 from enum import StrEnum
@@ -29,9 +31,10 @@ logger = logging.getLogger(__name__)
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 SOCKET_KEY = web.AppKey("socket_mode_handler", object)
-# Work acked before a stop (AWS calls, replies) gets this long to finish: with the HTTP server's own stop,
-# under Docker's 10 s stop grace.
-DRAIN_SECONDS = 7.0
+# From the stop signal, all of the stop fits in this: the HTTP server's own stop, then work acked before it
+# (AWS calls, replies), then the outbox's attempts still on their way. Closing and exiting follow at once,
+# so the process is gone within 8 s, under Docker's 10 s grace, whatever AWS does (bot/__main__.py).
+STOP_SECONDS = 6.5
 HTTP_SHUTDOWN_SECONDS = 1.0
 OUTBOX_GRACE_SECONDS = 1.0
 # Slack's replay window for signed requests, as Bolt applies it.
@@ -224,27 +227,47 @@ def web_app(runtime: Runtime, *, serve_slack_events: bool = True) -> web.Applica
     return application
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set). Raises TokenRejected before serving anything if Slack
-    refuses a configured token."""
-    stop = stop or _stop_on_signals()
-    if is_in_memory(settings.database_url):
-        logger.warning("DATABASE_URL is an in-memory database: bindings are lost when the bot restarts")
-    runtime = await build_runtime(settings)
+class CannotListen(Exception):
+    """The HTTP port cannot be had (taken, or not allowed); the message is one line for the operator."""
+
+
+def _listen(port: int) -> socket.socket:
+    """Take the port before anything slow, so a busy one is the first and only thing the operator reads.
+    Connections that arrive before serving starts wait in its backlog rather than being refused."""
     try:
-        await runtime.identity.verify()
-        if settings.slack_app_token is not None:
-            await verify_app_token(settings.slack_app_token, settings.slack_api_url)
-        await _serve(settings, runtime, stop)
+        return socket.create_server(("0.0.0.0", port), backlog=128)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise CannotListen(f"port {port} is already in use: stop what holds it, or set PORT") from error
+        raise CannotListen(f"cannot listen on port {port}: {error.strerror or error}") from error
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or `stop` is set). Raises CannotListen if the port cannot be had, and
+    TokenRejected if Slack refuses a configured token, before serving anything."""
+    stop = stop or _stop_on_signals()
+    listener = _listen(settings.port)
+    try:
+        mode = "Socket Mode" if settings.socket_mode else f"HTTP on port {settings.port}"
+        logger.info(
+            f"starting: Slack over {mode}, Incident Manager in {settings.aws_region}",
+            extra={"port": settings.port, "database": settings.database_url},
+        )
+        if is_in_memory(settings.database_url):
+            logger.warning("DATABASE_URL is an in-memory database: bindings are lost when the bot restarts")
+        runtime = await build_runtime(settings)
+        try:
+            await runtime.identity.verify()
+            if settings.slack_app_token is not None:
+                await verify_app_token(settings.slack_app_token, settings.slack_api_url)
+            await _serve(settings, runtime, stop, listener)
+        finally:
+            await runtime.close()
     finally:
-        await runtime.close()
+        listener.close()
 
 
-async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event) -> None:
-    warm: asyncio.Task[None] | None = None
-    if isinstance(runtime.deps.gateway, Boto3IncidentGateway):
-        # Load the AWS client off the request path; a failure here is reported per request instead.
-        warm = asyncio.create_task(_warm(runtime.deps.gateway))
+async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event, listener: socket.socket) -> None:
     application = web_app(runtime, serve_slack_events=not settings.socket_mode)
     socket_handler: Any = None
     if settings.socket_mode:
@@ -254,53 +277,84 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event) -> N
         application[SOCKET_KEY] = socket_handler
     # In-flight HTTP requests are acks (fast); the slow work after them is drained separately below.
     runner = web.AppRunner(application, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
+    await runner.setup()
+    await web.SockSite(runner, listener).start()
+    warm: asyncio.Task[None] | None = None
+    if isinstance(runtime.deps.gateway, Boto3IncidentGateway):
+        # Load the AWS client (and find its credentials) off the request path and off the event loop.
+        warm = asyncio.create_task(_warm(runtime.deps.gateway))
     try:
-        await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", settings.port).start()
         if socket_handler is not None:
             # slack_sdk keeps retrying a failed connection; racing it with stop keeps SIGTERM working, and
             # /healthz says 503 until it is connected.
+            logger.info(f"serving /healthz on port {settings.port}; connecting to Slack in Socket Mode")
             connect = asyncio.create_task(socket_handler.connect_async())
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
             if connect.done() and connect.exception() is None:
-                logger.info("connected to Slack in Socket Mode", extra={"health_port": settings.port})
+                logger.info("ready, connected to Slack in Socket Mode", extra={"health_port": settings.port})
             else:
                 connect.cancel()
         else:
-            logger.info("listening", extra={"port": settings.port, "path": "/slack/events"})
+            logger.info(
+                f"ready, listening on http://0.0.0.0:{settings.port}/slack/events",
+                extra={"port": settings.port, "path": "/slack/events"},
+            )
         # Serving: resume what a previous run left pending, and retry what gets queued.
         runtime.deps.outbox.start()
         await stop.wait()
     finally:
-        logger.info("stopping: no new requests; finishing work already acknowledged")
-        if warm is not None:
-            warm.cancel()
-        if socket_handler is not None:
-            await _step("close the Slack socket", socket_handler.close_async())
-        await _step("stop the HTTP server", runner.cleanup())
-        unfinished = await runtime.deps.inflight.finish(DRAIN_SECONDS)
-        if unfinished:
-            logger.warning("stopped with acknowledged work unfinished", extra={"tasks": unfinished})
-        # What is still on its way stays pending in the store; the next run resumes it.
-        left = await runtime.deps.outbox.stop(OUTBOX_GRACE_SECONDS)
-        if left:
-            logger.warning("stopped with outbox attempts unfinished", extra={"attempts": left})
+        await _stop(runtime, runner, socket_handler, warm)
 
 
-async def _step(what: str, work: Awaitable[object]) -> None:
+async def _stop(
+    runtime: Runtime, runner: web.AppRunner, socket_handler: Any, warm: asyncio.Task[None] | None
+) -> None:
+    """Stop within STOP_SECONDS of being asked, however long the work still on its way would take."""
+    logger.info("stopping: no new requests; finishing work already acknowledged")
+    deadline = asyncio.get_running_loop().time() + STOP_SECONDS
+
+    def left(keep: float = 0.0) -> float:
+        return max(0.0, deadline - asyncio.get_running_loop().time() - keep)
+
+    if warm is not None:
+        warm.cancel()
+    if socket_handler is not None:
+        await _step("close the Slack socket", socket_handler.close_async(), HTTP_SHUTDOWN_SECONDS)
+    await _step("stop the HTTP server", runner.cleanup(), left(OUTBOX_GRACE_SECONDS))
+    unfinished = await runtime.deps.inflight.finish(left(OUTBOX_GRACE_SECONDS))
+    if unfinished:
+        logger.warning("stopped with acknowledged work unfinished", extra={"tasks": unfinished})
+    # What is still on its way stays pending in the store; the next run resumes it.
+    remaining = await runtime.deps.outbox.stop(max(left(), 0.1))
+    if remaining:
+        logger.warning(
+            "stopped with outbox attempts unfinished; their entries stay pending for the next run",
+            extra={"attempts": remaining},
+        )
+
+
+async def _step(what: str, work: Awaitable[object], seconds: float) -> None:
     try:
-        await work
+        await asyncio.wait_for(work, max(seconds, 0.1))
     except Exception as error:  # noqa: BLE001 - one failing step must not skip the rest of the stop
-        logger.warning("stop step failed", extra={"step": what, "error": str(error)[:200]})
+        logger.warning(
+            "stop step failed", extra={"step": what, "error": str(error)[:200] or type(error).__name__}
+        )
 
 
 async def _warm(gateway: Boto3IncidentGateway) -> None:
     try:
-        await gateway.warm_up()
-    except Exception as error:  # noqa: BLE001 - e.g. no region: each request explains it to its person
+        found_credentials = await gateway.warm_up()
+    except Exception as error:  # noqa: BLE001 - each request explains it to its person
         logger.warning("AWS client not ready", extra={"error": str(error)[:300]})
+        return
+    if not found_credentials:
+        logger.warning(
+            "no AWS credentials found (environment, profile, container or instance role): every bind and "
+            "note will fail until the bot has some"
+        )
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -28,6 +28,7 @@ T = TypeVar("T")
 SERVICE_NAME = "ssm-incidents"
 # Enough threads that 50 concurrent notes do not queue behind each other (the default pool has cpu+4).
 AWS_THREADS = 32
+AWS_THREAD_PREFIX = "aws"
 # Attempts per call, made by botocore's own retry handler ("standard" or "adaptive" mode): throttling, 5xx,
 # timeouts and connection errors are retried with jittered backoff, under botocore's retry quota. What is
 # still failing after these goes to the outbox, which retries it in the background.
@@ -114,8 +115,11 @@ class Boto3IncidentGateway:
         self._configured_region = region
         self._read_timeout = read_timeout
         self._retry_mode = retry_mode
-        self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix="aws")
+        # Its threads are joined at interpreter exit; a call that never returns is left behind by
+        # bot/__main__.py, not waited for, so a stop stays within Docker's grace.
+        self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix=AWS_THREAD_PREFIX)
         self._client: Any = client
+        self._session: Any = None
         self._client_lock = threading.Lock()
         self._attempts = _AttemptLog()
         # Client-side ceiling on calls to Incident Manager: a burst of pins queues here, smoothed, instead
@@ -146,6 +150,7 @@ class Boto3IncidentGateway:
                     config=client_config(self._read_timeout, self._retry_mode),
                 )
                 client.meta.events.register(f"needs-retry.{SERVICE_NAME}", self._note_attempt)
+                self._session = session
                 self._client = client
             return self._client
 
@@ -201,9 +206,16 @@ class Boto3IncidentGateway:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, work)
 
-    async def warm_up(self) -> None:
-        """Build the client ahead of the first note (loading the service model takes a moment)."""
-        await self._in_thread(self._get_client)
+    async def warm_up(self) -> bool:
+        """Build the client ahead of the first note (loading the service model takes a moment), off the
+        event loop; answer whether boto3's chain found credentials (building the client resolved them, and
+        the session keeps them, so asking costs nothing more). True for a client given ready-made."""
+
+        def _build() -> bool:
+            self._get_client()
+            return self._session is None or self._session.get_credentials() is not None
+
+        return await self._in_thread(_build)
 
     async def get_incident(self, arn: str) -> IncidentSummary:
         response = await self._call("get_incident_record", write=False, arn=arn)
