@@ -15,6 +15,7 @@ from bot.domain.timeline import (
     UNKNOWN_AUTHOR,
     Attribution,
     EventType,
+    NoteTooLong,
     TimelineEntry,
     as_utc,
     client_token,
@@ -156,7 +157,15 @@ class TimelineService:
             raise ChannelNotBound()
         if captured.expected_incident_arn not in (None, binding.incident_arn):
             raise BindingChanged(binding.incident_title)
-        self.check_length(captured)
+        try:
+            self.check_length(captured)
+        except NoteTooLong:
+            # Too long whatever the mentions' names: only the byline's names are looked up, so the reply
+            # says exactly how much to cut; the mentions stay as their handles.
+            byline = {user for user in (captured.author_id, captured.added_by_id) if user}
+            text, attribution = self.render(captured, await self._directory.names(byline))
+            encode_event_data(compose_event_text(text, attribution))
+            raise
         # One concurrent round of users.info (cached) for the mentions, the author and who added it.
         names = await self._directory.names(self.people_in(captured))
         text, attribution = self.render(captured, names)

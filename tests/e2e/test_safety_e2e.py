@@ -174,10 +174,12 @@ def test_notes_status_and_help_stay_open_to_everyone_and_never_consult_the_allow
 
 def test_a_note_from_another_unbound_channel_is_refused_and_reaches_no_incident(bot: Harness) -> None:
     arn = bot.bound_incident("Channel A incident", channel_id="C0001")
-    for where in ({"channel_id": "C0002"}, {"team_id": "T0002"}):  # another channel; same id, other team
-        reply = bot.run("meant for nowhere", **where)
-        assert "This channel isn't bound to an incident yet, so nothing was added." in reply
-        assert HOW_TO_BIND in reply and "```meant for nowhere```" in reply
+    reply = bot.run("meant for nowhere", channel_id="C0002")  # another channel
+    assert "This channel isn't bound to an incident yet, so nothing was added." in reply
+    assert HOW_TO_BIND in reply and "```meant for nowhere```" in reply
+    # The same channel id in another workspace: refused outright, on the ack (one workspace).
+    other = bot.command("meant for nowhere", team_id="T0002")
+    assert "serves only the Slack workspace it is installed in" in other.ack.body
     assert bot.aws.calls_to("CreateTimelineEvent") == []
     assert bot.aws.events(arn) == []
 

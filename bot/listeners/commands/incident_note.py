@@ -105,8 +105,8 @@ async def _serve(
     """The slow part of a command; its reply, or None when there is nothing to say (a form opened)."""
     team_id, channel_id = channel.team_id, channel.channel_id
     trigger_id = str(command.get("trigger_id") or "")
-    replayed = trigger_id and not deps.handled_commands.first_time(f"{team_id}:{trigger_id}")
-    if isinstance(parsed, Bind | Unbind) and replayed:
+    changes_binding = isinstance(parsed, Bind | Unbind)
+    if changes_binding and trigger_id and not deps.handled_commands.first_time(f"{team_id}:{trigger_id}"):
         logger.warning(
             "replayed command ignored", extra={"form": command_form(parsed), "channel": channel_id}
         )
