@@ -71,6 +71,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -800,19 +801,22 @@ class _Event:
         return out
 
 
-class _TokenBucket:
+class _SlidingWindow:
+    """At most `burst` calls admitted in any `burst / rate` seconds (5 in any sliding second for rate 5):
+    the strict reading of a quota of N calls a second. A token bucket of burst N admits up to 2N in one
+    sliding second (a full bucket, then its refill), so a client that holds this holds AWS's buckets too."""
+
     def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.capacity = burst
-        self.tokens = burst
-        self.updated = time.monotonic()
+        self.capacity = max(1, int(burst))
+        self.window = self.capacity / rate
+        self.admitted: deque[float] = deque()
 
     def take(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        while self.admitted and now - self.admitted[0] >= self.window:
+            self.admitted.popleft()
+        if len(self.admitted) < self.capacity:
+            self.admitted.append(now)
             return True
         return False
 
@@ -842,7 +846,7 @@ class _Auth:
 class _Faults:
     failures: dict[str, list[_Failure]] = field(default_factory=dict)
     latency: dict[str | None, float] = field(default_factory=dict)
-    buckets: dict[str | None, _TokenBucket] = field(default_factory=dict)
+    buckets: dict[str | None, _SlidingWindow] = field(default_factory=dict)
     down: bool = False
 
 
@@ -1161,8 +1165,8 @@ class FakeIncidentManager:
     def throttle_above(
         self, calls_per_second: float | None, operation: str | None = None, burst: float | None = None
     ) -> None:
-        """Token bucket: calls beyond `calls_per_second` (burst `burst`, default max(1, rate))
-        get ThrottlingException 429.  `None` removes the limit."""
+        """Sliding window: calls beyond `burst` (default max(1, rate)) in any `burst / calls_per_second`
+        seconds get ThrottlingException 429.  `None` removes the limit."""
         if operation is not None:
             self.model.operation_model(operation)
         with self._lock:
@@ -1172,7 +1176,7 @@ class FakeIncidentManager:
                 if calls_per_second <= 0:
                     raise ValueError("calls_per_second must be > 0")
                 capacity = burst if burst is not None else max(1.0, calls_per_second)
-                self._faults.buckets[operation] = _TokenBucket(calls_per_second, capacity)
+                self._faults.buckets[operation] = _SlidingWindow(calls_per_second, capacity)
 
     def set_down(self, down: bool = True) -> None:
         """While down, every request's TCP connection is aborted (RST) without an HTTP answer."""
