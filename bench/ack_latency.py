@@ -381,6 +381,7 @@ class Outcome:
     create_calls: int = 0
     create_failures: int = 0
     create_errors: Counter[str] = field(default_factory=Counter)
+    create_throttled: int = 0  # CreateTimelineEvent attempts answered ThrottlingException
     outbox_depth_max: float | None = None  # incident_bot_outbox_depth, as GET /metrics read it
     outbox_depth_last: float | None = None
     attempts: Counter[str] = field(default_factory=Counter)  # incident_bot_outbox_attempts "source/outcome"
@@ -709,6 +710,7 @@ async def run(args: argparse.Namespace) -> Results:
             outcome.create_errors = Counter(
                 call.error_code or str(call.status) for call in creates if not 200 <= call.status < 300
             )
+            outcome.create_throttled = sum(1 for call in creates if call.error_code == "ThrottlingException")
             for child in children:
                 if child.process.poll() is not None:
                     raise BenchError(f"{child.name} died during the run:\n{child.log_tail()}")
@@ -788,7 +790,8 @@ def scenario_lines(results: Results) -> list[str]:
     faults = []
     if s.throttle is not None:
         faults.append(
-            f"throttles CreateTimelineEvent above {s.throttle:g} calls/s (burst {max(1.0, s.throttle):g})"
+            f"throttles CreateTimelineEvent above {max(1, int(s.throttle))} calls in any sliding "
+            f"{max(1.0, s.throttle) / s.throttle:g} s"
         )
     if s.outage > 0:
         faults.append(f"is down (connections reset) for the first {s.outage:g} s of the bot's run")
@@ -900,6 +903,16 @@ def report(results: Results) -> str:
     label_width = max(len(label) for label, _ in rows) + 1
     lines += ["", "bot, after the acks (times from the first note sent)"]
     lines += [f"  {label:<{label_width}}{value}" for label, value in rows]
+    if results.scenario.throttle is not None:
+        # The two figures a throttled run is judged by (the rows above have them too, in their context).
+        share = 100 * o.create_throttled / o.create_calls if o.create_calls else math.nan
+        lines += [
+            "",
+            "throttled run",
+            f"  time from first request to last event: {after(o.events_done_wall)}",
+            f"  throttled attempts / all CreateTimelineEvent attempts: {o.create_throttled} / "
+            f"{o.create_calls} ({share:.1f} %)",
+        ]
     lines += [f"  other reply x{count}: {text}" for text, count in o.other_replies.most_common(3)]
     lines += [f"  bot log x{count}: {text}" for text, count in o.log_problems.most_common(3)]
     return "\n".join(lines)
@@ -921,7 +934,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--throttle",
         type=float,
         metavar="R",
-        help="the fake throttles CreateTimelineEvent above R calls/s (burst R), from the bot's first note",
+        help="the fake throttles CreateTimelineEvent above R calls in any sliding second, from the bot's first note",
     )
     parser.add_argument(
         "--outage",

@@ -69,7 +69,7 @@ def build_app(settings: Settings, deps: Deps, client: AsyncWebClient, identity: 
         logger=logging.getLogger("slack_bolt"),
     )
 
-    app.middleware(attach(deps))
+    app.middleware(attach(deps, identity.workspace))
     register_listeners(app)
     return app
 
@@ -120,6 +120,7 @@ async def build_runtime(
         ),
         inflight=InFlight(),
         delivered_events=RecentKeys(),
+        handled_commands=RecentKeys(),
     )
     app = build_app(settings, deps, client, identity)
     return Runtime(app=app, deps=deps, client=client, identity=identity, http=http)

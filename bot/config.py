@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import botocore.session
+from botocore.exceptions import BotoCoreError
+
 from bot.domain.slack_user import USER_ID
 from bot.store import validate_database_url
 
@@ -25,10 +28,37 @@ DEFAULT_ENTRY_RETENTION_DAYS = 30
 _RETRY_MODES = ("standard", "adaptive")
 
 _WHERE = {
-    "SLACK_BOT_TOKEN": "Slack app settings > OAuth & Permissions > Bot User OAuth Token, starts with xoxb-",
-    "SLACK_SIGNING_SECRET": "Slack app settings > Basic Information > App Credentials > Signing Secret",
-    "SLACK_APP_TOKEN": "Slack app settings > Basic Information > App-Level Tokens (connections:write), xapp-",
+    "SLACK_BOT_TOKEN": "from Slack app settings > OAuth & Permissions > Bot User OAuth Token, starts with xoxb-",
+    "SLACK_SIGNING_SECRET": "from Slack app settings > Basic Information > App Credentials > Signing Secret",
+    "SLACK_APP_TOKEN": "from Slack app settings > Basic Information > App-Level Tokens (connections:write), xapp-",
+    "AWS_REGION": "the region of your Incident Manager replication set, e.g. us-east-1; AWS_DEFAULT_REGION or "
+    "a region in the AWS profile's config file also do",
 }
+# Every variable the bot reads itself, and boto3's that it relies on: checked for an env file's inline comment.
+_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SSM_INCIDENTS",
+    "AWS_RETRY_MODE",
+    "DATABASE_URL",
+    "ENTRY_RETENTION_DAYS",
+    "TIMELINE_REACTION",
+    "TIMELINE_ADDED_REACTION",
+    "BIND_ALLOWED_USERS",
+    "BIND_ALLOWED_USERGROUPS",
+    "PORT",
+    "INCIDENT_MANAGER_READ_TIMEOUT",
+    "INCIDENT_MANAGER_CALLS_PER_SECOND",
+    "LOG_LEVEL",
+)
+# `docker run --env-file` (unlike python-dotenv) keeps everything after `=`: `PORT=3000  # http` arrives whole.
+_INLINE_COMMENT = re.compile(r"\s+#.*$", re.DOTALL)
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -45,7 +75,7 @@ class Settings:
     slack_signing_secret: str | None
     slack_app_token: str | None
     slack_api_url: str
-    aws_region: str | None
+    aws_region: str
     database_url: str
     timeline_reaction: str
     bind_allowed_users: frozenset[str]
@@ -82,10 +112,44 @@ def _id_list(env: Mapping[str, str], name: str) -> frozenset[str]:
     return frozenset(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
+def _without_inline_comments(env: Mapping[str, str], malformed: list[str]) -> dict[str, str]:
+    """The values with an env file's inline comment cut off (each such variable is named as malformed, and
+    the rest of its value is still checked, so one mistake gives one problem)."""
+    cleaned = dict(env)
+    for name in _VARIABLES:
+        value = env.get(name, "")
+        if _INLINE_COMMENT.search(value):
+            cleaned[name] = _INLINE_COMMENT.sub("", value)
+            # The value is not echoed: it may be a token.
+            malformed.append(
+                f"{name} has text after its value that looks like an inline comment from an env file "
+                "(docker run --env-file keeps it); put comments on their own line"
+            )
+    return cleaned
+
+
+def _region(env: Mapping[str, str], malformed: list[str]) -> str | None:
+    """AWS_REGION first (boto3 itself ignores it; Lambda, ECS and most tools set it), then the region boto3
+    would use: AWS_DEFAULT_REGION, then the profile's config file. Files only, no network."""
+    region = _value(env, "AWS_REGION") or _value(env, "AWS_DEFAULT_REGION")
+    if region is not None:
+        return region
+    try:
+        # botocore reads AWS_PROFILE and AWS_CONFIG_FILE from the process environment, as the client will.
+        found = botocore.session.Session().get_config_variable("region")
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names no profile, or the config file is broken
+        malformed.append(f"the AWS config could not be read for a region ({str(error)[:200]})")
+        return None
+    if not isinstance(found, str) or not found.strip():
+        return None
+    return found.strip()
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read settings; raise ConfigError naming every missing or malformed variable at once."""
     missing: list[str] = []
     malformed: list[str] = []
+    env = _without_inline_comments(env, malformed)
 
     bot_token = _value(env, "SLACK_BOT_TOKEN")
     app_token = _value(env, "SLACK_APP_TOKEN")
@@ -169,24 +233,28 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if log_level not in _LOG_LEVELS:
         malformed.append(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
 
+    region = _region(env, malformed)
+    if region is None:
+        missing.append("AWS_REGION")
+
     problems: list[str] = []
     if missing:
-        named = [f"{name} (from {_WHERE[name]})" for name in missing]
+        named = [f"{name} ({_WHERE[name]})" for name in missing]
         if "SLACK_SIGNING_SECRET" in missing:
-            named[-1] += f", or SLACK_APP_TOKEN for Socket Mode (from {_WHERE['SLACK_APP_TOKEN']})"
+            at = missing.index("SLACK_SIGNING_SECRET")
+            named[at] += f", or SLACK_APP_TOKEN for Socket Mode ({_WHERE['SLACK_APP_TOKEN']})"
         problems.append("missing " + "; ".join(named))
     problems.extend(malformed)
     if problems:
         raise ConfigError("Configuration error: " + "; ".join(problems) + ". See README.md, Configuration.")
 
-    assert bot_token is not None
+    assert bot_token is not None and region is not None
     return Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
         slack_api_url=api_url,
-        # boto3 reads only AWS_DEFAULT_REGION; Lambda, ECS and most tools set AWS_REGION.
-        aws_region=_value(env, "AWS_REGION") or _value(env, "AWS_DEFAULT_REGION"),
+        aws_region=region,
         database_url=database_url,
         timeline_reaction=reaction,
         bind_allowed_users=_id_list(env, "BIND_ALLOWED_USERS"),

@@ -11,7 +11,11 @@ class InFlight:
 
     def track_current_task(self) -> None:
         task = asyncio.current_task()
-        if task is not None and task not in self._tasks:
+        if task is not None:
+            self.track(task)
+
+    def track(self, task: asyncio.Task[object]) -> None:
+        if task not in self._tasks:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

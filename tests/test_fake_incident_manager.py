@@ -685,6 +685,28 @@ def test_throttle_above_fails_part_of_a_burst(fake: FakeIncidentManager, strict:
     strict.get_incident_record(arn=arn)  # other operations are not limited
 
 
+def test_throttle_above_admits_no_more_than_the_burst_in_any_sliding_window(
+    fake: FakeIncidentManager, strict: Any
+) -> None:
+    arn = fake.add_incident("Sliding")
+    fake.throttle_above(1, "CreateTimelineEvent", burst=2)  # at most 2 calls in any 2 seconds
+
+    def admitted(i: int) -> bool:
+        try:
+            strict.create_timeline_event(**event_args(arn, eventData=f"sliding {i}"))
+        except strict.exceptions.ThrottlingException:
+            return False
+        return True
+
+    first = time.monotonic()
+    assert [admitted(0), admitted(1)] == [True, True]
+    time.sleep(1.1)  # a token bucket (rate 1) has a token back by now; the window still holds both calls
+    assert not admitted(2)
+    time.sleep(max(0.0, first + 2.1 - time.monotonic()))  # the first two calls are out of the window
+    assert admitted(3)
+    assert len(fake.events(arn)) == 3
+
+
 def test_set_down_raises_a_connection_error(fake: FakeIncidentManager, client: Any) -> None:
     arn = fake.add_incident("Down")
     fake.set_down(True)

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import boto3
-from aiolimiter import AsyncLimiter
 from botocore import exceptions as aws
 from botocore.config import Config
 
+from bot.aws.rate_limit import RateLimiter
 from bot.domain.timeline import TimelineEntry
 from bot.usecases.errors import IncidentManagerError, IncidentNotFound, NotSent, OutcomeUnknown
 from bot.usecases.ports import IncidentSummary
@@ -28,12 +28,14 @@ T = TypeVar("T")
 SERVICE_NAME = "ssm-incidents"
 # Enough threads that 50 concurrent notes do not queue behind each other (the default pool has cpu+4).
 AWS_THREADS = 32
+AWS_THREAD_PREFIX = "aws"
 # Attempts per call, made by botocore's own retry handler ("standard" or "adaptive" mode): throttling, 5xx,
 # timeouts and connection errors are retried with jittered backoff, under botocore's retry quota. What is
 # still failing after these goes to the outbox, which retries it in the background.
 ATTEMPTS = 3
 CONNECT_TIMEOUT_SECONDS = 3.0
-# Incident Manager's answers that mean "too many requests": the only ones the mapping layer calls throttling.
+# Incident Manager's answers that mean "too many requests": the mapping layer calls them throttling, and
+# the rate limit backs off on them.
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 RETRYABLE_CODES = THROTTLING_CODES | {
     "InternalServerException",
@@ -92,6 +94,14 @@ class _AttemptLog(threading.local):
     inside one client call on one thread, and says nothing about earlier attempts when it gives up."""
 
     may_have_landed = False
+    # Attempts of the current call sent so far, and when the latest one went out (the rate limit's clock).
+    sent = 0
+    sent_at: float | None = None
+
+    def start(self) -> None:
+        self.may_have_landed = False
+        self.sent = 0
+        self.sent_at = None
 
 
 def call_budget_seconds(read_timeout: float) -> float:
@@ -114,17 +124,16 @@ class Boto3IncidentGateway:
         self._configured_region = region
         self._read_timeout = read_timeout
         self._retry_mode = retry_mode
-        self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix="aws")
+        # Its threads are joined at interpreter exit; a call that never returns is left behind by
+        # bot/__main__.py, not waited for, so a stop stays within Docker's grace.
+        self._executor = ThreadPoolExecutor(max_workers=AWS_THREADS, thread_name_prefix=AWS_THREAD_PREFIX)
         self._client: Any = client
+        self._session: Any = None
         self._client_lock = threading.Lock()
         self._attempts = _AttemptLog()
-        # Client-side ceiling on calls to Incident Manager: a burst of pins queues here, smoothed, instead
-        # of being thrown back by AWS as throttling. Leaky bucket, starting with a burst of one second.
-        self._limiter: AsyncLimiter | None = None
-        if calls_per_second:
-            # aiolimiter's capacity must hold at least one call: below 1 call/s, one call per 1/rate seconds.
-            capacity = max(1.0, calls_per_second)
-            self._limiter = AsyncLimiter(max_rate=capacity, time_period=capacity / calls_per_second)
+        # Client-side ceiling on every attempt sent to Incident Manager (botocore's retries included): a
+        # burst of pins queues here, spaced 1/rate apart, instead of being thrown back by AWS as throttling.
+        self._limiter = RateLimiter(calls_per_second) if calls_per_second else None
         # (operation, seconds, outcome) for each call, for the metrics.
         self._observe = observe
 
@@ -145,14 +154,45 @@ class Boto3IncidentGateway:
                     region_name=self._configured_region,
                     config=client_config(self._read_timeout, self._retry_mode),
                 )
+                client.meta.events.register(f"before-send.{SERVICE_NAME}", self._wait_for_turn)
                 client.meta.events.register(f"needs-retry.{SERVICE_NAME}", self._note_attempt)
+                self._session = session
                 self._client = client
             return self._client
 
-    def _note_attempt(self, caught_exception: BaseException | None = None, **_: Any) -> None:
+    def set_rate(self, calls_per_second: float) -> None:
+        """Change the client-side rate limit at runtime (no-op when the gateway has none)."""
+        if self._limiter is not None:
+            self._limiter.set_rate(calls_per_second)
+
+    def _wait_for_turn(self, **_: Any) -> None:
+        # Worker thread, before each attempt goes out: the first one's turn came in _call; botocore's
+        # retries count against AWS's quota just the same, so each waits for a turn of its own (ahead of
+        # new calls). Then the attempt is spaced from the previous one as it goes on the wire. Returns
+        # None so that botocore sends the request.
+        log = self._attempts
+        log.sent += 1
+        if self._limiter is not None:
+            if log.sent > 1:
+                self._limiter.acquire_from_thread()
+            log.sent_at = self._limiter.space_send()
+
+    def _note_attempt(
+        self,
+        caught_exception: BaseException | None = None,
+        response: tuple[Any, dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> None:
         # A read timeout or a connection dropped mid-request: the request may have been processed.
         if isinstance(caught_exception, aws.HTTPClientError):
             self._attempts.may_have_landed = True
+        if response is not None and self._limiter is not None:
+            code = str(response[1].get("Error", {}).get("Code", ""))
+            if (
+                code in THROTTLING_CODES
+                or response[1].get("ResponseMetadata", {}).get("HTTPStatusCode") == 429
+            ):
+                self._limiter.on_throttle_from_thread(self._attempts.sent_at)
 
     async def _call(
         self,
@@ -163,7 +203,7 @@ class Boto3IncidentGateway:
         **params: Any,
     ) -> dict[str, Any]:
         def _invoke() -> dict[str, Any]:
-            self._attempts.may_have_landed = False
+            self._attempts.start()
             try:
                 result: dict[str, Any] = getattr(self._get_client(), method)(**params)
                 return result
@@ -179,10 +219,8 @@ class Boto3IncidentGateway:
         outcome = "error"
         try:
             if self._limiter is not None:
-                async with self._limiter:
-                    result = await _turn()
-            else:
-                result = await _turn()
+                await self._limiter.acquire()
+            result = await _turn()
             outcome = "ok"
             return result
         except IncidentManagerError as error:
@@ -201,9 +239,16 @@ class Boto3IncidentGateway:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, work)
 
-    async def warm_up(self) -> None:
-        """Build the client ahead of the first note (loading the service model takes a moment)."""
-        await self._in_thread(self._get_client)
+    async def warm_up(self) -> bool:
+        """Build the client ahead of the first note (loading the service model takes a moment), off the
+        event loop; answer whether boto3's chain found credentials (building the client resolved them, and
+        the session keeps them, so asking costs nothing more). True for a client given ready-made."""
+
+        def _build() -> bool:
+            self._get_client()
+            return self._session is None or self._session.get_credentials() is not None
+
+        return await self._in_thread(_build)
 
     async def get_incident(self, arn: str) -> IncidentSummary:
         response = await self._call("get_incident_record", write=False, arn=arn)

@@ -45,6 +45,9 @@ class Deps:
     inflight: InFlight
     # Events API deliveries already taken (Slack re-delivers slow ones with the same event_id).
     delivered_events: RecentKeys
+    # bind/unbind commands already carried out, by trigger_id: a replay of a signed command (within
+    # Slack's five-minute window) must not announce again, or undo a newer bind.
+    handled_commands: RecentKeys
 
 
 def deps_of(context: AsyncBoltContext) -> Deps:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 
 import aiohttp
 from slack_bolt.authorization import AuthorizeResult
@@ -37,6 +38,21 @@ REJECTED_TOKEN_ERRORS = frozenset(
 CHECK_TIMEOUT_SECONDS = 5.0
 # Anything that means "could not ask Slack right now": worth a warning, never a crash.
 _UNREACHABLE = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError, ValueError)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where the app is installed. Until multi-workspace install exists, the only one it serves."""
+
+    team_id: str | None
+    enterprise_id: str | None
+
+    def serves(self, team_id: str | None, enterprise_id: str | None) -> bool:
+        """A request names the workspace Bolt resolved for it (for events: `authorizations[0]`)."""
+        if self.team_id and team_id != self.team_id:
+            return False
+        # The same team id in another Enterprise Grid org is another workspace.
+        return not (self.enterprise_id and enterprise_id and enterprise_id != self.enterprise_id)
 
 
 class TokenRejected(Exception):
@@ -65,6 +81,12 @@ class SlackIdentity:
         self._result = AuthorizeResult.from_auth_test_response(
             auth_test_response=response, bot_token=self._bot_token
         )
+
+    def workspace(self) -> Workspace | None:
+        """The workspace (and Enterprise Grid org) the token belongs to, once auth.test has answered."""
+        if self._result is None:
+            return None
+        return Workspace(team_id=self._result.team_id, enterprise_id=self._result.enterprise_id)
 
     async def authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         """Bolt's authorize hook: never raises, never waits on Slack."""

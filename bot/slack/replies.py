@@ -12,6 +12,19 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 logger = logging.getLogger(__name__)
 
 
+async def respond(response_url: str, text: str, session: aiohttp.ClientSession | None = None) -> bool:
+    """An ephemeral reply through the request's response_url; False (and a log line) if Slack refused it."""
+    try:
+        webhook = AsyncWebhookClient(response_url, session=session)
+        response = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
+        if response.status_code == 200:
+            return True
+        logger.info("response_url refused", extra={"status": response.status_code, "body": response.body})
+    except Exception as error:  # noqa: BLE001 - the caller falls back to the next way, if any
+        logger.info("response_url failed", extra={"error": str(error)[:200]})
+    return False
+
+
 class Replier:
     def __init__(
         self,
@@ -31,17 +44,8 @@ class Replier:
 
     async def send(self, text: str) -> bool:
         """Deliver the reply; return False (and log) when no way reached the person."""
-        if self._response_url:
-            try:
-                webhook = AsyncWebhookClient(self._response_url, session=self._session)
-                response = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
-                if response.status_code == 200:
-                    return True
-                logger.info(
-                    "response_url refused", extra={"status": response.status_code, "body": response.body}
-                )
-            except Exception as error:  # noqa: BLE001 - any failure here falls back to the next way
-                logger.info("response_url failed", extra={"error": str(error)[:200]})
+        if self._response_url and await respond(self._response_url, text, self._session):
+            return True
         try:
             await self._client.chat_postEphemeral(channel=self._channel_id, user=self._user_id, text=text)
             return True

@@ -6,7 +6,6 @@ Every entry point (the slash command, the compose form, the "Add to timeline" fo
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from bot.domain.timeline import (
     UNKNOWN_AUTHOR,
     Attribution,
     EventType,
+    NoteTooLong,
     TimelineEntry,
     as_utc,
     client_token,
@@ -29,10 +29,8 @@ from bot.usecases.errors import (
     EntryEmpty,
     IncidentNotFound,
 )
-from bot.usecases.outbox import Landed, Notice, Outbox, Queued
+from bot.usecases.outbox import Landed, Notice, Outbox, Outcome, Queued
 from bot.usecases.ports import EntryState, EntryStore, NameDirectory
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +78,14 @@ class EntryQueued:
     waiting_for_turn: bool = False
 
 
+# Names looked up for one entry at most (mentions, author, who added it): a message mentioning hundreds of
+# people costs a bounded round of users.info; the rest show as their Slack handle or id.
+MAX_NAMES_PER_ENTRY = 50
+# Stands in for every name in the early length check: a display name is at least one character, so a
+# text too long even then is too long whatever the look-ups bring.
+_SHORTEST_NAME = "x"
+
+
 class TimelineService:
     def __init__(self, store: EntryStore, outbox: Outbox, directory: NameDirectory) -> None:
         self._store = store
@@ -89,8 +95,47 @@ class TimelineService:
     @staticmethod
     def people_in(captured: CapturedEntry) -> set[str]:
         """Everyone whose name the entry shows: mentions, the author and who added it."""
+        people = {user for user in (captured.author_id, captured.added_by_id) if user}
         mentioned = referenced_user_ids(captured.slack_text) if captured.is_markup else set()
-        return mentioned | {user for user in (captured.author_id, captured.added_by_id) if user}
+        room = max(0, MAX_NAMES_PER_ENTRY - len(people))
+        return people | set(sorted(mentioned - people)[:room])
+
+    @classmethod
+    def check_length(cls, captured: CapturedEntry) -> None:
+        """Raise NoteTooLong if the entry is too long whatever names the look-ups bring (before them)."""
+        shortest = dict.fromkeys(
+            cls.people_in(captured) | referenced_user_ids(captured.slack_text), _SHORTEST_NAME
+        )
+        text, attribution = cls.render(captured, shortest)
+        encode_event_data(compose_event_text(text, attribution))
+
+    async def already_recorded(
+        self, token_source: tuple[str, ...], binding: Binding
+    ) -> EntryAdded | EntryQueued | None:
+        """A source recorded before (a second pin of one message), answered from the store without reading
+        the message again (a refusal raises, as `add` does); None when it is not known, or finally failed
+        (asked again, it is rebuilt from the message)."""
+        stored = await self._store.get_entry(client_token(*token_source))
+        if stored is None or stored.state is EntryState.FAILED:
+            return None
+        recorded = Notice.from_json(stored.notice)
+        text = (recorded.text if recorded is not None else "") or stored.entry.text
+        if stored.state is EntryState.SENT and stored.event_id:
+            return EntryAdded(stored.entry, binding, stored.event_id, text, repeat=True)
+        return self._answer(stored.entry, binding, text, await self._outbox.deliver(stored), repeat=True)
+
+    @staticmethod
+    def _answer(
+        entry: TimelineEntry, binding: Binding, text: str, outcome: Outcome, *, repeat: bool = False
+    ) -> EntryAdded | EntryQueued:
+        if isinstance(outcome, Landed):
+            return EntryAdded(entry, binding, outcome.event_id, text, repeat=repeat or outcome.joined)
+        if isinstance(outcome, Queued):
+            return EntryQueued(entry, binding, text, outcome.error, outcome.waiting_for_turn)
+        error = outcome.error
+        if isinstance(error, IncidentNotFound):
+            raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
+        raise error
 
     @staticmethod
     def render(captured: CapturedEntry, names: dict[str, str]) -> tuple[str, Attribution]:
@@ -112,6 +157,15 @@ class TimelineService:
             raise ChannelNotBound()
         if captured.expected_incident_arn not in (None, binding.incident_arn):
             raise BindingChanged(binding.incident_title)
+        try:
+            self.check_length(captured)
+        except NoteTooLong:
+            # Too long whatever the mentions' names: only the byline's names are looked up, so the reply
+            # says exactly how much to cut; the mentions stay as their handles.
+            byline = {user for user in (captured.author_id, captured.added_by_id) if user}
+            text, attribution = self.render(captured, await self._directory.names(byline))
+            encode_event_data(compose_event_text(text, attribution))
+            raise
         # One concurrent round of users.info (cached) for the mentions, the author and who added it.
         names = await self._directory.names(self.people_in(captured))
         text, attribution = self.render(captured, names)
@@ -136,15 +190,7 @@ class TimelineService:
         if stored.state is EntryState.SENT and stored.event_id:
             # Already on the timeline: AWS would answer with the same event, so don't ask it again.
             return EntryAdded(entry, binding, stored.event_id, text, repeat=True)
-        outcome = await self._outbox.deliver(stored)
-        if isinstance(outcome, Landed):
-            return EntryAdded(entry, binding, outcome.event_id, text, repeat=outcome.joined)
-        if isinstance(outcome, Queued):
-            return EntryQueued(entry, binding, text, outcome.error, outcome.waiting_for_turn)
-        error = outcome.error
-        if isinstance(error, IncidentNotFound):
-            raise BoundIncidentMissing(binding.incident_title, binding.incident_arn) from error
-        raise error
+        return self._answer(entry, binding, text, await self._outbox.deliver(stored))
 
 
 def _name(names: dict[str, str], user_id: str | None, fallback: str) -> str:

@@ -88,7 +88,9 @@ def test_unbind_and_unbind_again(bot: Harness) -> None:
 def test_binding_is_per_channel_and_team(bot: Harness) -> None:
     bot.bound_incident("Channel one incident", channel_id="C0001")
     assert "isn't bound" in bot.run("status", channel_id="C0002")
-    assert "isn't bound" in bot.run("status", team_id="T0002")
+    # Another workspace is refused outright (one workspace means one workspace); that bindings are keyed by
+    # (team, channel) is the store's contract (tests/unit/test_store.py).
+    assert "serves only the Slack workspace" in bot.command("status", team_id="T0002").ack.body
     assert "Channel one incident" in bot.run("status", channel_id="C0001")
 
 

@@ -27,6 +27,9 @@ from tests.support.harness import CommandResult, Harness
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# About two minutes together: `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout

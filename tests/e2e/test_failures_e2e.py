@@ -116,13 +116,7 @@ def test_no_aws_credentials(make_bot: Callable[..., Harness], monkeypatch: pytes
     assert bot.aws.calls == []
 
 
-def test_no_region(make_bot: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_REGION")
-    bot = make_bot(AWS_REGION="")
-    reply = bot.bind(bot.new_incident())
-    assert "The bot has no AWS region configured." in reply and "AWS_REGION" in reply
-    assert_friendly(reply)
-    assert bot.healthz().status == 200
+# No region at all stops start-up: test_process_e2e.py::test_no_region_stops_start_up_with_one_line_naming_aws_region
 
 
 def test_aws_default_region_is_used_when_aws_region_is_unset(

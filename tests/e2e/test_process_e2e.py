@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -17,7 +20,11 @@ from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
 from tests.support import slack_requests
+from tests.support.aws_errors import QUEUED
 from tests.support.bot_server import free_port, http
+
+# Each test starts `python -m bot` at least once: `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_VARIABLES = (
@@ -51,7 +58,43 @@ def test_missing_configuration_names_every_variable_in_one_line(tmp_path: Path) 
     assert len(lines) == 1, result.stderr
     assert "SLACK_BOT_TOKEN" in lines[0] and "SLACK_SIGNING_SECRET" in lines[0]
     assert "OAuth & Permissions" in lines[0] and "Signing Secret" in lines[0]
+    assert "AWS_REGION" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_no_region_stops_start_up_with_one_line_naming_aws_region(tmp_path: Path) -> None:
+    # README lists AWS_REGION as required: without it (or AWS_DEFAULT_REGION, or a profile's region) the bot
+    # does not start and look healthy only to fail every bind.
+    env = clean_env(
+        PYTHONPATH=str(ROOT),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",  # loopback, should it start after all
+        PORT=str(free_port()),
+    )
+    result = run_bot(tmp_path, env)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Configuration error: missing AWS_REGION (the region of your Incident Manager")
+    assert "AWS_DEFAULT_REGION" in line
+
+
+def test_an_inline_comment_passed_through_by_an_env_file_is_named(tmp_path: Path) -> None:
+    # What `docker run --env-file` hands over for `INCIDENT_MANAGER_READ_TIMEOUT=10  # seconds`.
+    env = clean_env(
+        PYTHONPATH=str(ROOT),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        AWS_REGION="eu-west-1",
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
+        PORT=str(free_port()),
+        INCIDENT_MANAGER_READ_TIMEOUT="10  # seconds to wait for Incident Manager's answer",
+    )
+    result = run_bot(tmp_path, env)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "INCIDENT_MANAGER_READ_TIMEOUT has text after its value that looks like an inline comment" in line
+    assert "put comments on their own line" in line
 
 
 def test_malformed_configuration_is_one_clear_line(tmp_path: Path) -> None:
@@ -163,8 +206,8 @@ def test_serves_reads_dotenv_lets_real_env_win_and_stops_cleanly(
     for line in stderr.strip().splitlines():
         json.loads(line)  # structured logs: one JSON object per line
     assert SIGNING_SECRET not in stderr and BOT_TOKEN not in stderr and "aws-secret-Zq9x7" not in stderr
-    assert "Invalid request signature" in stderr  # the refused request is logged...
-    assert slack_requests.VERIFICATION_TOKEN not in stderr  # ...without the token it carried
+    assert '"message": "unsigned request refused"' in stderr  # the refused request is logged...
+    assert slack_requests.VERIFICATION_TOKEN not in stderr  # ...without the body (and token) it carried
 
 
 def test_port_in_use_is_one_line(tmp_path: Path, fake_slack: FakeSlack) -> None:
@@ -185,7 +228,44 @@ def test_port_in_use_is_one_line(tmp_path: Path, fake_slack: FakeSlack) -> None:
         )
         result = run_bot(tmp_path, env)
     assert result.returncode == 1
-    assert "Cannot start" in result.stderr and "Traceback" not in result.stderr
+    # Only the reason: no "stopping" line, nothing from the start-up checks before it.
+    assert result.stderr.strip().splitlines() == [
+        f"Cannot start: port {port} is already in use: stop what holds it, or set PORT"
+    ]
+
+
+def test_start_up_says_what_it_does_in_readable_lines_even_with_slack_unreachable(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}/api/"
+    log = tmp_path / "bot.log"
+    process, url = _start(
+        tmp_path,
+        fake_slack,
+        fake_aws,
+        log=log,
+        SLACK_API_URL=unreachable,
+        AWS_ACCESS_KEY_ID="",
+        AWS_SECRET_ACCESS_KEY="",
+        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+    )
+    try:
+        _wait_healthy(url, process)  # the credentials check never holds readiness
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "no AWS credentials" not in log.read_text():
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    assert process.returncode == 0
+    messages = [json.loads(line)["message"] for line in log.read_text().splitlines()]
+    port = url.rsplit(":", 1)[1]
+    assert messages[0] == f"starting: Slack over HTTP on port {port}, Incident Manager in eu-west-1"
+    assert messages[1] == "Slack not reachable at start; serving meanwhile"
+    assert messages[2] == f"ready, listening on http://0.0.0.0:{port}/slack/events"
+    assert any(m.startswith("no AWS credentials found") for m in messages), messages
+    assert not any("retry handler" in m for m in messages)  # slack_sdk's DEBUG notice stays at DEBUG
 
 
 def test_dockerfile_healthcheck_command_works_against_the_bot(bot_process_url: str) -> None:
@@ -219,8 +299,14 @@ def bot_process_url(bot: object) -> str:
 
 
 def _start(
-    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager, **extra: str
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_aws: FakeIncidentManager,
+    *,
+    log: Path | None = None,
+    **extra: str,
 ) -> tuple[subprocess.Popen[str], str]:
+    """`python -m bot` against the fakes; its stderr piped, or written to `log` to be read while it runs."""
     port = free_port()
     values = {
         "PYTHONPATH": str(ROOT),
@@ -236,14 +322,16 @@ def _start(
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     env = clean_env(**{**values, **extra})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with contextlib.ExitStack() as files:
+        stderr: IO[str] | int = files.enter_context(log.open("w")) if log is not None else subprocess.PIPE
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -286,6 +374,39 @@ def test_stop_finishes_acknowledged_work_before_exiting(
     assert json.loads(event["eventData"]).startswith("noted right before a deploy")
     (reply,) = fake_slack.responses(note_url)
     assert "Added a note" in reply["text"]
+
+
+def test_stop_exits_in_time_while_incident_manager_never_answers(
+    tmp_path: Path, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    # Docker sends SIGKILL 10 s after SIGTERM; a boto3 call that never returns must not hold the exit.
+    process, url = _start(tmp_path, fake_slack, fake_aws)
+    try:
+        _wait_healthy(url, process)
+        arn = fake_aws.add_incident(title="Incident Manager hangs")
+        assert "now bound" in _command(url, fake_slack, f"bind {arn}")
+        fake_aws.set_latency(3600.0, operation="CreateTimelineEvent")  # never answers
+        # The reply "saved, not on the timeline yet" comes once the call has been with AWS for 5 s.
+        assert QUEUED in _command(url, fake_slack, "noted while AWS hangs")
+        process.send_signal(signal.SIGTERM)
+        try:
+            _stdout, stderr = process.communicate(timeout=8)  # a bounded wait: the behaviour under test
+        except subprocess.TimeoutExpired:
+            pytest.fail("the bot did not exit within 8 s of SIGTERM")
+    finally:
+        fake_aws.set_latency(0.0)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert fake_aws.events(arn) == []
+    # The entry stays pending in the store, with its token, for the next run to resend.
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        rows = db.execute("SELECT state, event_data FROM timeline_entries").fetchall()
+    assert [(state, json.loads(data).split("\n")[0]) for state, data in rows] == [
+        ("pending", "noted while AWS hangs")
+    ]
 
 
 def test_rejected_app_token_stops_socket_mode_start_up_with_one_line(

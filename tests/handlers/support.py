@@ -247,5 +247,6 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
         repliers=replies,
         inflight=InFlight(),
         delivered_events=RecentKeys(),
+        handled_commands=RecentKeys(),
     )
     return World(deps=deps, store=store, gateway=gateway, replies=replies, client=client)

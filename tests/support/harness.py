@@ -123,13 +123,19 @@ class Harness:
         user_id: str = "U0002",
         item_user: str = "U0001",
         team_id: str = "T0001",
+        authorizing_team_id: str | None = None,
         event_id: str | None = None,
         retry_num: int | None = None,
     ) -> HttpResult:
         """Deliver a signed `reaction_added` event, as Slack's Events API does (retries included)."""
         event = slack_requests.reaction_added_event(user_id, reaction, channel_id, ts, item_user)
         body, headers = slack_requests.event_callback(
-            self.secret, event, team_id=team_id, event_id=event_id, retry_num=retry_num
+            self.secret,
+            event,
+            team_id=team_id,
+            authorizing_team_id=authorizing_team_id,
+            event_id=event_id,
+            retry_num=retry_num,
         )
         return self.post(body, headers)
 

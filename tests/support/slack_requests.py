@@ -266,6 +266,7 @@ def event_callback(
     event: JSONDict,
     *,
     team_id: str = "T0001",
+    authorizing_team_id: str | None = None,
     api_app_id: str = "A0001",
     event_id: str | None = None,
     event_time: int | None = None,
@@ -275,7 +276,9 @@ def event_callback(
     timestamp: int | None = None,
 ) -> tuple[str, dict[str, str]]:
     """An Events API ``event_callback`` (JSON).  Slack retries carry the same ``event_id`` and the
-    ``X-Slack-Retry-Num``/``X-Slack-Retry-Reason`` headers (reason defaults to ``http_timeout``)."""
+    ``X-Slack-Retry-Num``/``X-Slack-Retry-Reason`` headers (reason defaults to ``http_timeout``).
+    In a Slack Connect channel the body's ``team_id`` may be the other side's while ``authorizations``
+    names the workspace the app is installed in (``authorizing_team_id``)."""
     payload = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
@@ -289,13 +292,13 @@ def event_callback(
         "authorizations": [
             {
                 "enterprise_id": None,
-                "team_id": team_id,
+                "team_id": authorizing_team_id or team_id,
                 "user_id": bot_user_id,
                 "is_bot": True,
                 "is_enterprise_install": False,
             }
         ],
-        "is_ext_shared_channel": False,
+        "is_ext_shared_channel": authorizing_team_id not in (None, team_id),
         "event_context": "4-" + secrets.token_urlsafe(24),
     }
     body = json.dumps(payload, separators=(",", ":"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from bot.config import (
@@ -18,7 +21,9 @@ from bot.config import (
 BOT_TOKEN = "xoxb-1111-2222-abcdefSECRET"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APP_TOKEN = "xapp-1-A111-222-deadbeefSECRET"
-HTTP = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+SLACK = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+HTTP = {**SLACK, "AWS_REGION": "eu-west-1"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def config_error(env: dict[str, str]) -> str:
@@ -39,7 +44,7 @@ def test_minimal_http_config_gets_the_defaults() -> None:
         slack_signing_secret=SIGNING_SECRET,
         slack_app_token=None,
         slack_api_url=DEFAULT_SLACK_API_URL,
-        aws_region=None,
+        aws_region="eu-west-1",
         database_url=DEFAULT_DATABASE_URL,
         timeline_reaction=DEFAULT_REACTION,
         bind_allowed_users=frozenset(),
@@ -58,7 +63,11 @@ def test_minimal_http_config_gets_the_defaults() -> None:
 
 def test_values_are_trimmed() -> None:
     settings = load_settings(
-        {"SLACK_BOT_TOKEN": f"  {BOT_TOKEN}\t", "SLACK_SIGNING_SECRET": f" {SIGNING_SECRET} "}
+        {
+            "SLACK_BOT_TOKEN": f"  {BOT_TOKEN}\t",
+            "SLACK_SIGNING_SECRET": f" {SIGNING_SECRET} ",
+            "AWS_REGION": " x ",
+        }
     )
     assert settings.slack_bot_token == BOT_TOKEN
     assert settings.slack_signing_secret == SIGNING_SECRET
@@ -68,26 +77,28 @@ def test_only_the_given_mapping_is_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("PORT", "not-a-port")
     settings = load_settings(HTTP)
-    assert settings.aws_region is None
+    assert settings.aws_region == "eu-west-1"
     assert settings.port == DEFAULT_PORT
 
 
 def test_socket_mode_needs_no_signing_secret() -> None:
-    settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN})
+    settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "AWS_REGION": "x"})
     assert settings.socket_mode
     assert settings.slack_app_token == APP_TOKEN
     assert settings.slack_signing_secret is None
 
 
 def test_every_missing_variable_is_named_at_once_with_where_to_get_it() -> None:
-    message = config_error({"SLACK_BOT_TOKEN": "   ", "SLACK_SIGNING_SECRET": ""})
+    message = config_error({"SLACK_BOT_TOKEN": "   ", "SLACK_SIGNING_SECRET": "", "AWS_REGION": ""})
     assert message == (
         "Configuration error: missing "
         "SLACK_BOT_TOKEN (from Slack app settings > OAuth & Permissions > Bot User OAuth Token, starts with "
         "xoxb-); "
         "SLACK_SIGNING_SECRET (from Slack app settings > Basic Information > App Credentials > Signing "
         "Secret), or SLACK_APP_TOKEN for Socket Mode (from Slack app settings > Basic Information > "
-        "App-Level Tokens (connections:write), xapp-). See README.md, Configuration."
+        "App-Level Tokens (connections:write), xapp-); "
+        "AWS_REGION (the region of your Incident Manager replication set, e.g. us-east-1; AWS_DEFAULT_REGION "
+        "or a region in the AWS profile's config file also do). See README.md, Configuration."
     )
 
 
@@ -159,6 +170,7 @@ def test_all_malformed_values_are_named_at_once() -> None:
             "PORT": "x",
             "DATABASE_URL": "mysql://a",
             "TIMELINE_REACTION": "a b",
+            "AWS_REGION": "eu-west-1",
         }
     )
     assert message.count(";") == 4
@@ -209,11 +221,92 @@ def test_aws_region_is_preferred_over_aws_default_region() -> None:
 
 
 def test_aws_default_region_is_used_alone() -> None:
-    assert load_settings({**HTTP, "AWS_DEFAULT_REGION": "us-east-1"}).aws_region == "us-east-1"
+    assert load_settings({**SLACK, "AWS_DEFAULT_REGION": "us-east-1"}).aws_region == "us-east-1"
     assert (
-        load_settings({**HTTP, "AWS_REGION": " ", "AWS_DEFAULT_REGION": "us-east-1"}).aws_region
+        load_settings({**SLACK, "AWS_REGION": " ", "AWS_DEFAULT_REGION": "us-east-1"}).aws_region
         == "us-east-1"
     )
+
+
+def test_a_missing_region_stops_start_up_naming_aws_region_and_where_to_set_it() -> None:
+    message = config_error(SLACK)
+    assert "missing AWS_REGION (the region of your Incident Manager replication set" in message
+    assert "AWS_DEFAULT_REGION" in message and "AWS profile" in message
+
+
+def test_the_region_of_the_aws_profile_is_used_as_boto3_would(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nregion = us-west-1\n\n[profile oncall]\nregion = eu-north-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    assert load_settings(SLACK).aws_region == "us-west-1"
+    monkeypatch.setenv("AWS_PROFILE", "oncall")
+    assert load_settings(SLACK).aws_region == "eu-north-1"
+    assert load_settings(HTTP).aws_region == "eu-west-1"  # AWS_REGION still wins
+
+
+def test_a_profile_that_does_not_exist_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    message = config_error(SLACK)
+    assert "no-such-profile" in message and "missing AWS_REGION" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("INCIDENT_MANAGER_READ_TIMEOUT", "10  # seconds to wait for Incident Manager's answer"),
+        ("PORT", "3000\t# http"),
+        ("AWS_REGION", "eu-west-1 # Ireland"),
+        ("SLACK_BOT_TOKEN", f"{BOT_TOKEN}   # from the OAuth page"),
+    ],
+)
+def test_an_inline_comment_from_an_env_file_is_named_as_such(name: str, raw: str) -> None:
+    message = config_error({**HTTP, name: raw})
+    assert (
+        f"{name} has text after its value that looks like an inline comment from an env file "
+        "(docker run --env-file keeps it); put comments on their own line"
+    ) in message
+    # The value before the comment is fine, so that is the one problem named; nothing of it is echoed.
+    assert message.count(";") == 1 and "must" not in message and "SECRET" not in message
+
+
+def test_a_hash_inside_a_value_is_not_a_comment() -> None:
+    assert load_settings({**HTTP, "TIMELINE_REACTION": "hash#tag"}).timeline_reaction == "hash#tag"
+
+
+def _example_assignments() -> list[tuple[str, str]]:
+    """Every `NAME=value` in .env.example, commented out or not."""
+    found = []
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        assignment = line.lstrip("# ").strip()
+        name, sep, value = assignment.partition("=")
+        if sep and name.isupper() and " " not in name:
+            found.append((name, value))
+    return found
+
+
+def test_every_line_of_env_example_works_as_docker_reads_it() -> None:
+    # `docker run --env-file` keeps the whole line after `=`: uncommenting any line must give a value the
+    # bot accepts, so no comment may share a line with a value.
+    assignments = _example_assignments()
+    assert len(assignments) >= 10
+    for name, value in assignments:
+        if name.startswith("AWS_") and name not in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_RETRY_MODE"):
+            assert "#" not in value, name  # boto3's own: not checked by the bot beyond the comment
+            continue
+        load_settings({**HTTP, name: value})
+
+
+def test_env_example_offers_every_variable_the_readme_documents() -> None:
+    readme = (ROOT / "README.md").read_text()
+    configuration = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    # The names in the first column of its table.
+    rows = [line.split("|")[1] for line in configuration.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)}
+    offered = {name for name, _ in _example_assignments()}
+    assert documented >= {"SLACK_API_URL", "AWS_ENDPOINT_URL_SSM_INCIDENTS", "INCIDENT_MANAGER_READ_TIMEOUT"}
+    assert documented <= offered, sorted(documented - offered)
 
 
 def test_bind_allow_lists_ignore_spaces_and_empty_items() -> None:

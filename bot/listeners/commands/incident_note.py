@@ -104,6 +104,13 @@ async def _serve(
 ) -> str | None:
     """The slow part of a command; its reply, or None when there is nothing to say (a form opened)."""
     team_id, channel_id = channel.team_id, channel.channel_id
+    trigger_id = str(command.get("trigger_id") or "")
+    changes_binding = isinstance(parsed, Bind | Unbind)
+    if changes_binding and trigger_id and not deps.handled_commands.first_time(f"{team_id}:{trigger_id}"):
+        logger.warning(
+            "replayed command ignored", extra={"form": command_form(parsed), "channel": channel_id}
+        )
+        return says.already_done(command_form(parsed))
     match parsed:
         case AddEntry(event_type=event_type, text=text):
             captured, notice = slash_entry(
@@ -113,7 +120,7 @@ async def _serve(
                 user_name=str(command.get("user_name") or ""),
                 event_type=event_type,
                 text=text,
-                trigger_id=str(command.get("trigger_id") or ""),
+                trigger_id=trigger_id,
                 response_url=command.get("response_url"),
                 received_at=received_at,
             )
@@ -124,7 +131,6 @@ async def _serve(
         case Unbind():
             return await _unbind(deps, team_id, channel_id, user_id)
         case Compose():
-            trigger_id = str(command.get("trigger_id") or "")
             return await _open_compose(client, await channel.get(), trigger_id)
         case Status():
             return await _status(deps, await channel.get())

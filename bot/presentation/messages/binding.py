@@ -55,6 +55,13 @@ def unbound(title: str) -> str:
     )
 
 
+def already_done(keyword: str) -> str:
+    return (
+        f"That `{escape(keyword)}` was already carried out (Slack delivered the same command twice), so nothing "
+        "was done again."
+    )
+
+
 def nothing_to_unbind() -> str:
     return "This channel isn't bound to an incident, so there was nothing to unbind."
 

@@ -45,6 +45,13 @@ def command_incomplete() -> str:
     )
 
 
+def other_workspace() -> str:
+    return (
+        "This bot serves only the Slack workspace it is installed in, and this request came from another "
+        "one, so nothing was done. Ask your Slack admins to install it in your workspace."
+    )
+
+
 def malformed_problem(reason: MalformedReason, keyword: str) -> str:
     """What is wrong with a keyword used the wrong way (`status now`, `bind` without an ARN)."""
     match reason:

@@ -209,8 +209,8 @@ class FakeIncidentManager:
     def throttle_above(
         self, calls_per_second: float | None, operation: str | None = None, burst: float | None = None
     ) -> None:
-        """Token bucket: calls beyond `calls_per_second` (burst `burst`, default max(1, rate))
-        get ThrottlingException 429.  `None` removes the limit."""
+        """Sliding window: calls beyond `burst` (default max(1, rate)) in any `burst / calls_per_second`
+        seconds get ThrottlingException 429.  `None` removes the limit."""
         self._faults.throttle_above(calls_per_second, operation, burst)
 
     def set_down(self, down: bool = True) -> None:

@@ -1,4 +1,4 @@
-"""Faults the tests inject: queued errors, latency, throttling (token buckets) and a dead endpoint.
+"""Faults the tests inject: queued errors, latency, throttling (sliding windows) and a dead endpoint.
 
 The plan shares the state's lock, so a ``reset()`` forgets state and faults at one instant.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,19 +17,22 @@ from .errors import SIGNATURE_MISMATCH, UNMODELED_ERRORS, AwsError
 from .model import SERVICE_NAME
 
 
-class TokenBucket:
+class SlidingWindow:
+    """At most `burst` calls admitted in any `burst / rate` seconds (5 in any sliding second for rate 5):
+    the strict reading of a quota of N calls a second. A token bucket of burst N admits up to 2N in one
+    sliding second (a full bucket, then its refill), so a client that holds this holds AWS's buckets too."""
+
     def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.capacity = burst
-        self.tokens = burst
-        self.updated = time.monotonic()
+        self.capacity = max(1, int(burst))
+        self.window = self.capacity / rate
+        self.admitted: deque[float] = deque()
 
     def take(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        while self.admitted and now - self.admitted[0] >= self.window:
+            self.admitted.popleft()
+        if len(self.admitted) < self.capacity:
+            self.admitted.append(now)
             return True
         return False
 
@@ -44,7 +48,7 @@ class Failure:
 class Faults:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     latency: dict[str | None, float] = field(default_factory=dict)
-    buckets: dict[str | None, TokenBucket] = field(default_factory=dict)
+    buckets: dict[str | None, SlidingWindow] = field(default_factory=dict)
     down: bool = False
 
 
@@ -103,7 +107,7 @@ class FaultPlan:
                 if calls_per_second <= 0:
                     raise ValueError("calls_per_second must be > 0")
                 capacity = burst if burst is not None else max(1.0, calls_per_second)
-                self._faults.buckets[operation] = TokenBucket(calls_per_second, capacity)
+                self._faults.buckets[operation] = SlidingWindow(calls_per_second, capacity)
 
     def set_down(self, down: bool = True) -> None:
         with self._lock:
