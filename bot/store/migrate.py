@@ -44,13 +44,14 @@ def head() -> str:
     return revision
 
 
-async def upgrade(engine: AsyncEngine) -> str | None:
-    """Bring the schema to this version's head (under the lock); return the revision it is at."""
+async def upgrade(engine: AsyncEngine, target: str | None = None) -> str | None:
+    """Bring the schema to this version's head (or `target`, an older revision: tests) under the lock;
+    return the revision it is at."""
     async with engine.connect() as connection:
-        return await connection.run_sync(_upgrade)
+        return await connection.run_sync(_upgrade, target)
 
 
-def _upgrade(connection: Connection) -> str | None:
+def _upgrade(connection: Connection, target: str | None) -> str | None:
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         # Set before BEGIN IMMEDIATE: how long to wait for the write lock another replica may hold.
@@ -73,10 +74,11 @@ def _upgrade(connection: Connection) -> str | None:
                     extra={"revision": current, "head": script.get_current_head()},
                 )
                 return current
-            if current != script.get_current_head():
-                command.upgrade(_config(connection), "head")
-                logger.info("database migrated", extra={"from": current, "to": script.get_current_head()})
-            return script.get_current_head()
+            wanted = target or head()
+            if current != wanted:
+                command.upgrade(_config(connection), wanted)
+                logger.info("database migrated", extra={"from": current, "to": wanted})
+            return wanted
     finally:
         if sqlite:
             _sqlite_busy_timeout(connection, SQLITE_BUSY_MILLISECONDS)

@@ -102,6 +102,15 @@ drafts = Table(
     Column("created_at", Moment, nullable=False),
 )
 
+# Slack deliveries (event ids, command triggers) handled lately, so a repeat reaching another replica is
+# known as one (revision 0002).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("delivery_key", Text, primary_key=True),
+    Column("seen_at", Moment, nullable=False),
+)
+
 # The sweep's look-ups, so that they never scan the settled history: pending entries by due time (also
 # pending_count), owed replies by due time (a partial index: only the few rows still owing one), and what
 # retention deletes, by age.
@@ -114,3 +123,4 @@ ENTRIES_OWED = Index(
 )
 ENTRIES_BY_AGE = Index("entries_by_age", timeline_entries.c.updated_at)
 DRAFTS_BY_AGE = Index("drafts_by_age", drafts.c.created_at)
+DELIVERIES_BY_AGE = Index("deliveries_by_age", deliveries.c.seen_at)

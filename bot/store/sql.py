@@ -22,10 +22,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Delete,
+    Executable,
     Row,
     Select,
-    Update,
     delete,
     event,
     func,
@@ -41,7 +40,7 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry
 from bot.store.errors import StoreUnavailable
 from bot.store.migrate import SQLITE_BUSY_MILLISECONDS, upgrade
-from bot.store.schema import bindings, drafts, timeline_entries
+from bot.store.schema import bindings, deliveries, drafts, timeline_entries
 from bot.store.urls import describe, engine_url, is_in_memory
 from bot.usecases.ports import EntryState, StoredEntry
 
@@ -51,6 +50,8 @@ logger = logging.getLogger(__name__)
 DRAFT_MAX_AGE = timedelta(days=1)
 # Settled entries (with their notice: who to tell, and the response_url) are kept this long by default.
 DEFAULT_ENTRY_RETENTION = timedelta(days=30)
+# How long a Slack delivery is remembered: Slack retries within about five minutes.
+DELIVERY_MEMORY = timedelta(minutes=15)
 # Retention deletes in batches, so it never holds SQLite's write lock (or many row locks) for long.
 PRUNE_BATCH = 1_000
 # How long a PostgreSQL connection attempt may take before the store is called unavailable.
@@ -400,7 +401,20 @@ class SqlStore:
                 break
         async with self._write() as connection:
             await connection.execute(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
+            await connection.execute(delete(deliveries).where(deliveries.c.seen_at < now - DELIVERY_MEMORY))
         return deleted
+
+    # Deliveries
+
+    async def first_delivery(self, key: str, now: datetime) -> bool:
+        upsert = _insert_for(self._sqlite, deliveries).values(delivery_key=key, seen_at=now)
+        # New, or remembered from longer ago than the window (not pruned yet): this one is the first.
+        statement = upsert.on_conflict_do_update(
+            index_elements=[deliveries.c.delivery_key],
+            set_={"seen_at": upsert.excluded.seen_at},
+            where=deliveries.c.seen_at < now - DELIVERY_MEMORY,
+        )
+        return await self._change(statement) == 1
 
     # Drafts
 
@@ -436,7 +450,7 @@ class SqlStore:
 
     # Helpers
 
-    async def _change(self, statement: Update | Delete) -> int:
+    async def _change(self, statement: Executable) -> int:
         async with self._write() as connection:
             return (await connection.execute(statement)).rowcount
 
@@ -494,10 +508,12 @@ def _take_over_sqlite_transactions(engine: AsyncEngine, *, journal: bool) -> Non
 
 
 def _insert(connection: AsyncConnection, table: Any) -> Any:
+    return _insert_for(connection.dialect.name == "sqlite", table)
+
+
+def _insert_for(on_sqlite: bool, table: Any) -> Any:
     # The one statement whose form differs by database: INSERT ... ON CONFLICT.
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return sqlite.insert(table) if on_sqlite else postgresql.insert(table)
 
 
 def _binding_key(team_id: str, channel_id: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:

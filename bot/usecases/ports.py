@@ -162,8 +162,9 @@ class EntryStore(Protocol):
     async def pending_count(self) -> int: ...
 
     async def prune(self, now: datetime) -> int:
-        """Delete what is kept no longer: settled entries (with their notice) past the retention, and
-        drafts older than a day. Return how many entries were deleted."""
+        """Delete what is kept no longer: settled entries (with their notice) past the retention, drafts
+        older than a day, and remembered deliveries past their window. Return how many entries were
+        deleted."""
         ...
 
 
@@ -177,7 +178,17 @@ class DraftStore(Protocol):
     async def draft_text(self, draft_id: str, shown_key: str) -> str | None: ...
 
 
-class Store(BindingStore, EntryStore, DraftStore, Protocol):
+class DeliveryStore(Protocol):
+    """What has been handled lately, shared by every replica: Slack re-delivers an event (or a request) to
+    whichever replica it reaches, and each must know a repeat."""
+
+    async def first_delivery(self, key: str, now: datetime) -> bool:
+        """Record `key`; True the first time it is seen within the memory window (about 15 minutes,
+        longer than Slack's retries), False for a repeat. Of replicas asking at once, one gets True."""
+        ...
+
+
+class Store(BindingStore, EntryStore, DraftStore, DeliveryStore, Protocol):
     async def ping(self) -> None:
         """Raise if the store cannot serve."""
         ...

@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.domain.timeline import EventType, client_token
 from bot.store import SqlStore, StoreUnavailable
-from bot.store.sql import DRAFT_MAX_AGE
+from bot.store.sql import DELIVERY_MEMORY, DRAFT_MAX_AGE
 from bot.store.urls import engine_url
 from bot.usecases.ports import EntryState, Store
 from tests.store.conftest import StoreMaker
@@ -574,3 +574,38 @@ async def test_ping_raises_store_unavailable_naming_the_database_without_its_pas
     assert named in message
     assert "hunter2" not in message and "\n" not in message
     assert "sqlalche.me" not in message  # SQLAlchemy's link and statement dump are left out
+
+
+# Deliveries: what Slack has re-delivered, known by every replica
+
+
+async def test_a_delivery_is_first_once_and_a_repeat_after(store: SqlStore) -> None:
+    now = datetime.now(UTC)
+    assert await store.first_delivery("T1:Ev1", now)
+    assert not await store.first_delivery("T1:Ev1", now + timedelta(minutes=5))  # Slack's retries
+    assert await store.first_delivery("T1:Ev2", now)
+    assert await store.first_delivery("T2:Ev1", now)  # keys are the caller's: another workspace's
+
+
+async def test_of_replicas_seeing_one_delivery_at_once_exactly_one_handles_it(open_store: StoreMaker) -> None:
+    replicas = [await open_store() for _ in range(3)]
+    now = datetime.now(UTC)
+    for i in range(10):
+        firsts = await asyncio.gather(*(r.first_delivery(f"T1:Ev{i}", now) for r in replicas))
+        assert sorted(firsts) == [False, False, True]
+
+
+async def test_a_delivery_is_forgotten_after_its_window_and_pruned(
+    store: SqlStore, database_url: str
+) -> None:
+    now = datetime.now(UTC)
+    assert await store.first_delivery("T1:old", now - DELIVERY_MEMORY - timedelta(seconds=1))
+    assert await store.first_delivery("T1:young", now - timedelta(minutes=1))
+    # Not pruned yet, but older than the window: a new delivery with that key is handled again.
+    assert await store.first_delivery("T1:old", now)
+    assert await store.first_delivery("T1:gone", now - DELIVERY_MEMORY - timedelta(minutes=1))
+    await store.prune(now)
+    assert sorted(key for (key,) in await raw(database_url, "SELECT delivery_key FROM deliveries")) == [
+        "T1:old",
+        "T1:young",
+    ]

@@ -17,7 +17,7 @@ import pytest
 
 from bot.domain.timeline import EventType, TimelineEntry
 from bot.store import SqlStore
-from bot.store.migrate import head
+from bot.store.migrate import head, upgrade
 from bot.usecases.ports import EntryState
 from tests.store.support import ARN, EVENT_TIME, LEASE, binding, entry, raw
 
@@ -174,7 +174,7 @@ async def test_a_database_written_by_the_previous_version_is_adopted_without_los
         await store.close()
     assert await raw(url, "SELECT version_num FROM alembic_version") == [(head(),)]
     indexes = {name for (name,) in await raw(url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"entries_due", "entries_owed", "entries_by_age", "drafts_by_age"} <= indexes
+    assert {"entries_due", "entries_owed", "entries_by_age", "drafts_by_age", "deliveries_by_age"} <= indexes
 
 
 async def test_a_database_from_before_the_outbox_is_upgraded_in_place(tmp_path: Path) -> None:
@@ -287,3 +287,27 @@ def test_python_m_bot_migrate_names_a_database_it_cannot_reach_in_one_line() -> 
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("Cannot migrate: cannot use the PostgreSQL database 'incidents' on 127.0.0.1:9: ")
     assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_a_database_at_the_first_revision_is_upgraded_keeping_its_rows(fresh_database_url: str) -> None:
+    old = SqlStore(fresh_database_url)
+    await upgrade(old._engine, "0001")  # as the version before deliveries left it
+    await old.close()
+    assert await raw(fresh_database_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    await raw(
+        fresh_database_url,
+        "INSERT INTO bindings VALUES ('T1', 'C1', :arn, 'DB down', 'U1', :at)",
+        arn=ARN,
+        at="2024-04-05T12:00:01.250000+00:00"
+        if fresh_database_url.startswith("sqlite")
+        else datetime(2024, 4, 5, tzinfo=UTC),
+    )
+    store = SqlStore(fresh_database_url)
+    try:
+        assert await store.migrate() == head()
+        found = await store.get_binding("T1", "C1")
+        assert found is not None and found.incident_title == "DB down"
+        assert await store.first_delivery("T1:Ev1", datetime.now(UTC))
+    finally:
+        await store.close()
+    assert await raw(fresh_database_url, "SELECT version_num FROM alembic_version") == [(head(),)]
