@@ -17,10 +17,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger(__name__)
+# Alembic narrates each run at INFO ("Context impl SQLiteImpl.", "Will assume transactional DDL."): the
+# bot's own "database migrated" line says what matters, so start-up stays a few readable lines.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock's key: any constant the bot alone uses ("incident-timeline-bot migrate").
@@ -76,8 +79,15 @@ def _upgrade(connection: Connection, target: str | None) -> str | None:
                 return current
             wanted = target or head()
             if current != wanted:
+                # A new database is simply created (start-up stays a few lines); changing one that holds
+                # data, an earlier version's included, is worth the operator's eye.
+                fresh = current is None and not inspect(connection).has_table("timeline_entries")
                 command.upgrade(_config(connection), wanted)
-                logger.info("database migrated", extra={"from": current, "to": wanted})
+                logger.log(
+                    logging.DEBUG if fresh else logging.INFO,
+                    "database schema created" if fresh else "database migrated",
+                    extra={"from": current, "to": wanted},
+                )
             return wanted
     finally:
         if sqlite:

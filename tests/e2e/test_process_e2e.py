@@ -121,6 +121,7 @@ def test_a_database_it_cannot_reach_stops_start_up_with_one_line_naming_it(tmp_p
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         PORT=str(free_port()),
+        AWS_REGION="eu-west-1",
         DATABASE_URL=f"postgresql://bot:hunter2-pw@127.0.0.1:{port}/incidents",
     )
     result = run_bot(tmp_path, env)
