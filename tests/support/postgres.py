@@ -39,7 +39,7 @@ def database_url(server: str, database: str) -> str:
     return make_url(server).set(database=database).render_as_string(hide_password=False)
 
 
-async def _execute(url: str, *statements: str) -> None:
+async def execute(url: str, *statements: str) -> None:
     # Outside any transaction: CREATE and DROP DATABASE refuse to run in one.
     engine = create_async_engine(
         make_url(url).set(drivername="postgresql+asyncpg"),
@@ -69,7 +69,7 @@ def under_ci() -> bool:
 def server_problem() -> str | None:
     """Why the server cannot be used (with how to run these tests), or None when it can."""
     try:
-        run(_execute(server_url(), "SELECT 1"))
+        run(execute(server_url(), "SELECT 1"))
     except (OSError, SQLAlchemyError, TimeoutError) as error:
         return f"no server ({type(error).__name__}: {str(error)[:100]}); {HOW_TO_RUN}"
     return None
@@ -95,12 +95,12 @@ def needs_postgres(item: pytest.Item) -> bool:
 def scratch_database(server: str, prefix: str = "incident_bot_test") -> Iterator[str]:
     """A new, empty database on the server (its URL), dropped afterwards."""
     name = f"{prefix}_{secrets.token_hex(4)}"
-    run(_execute(server, f'CREATE DATABASE "{name}"'))
+    run(execute(server, f'CREATE DATABASE "{name}"'))
     try:
         yield database_url(server, name)
     finally:
-        run(_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run(execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def truncate(url: str, tables: tuple[str, ...]) -> None:
-    run(_execute(url, f"TRUNCATE {', '.join(tables)}"))
+    run(execute(url, f"TRUNCATE {', '.join(tables)}"))
