@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
+from sqlalchemy.pool import StaticPool
 
 from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry
@@ -75,8 +75,9 @@ _ENTRY_COLUMNS = (
     _entries.next_attempt_at,
     _entries.reply_pending,
 )
-# A read-only unit of work: on SQLite it begins DEFERRED, so it never waits for the write lock.
-_READ_ONLY = "incident_bot_read_only"
+# A unit of work of one statement, atomic by itself: on SQLite it runs in the driver's autocommit, without
+# BEGIN and COMMIT (each a trip to aiosqlite's thread), and a read never waits for the write lock.
+_ONE_STATEMENT = "incident_bot_one_statement"
 
 
 def _utc_now() -> datetime:
@@ -141,7 +142,7 @@ class SqlStore:
         self._url: URL = engine_url(database_url)
         self._sqlite = self._url.get_backend_name() == "sqlite"
         self._engine = _engine(self._url)
-        self._read_engine = self._engine.execution_options(**{_READ_ONLY: True})
+        self._statement_engine = self._engine.execution_options(**{_ONE_STATEMENT: True})
         self._retention = entry_retention
         self._clock = clock
         self._serial = asyncio.Lock()
@@ -189,14 +190,14 @@ class SqlStore:
             yield connection
 
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
+    async def _one_statement(self) -> AsyncIterator[AsyncConnection]:
         await self.migrate()
-        async with self._one_at_a_time(), self._read_engine.begin() as connection:
+        async with self._one_at_a_time(), self._statement_engine.begin() as connection:
             yield connection
 
     async def ping(self) -> None:
         try:
-            async with self._read() as connection:
+            async with self._one_statement() as connection:
                 # A real table's page: a SQLite file that is gone, unreadable or corrupt fails here.
                 await connection.execute(select(bindings.c.team_id).limit(1))
         except StoreUnavailable:
@@ -210,7 +211,7 @@ class SqlStore:
     # Bindings
 
     async def get_binding(self, team_id: str, channel_id: str) -> Binding | None:
-        async with self._read() as connection:
+        async with self._one_statement() as connection:
             return await _select_binding(connection, team_id, channel_id)
 
     async def put_binding(self, binding: Binding) -> Binding | None:
@@ -240,7 +241,7 @@ class SqlStore:
             # Another replica bound this channel between the read and the insert: read theirs, replace it.
 
     async def delete_binding(self, team_id: str, channel_id: str) -> Binding | None:
-        async with self._write() as connection:
+        async with self._one_statement() as connection:
             removed = await connection.execute(
                 delete(bindings).where(*_binding_key(team_id, channel_id)).returning(*bindings.c)
             )
@@ -251,43 +252,33 @@ class SqlStore:
 
     async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
         now = self._clock()
-        async with self._write() as connection:
-            await connection.execute(
-                _insert(connection, timeline_entries)
-                .values(
-                    client_token=entry.client_token,
-                    incident_arn=entry.incident_arn,
-                    event_type=entry.event_type.value,
-                    event_time=entry.event_time,
-                    event_data=entry.event_data,
-                    state=EntryState.PENDING.value,
-                    created_at=now,
-                    updated_at=now,
-                    notice=notice,
-                    next_attempt_at=lease_until,
-                )
-                .on_conflict_do_nothing()
-            )
-            # Asked for again after it finally failed (access granted since, say): pending again, this
-            # caller's to send and this person's to hear about, with a fresh give-up clock.
-            await connection.execute(
-                update(timeline_entries)
-                .where(_entries.client_token == entry.client_token, _entries.state == EntryState.FAILED.value)
-                .values(
-                    state=EntryState.PENDING.value,
-                    attempts=0,
-                    uncertain=False,
-                    notice=notice,
-                    next_attempt_at=lease_until,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            row = (await connection.execute(_entry_by_token(entry.client_token))).one()
+        fresh = {"notice": notice, "next_attempt_at": lease_until, "created_at": now, "updated_at": now}
+        upsert = _insert_for(self._sqlite, timeline_entries).values(
+            client_token=entry.client_token,
+            incident_arn=entry.incident_arn,
+            event_type=entry.event_type.value,
+            event_time=entry.event_time,
+            event_data=entry.event_data,
+            state=EntryState.PENDING.value,
+            **fresh,
+        )
+        # One statement: recorded new; or, asked for again after it finally failed (access granted since,
+        # say), pending again, this caller's to send and this person's to hear about, with a fresh give-up
+        # clock. Either way it comes back; a token known otherwise is left as it is, and read below.
+        statement = upsert.on_conflict_do_update(
+            index_elements=[_entries.client_token],
+            set_={"state": EntryState.PENDING.value, "attempts": 0, "uncertain": False, **fresh},
+            where=_entries.state == EntryState.FAILED.value,
+        ).returning(*_ENTRY_COLUMNS)
+        async with self._one_statement() as connection:
+            row = (await connection.execute(statement)).first()
+        if row is None:
+            async with self._one_statement() as connection:
+                row = (await connection.execute(_entry_by_token(entry.client_token))).one()
         return _entry_from_row(row)
 
     async def get_entry(self, client_token: str) -> StoredEntry | None:
-        async with self._read() as connection:
+        async with self._one_statement() as connection:
             row = (await connection.execute(_entry_by_token(client_token))).first()
         return _entry_from_row(row) if row is not None else None
 
@@ -383,7 +374,7 @@ class SqlStore:
         return [_held(stored, lease_until) for stored in claimed]
 
     async def pending_count(self) -> int:
-        async with self._read() as connection:
+        async with self._one_statement() as connection:
             return int((await connection.execute(pending_entries_count())).scalar_one())
 
     async def prune(self, now: datetime) -> int:
@@ -391,17 +382,13 @@ class SqlStore:
         cutoff = now - self._retention
         deleted = 0
         while True:
-            async with self._write() as connection:
-                batch = expired_entries(cutoff, PRUNE_BATCH).scalar_subquery()
-                count = (
-                    await connection.execute(delete(timeline_entries).where(_entries.client_token.in_(batch)))
-                ).rowcount
+            batch = expired_entries(cutoff, PRUNE_BATCH).scalar_subquery()
+            count = await self._change(delete(timeline_entries).where(_entries.client_token.in_(batch)))
             deleted += count
             if count < PRUNE_BATCH:
                 break
-        async with self._write() as connection:
-            await connection.execute(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
-            await connection.execute(delete(deliveries).where(deliveries.c.seen_at < now - DELIVERY_MEMORY))
+        await self._change(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
+        await self._change(delete(deliveries).where(deliveries.c.seen_at < now - DELIVERY_MEMORY))
         return deleted
 
     # Deliveries
@@ -439,7 +426,7 @@ class SqlStore:
                 )
 
     async def draft_text(self, draft_id: str, shown_key: str) -> str | None:
-        async with self._read() as connection:
+        async with self._one_statement() as connection:
             found = await connection.execute(
                 select(drafts.c.full_text).where(
                     drafts.c.draft_id == draft_id, drafts.c.shown_key == shown_key
@@ -451,7 +438,7 @@ class SqlStore:
     # Helpers
 
     async def _change(self, statement: Executable) -> int:
-        async with self._write() as connection:
+        async with self._one_statement() as connection:
             return (await connection.execute(statement)).rowcount
 
     def _hold(self, reply: str | None, hold_until: datetime | None) -> datetime | None:
@@ -465,10 +452,11 @@ def _engine(url: URL) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(
             url,
-            # One connection: the store hands it to one unit of work at a time. A file's connection is
-            # checked for a deleted or unreadable file by ping; memory must keep its one connection.
-            poolclass=StaticPool if is_in_memory(url) else AsyncAdaptedQueuePool,
-            **({} if is_in_memory(url) else {"pool_size": 1, "max_overflow": 0}),
+            # One connection, which the store hands to one unit of work at a time (memory must keep its
+            # one connection anyway). Every unit ends in COMMIT or ROLLBACK, so the pool's own reset on
+            # return would only cost another trip to the driver's thread.
+            poolclass=StaticPool,
+            pool_reset_on_return=None,
         )
         _take_over_sqlite_transactions(engine, journal=not is_in_memory(url))
         return engine
@@ -483,8 +471,8 @@ def _engine(url: URL) -> AsyncEngine:
 
 
 def _take_over_sqlite_transactions(engine: AsyncEngine, *, journal: bool) -> None:
-    """SQLAlchemy's recipe: the driver emits no BEGIN of its own, and each unit of work begins IMMEDIATE
-    (the write lock, at once) or, read-only, DEFERRED."""
+    """SQLAlchemy's recipe: the driver emits no BEGIN of its own, and a unit of work of several statements
+    begins IMMEDIATE (the write lock, at once); one of a single statement needs none."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -503,8 +491,8 @@ def _take_over_sqlite_transactions(engine: AsyncEngine, *, journal: bool) -> Non
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:
-        read_only = connection.get_execution_options().get(_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+        if not connection.get_execution_options().get(_ONE_STATEMENT, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _insert(connection: AsyncConnection, table: Any) -> Any:

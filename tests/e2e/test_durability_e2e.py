@@ -193,8 +193,12 @@ def test_killed_mid_send_the_next_run_sends_the_same_tokens_and_nothing_doubles(
     assert texts_on(fake_aws, arn) == sorted(f"{note}\n\n— alice, via Slack" for note in notes)
     calls = fake_aws.calls_to("CreateTimelineEvent")
     # The resends carry the first run's tokens and parameters: AWS answers them with the events it made.
-    first_run = {c.params["clientToken"]: c.params for c in calls[: len(notes)]}
-    assert all(first_run[c.params["clientToken"]] == c.params for c in calls)
+    # (Grouped by token, not by position: at 5 calls/s the killed run may have sent only some of them,
+    # and which of the resends comes first depends on when each hold was last renewed.)
+    first_params: dict[str, dict[str, Any]] = {}
+    for call in calls:
+        assert first_params.setdefault(call.params["clientToken"], call.params) == call.params
+    assert len(first_params) == len(notes)
     for url in response_urls:
         (landed,) = fake_slack.wait_for_responses(url, 1, timeout=15)
         assert LANDED_LATER in landed["text"]
