@@ -25,7 +25,7 @@ from bot.recent import RecentKeys
 from bot.store.sqlite import SqliteStore
 from bot.usecases.binding import BindingService
 from bot.usecases.errors import IncidentNotFound, NotSent
-from bot.usecases.outbox import Outbox
+from bot.usecases.outbox import Outbox, Told
 from bot.usecases.ports import IncidentSummary, StoredEntry
 from bot.usecases.timeline import TimelineService
 
@@ -171,7 +171,7 @@ class NoFollowUps:
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         raise AssertionError("no second reply expected")
 
-    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         raise AssertionError("no second reply expected")
 
 
