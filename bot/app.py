@@ -9,6 +9,10 @@ from datetime import timedelta
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, call_budget_seconds
@@ -93,7 +97,17 @@ async def build_runtime(
     )
     # One HTTP session for every Slack call and reply: kept-alive connections, no handshake per call.
     http = aiohttp.ClientSession()
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=http)
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        session=http,
+        # slack_sdk's default (a dropped connection is tried again), and a rate-limited call is tried again
+        # once after Slack's Retry-After; past that the caller hears it failed (an owed reply is kept).
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+        ],
+    )
     identity = SlackIdentity(client, settings.slack_bot_token)
     directory = UserDirectory(client)
     permission = SlackBindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)

@@ -373,6 +373,22 @@ def test_response_url_expiry_unknown_and_bad_payloads(fake: FakeSlack) -> None:
     assert fake.wait_for_responses(url, 1) == [{"delete_original": True}]
 
 
+def test_methods_and_response_urls_stay_down_until_set_back(fake: FakeSlack, client: WebClient) -> None:
+    url = fake.new_response_url()
+    fake.set_down("chat.postEphemeral", "response_url")
+    for _ in range(3):  # for as long as the test says, not a number of calls
+        with pytest.raises(SlackApiError) as err:
+            client.chat_postEphemeral(channel="C0001", user="U0001", text="hi")
+        assert err.value.response.status_code == 503
+        assert WebhookClient(url).send(text="hi").status_code == 503
+    assert client.chat_postMessage(channel="C0001", text="other methods answer")["ok"]
+    fake.set_down("chat.postEphemeral", "response_url", down=False)
+    assert client.chat_postEphemeral(channel="C0001", user="U0001", text="back")["ok"]
+    assert WebhookClient(url).send(text="back").status_code == 200
+    assert [r.status for r in fake.response_log] == [503] * 3 + [200]
+    assert fake.responses(url) == [{"text": "back"}]
+
+
 def test_wait_helpers_explain_what_was_received(fake: FakeSlack, client: WebClient) -> None:
     url = fake.new_response_url()
     WebhookClient(url).send(text="only one")

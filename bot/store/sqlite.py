@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry
-from bot.usecases.ports import EntryState, StoredEntry
+from bot.usecases.ports import Awaiting, EntryState, OwedReply, StoredEntry
 
 T = TypeVar("T")
 
@@ -40,8 +40,7 @@ CREATE TABLE IF NOT EXISTS timeline_entries (
     notice TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     uncertain INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
-    reply_pending TEXT
+    next_attempt_at TEXT
 );
 CREATE TABLE IF NOT EXISTS drafts (
     draft_id TEXT NOT NULL,
@@ -60,13 +59,68 @@ _OUTBOX_COLUMNS = {
     "attempts": "INTEGER NOT NULL DEFAULT 0",
     "uncertain": "INTEGER NOT NULL DEFAULT 0",
     "next_attempt_at": "TEXT",
-    "reply_pending": "TEXT",
 }
 _OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS entries_due ON timeline_entries (state, next_attempt_at)"
 _ENTRY_COLUMNS = (
     "client_token, incident_arn, event_type, event_time, event_data, state, event_id, notice, attempts, "
-    "uncertain, last_error, created_at, next_attempt_at, reply_pending"
+    "uncertain, last_error, created_at, next_attempt_at"
 )
+
+# Owed replies (schema step 2; the DDL and its migration step are together here, to port as one).
+#
+# owed_replies: one row per person still owed a second reply about an entry (it landed or finally
+# failed after they heard "saved"); written in the same transaction that settles the entry, deleted once
+# told or given up on (24 h). due_at is when it is next tried and, while a teller works on it, the end of
+# that teller's hold. awaiting_replies: people told "saved" about an entry another request recorded (a
+# second pin); the transaction that settles the entry turns each into an owed reply, and refuses to settle
+# it while someone awaits it whom the caller did not write a reply for (they read and try again).
+#
+# Migration: until now the one owed reply lived on its entry (timeline_entries.reply_pending, held by
+# next_attempt_at). Each such reply becomes an owed_replies row (id "entry:<token>", so the step is
+# idempotent) and the column is emptied; the column itself is left in place (unused), so an older replica
+# still running during a rolling upgrade keeps working, and whatever it writes there moves on the next start.
+_OWED_REPLIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS owed_replies (
+    id TEXT PRIMARY KEY,
+    client_token TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    landed INTEGER NOT NULL,
+    due_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    owed_since TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS owed_replies_due ON owed_replies (due_at);
+CREATE INDEX IF NOT EXISTS owed_replies_by_entry ON owed_replies (client_token);
+CREATE TABLE IF NOT EXISTS awaiting_replies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_token TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    UNIQUE (client_token, notice)
+);
+"""
+_OWED_REPLIES_FROM_ENTRIES = (
+    "INSERT OR IGNORE INTO owed_replies (id, client_token, notice, reply, landed, due_at, attempts, owed_since) "
+    "SELECT 'entry:' || client_token, client_token, notice, reply_pending, state = 'sent', "
+    "COALESCE(next_attempt_at, updated_at), 0, updated_at FROM timeline_entries "
+    "WHERE reply_pending IS NOT NULL AND state != 'pending'"
+)
+_EMPTY_REPLY_PENDING = (
+    "UPDATE timeline_entries SET reply_pending = NULL, next_attempt_at = NULL "
+    "WHERE reply_pending IS NOT NULL AND state != 'pending'"
+)
+_OWED_COLUMNS = "id, client_token, notice, reply, landed, due_at, attempts, owed_since"
+
+
+def _migrate_owed_replies(connection: sqlite3.Connection, entry_columns: set[str]) -> None:
+    """Step 2, inside _migrate's transaction: the tables, then each reply kept on its entry moved to them."""
+    for statement in _OWED_REPLIES_SCHEMA.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+    if "reply_pending" in entry_columns:
+        connection.execute(_OWED_REPLIES_FROM_ENTRIES)
+        connection.execute(_EMPTY_REPLY_PENDING)
+
 
 # A form left open longer than this is abandoned; its whole text (a copy of a Slack message) is pruned.
 DRAFT_MAX_AGE = timedelta(days=1)
@@ -200,59 +254,117 @@ class SqliteStore:
         return await self._run(_save)
 
     async def mark_sent(
-        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
-    ) -> None:
-        await self._run(
-            lambda connection: connection.execute(
-                "UPDATE timeline_entries SET state = ?, event_id = ?, last_error = NULL, reply_pending = ?, "
-                "next_attempt_at = ?, updated_at = ? WHERE client_token = ?",
-                (EntryState.SENT.value, event_id, reply, _hold(reply, hold_until), _now(), client_token),
+        self,
+        client_token: str,
+        event_id: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
+        return await self._run(
+            lambda connection: _settle(
+                connection,
+                client_token,
+                owed,
+                awaiting,
+                "UPDATE timeline_entries SET state = ?, event_id = ?, last_error = NULL, next_attempt_at = NULL, "
+                "updated_at = ? WHERE client_token = ?",
+                (EntryState.SENT.value, event_id, _now(), client_token),
             )
         )
 
     async def mark_failed(
-        self, client_token: str, reason: str, reply: str | None = None, hold_until: datetime | None = None
-    ) -> None:
-        await self._run(
-            lambda connection: connection.execute(
-                "UPDATE timeline_entries SET state = ?, last_error = ?, reply_pending = ?, next_attempt_at = ?, "
-                "updated_at = ? WHERE client_token = ? AND state != ?",
-                (
-                    EntryState.FAILED.value,
-                    reason,
-                    reply,
-                    _hold(reply, hold_until),
-                    _now(),
-                    client_token,
-                    EntryState.SENT.value,
-                ),
-            )
-        )
-
-    async def mark_told(self, client_token: str) -> None:
-        await self._run(
-            lambda connection: connection.execute(
-                "UPDATE timeline_entries SET reply_pending = NULL, next_attempt_at = NULL, updated_at = ? "
+        self,
+        client_token: str,
+        reason: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
+        return await self._run(
+            lambda connection: _settle(
+                connection,
+                client_token,
+                owed,
+                awaiting,
+                "UPDATE timeline_entries SET state = ?, last_error = ?, next_attempt_at = NULL, updated_at = ? "
                 "WHERE client_token = ? AND state != ?",
-                (_now(), client_token, EntryState.PENDING.value),
+                (EntryState.FAILED.value, reason, _now(), client_token, EntryState.SENT.value),
             )
         )
 
-    async def claim_untold(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
-        def _claim(connection: sqlite3.Connection) -> list[StoredEntry]:
+    async def add_awaiting(self, client_token: str, notice: str) -> bool:
+        def _add(connection: sqlite3.Connection) -> bool:
             with _transaction(connection):
-                rows = connection.execute(
-                    f"SELECT {_ENTRY_COLUMNS} FROM timeline_entries WHERE state != ? AND reply_pending IS NOT "
-                    "NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-                    (EntryState.PENDING.value, _iso(now), limit),
+                row = connection.execute(
+                    "SELECT state FROM timeline_entries WHERE client_token = ?", (client_token,)
+                ).fetchone()
+                if row is None or row[0] != EntryState.PENDING.value:
+                    return False
+                connection.execute(
+                    "INSERT OR IGNORE INTO awaiting_replies (client_token, notice) VALUES (?, ?)",
+                    (client_token, notice),
+                )
+            return True
+
+        return await self._run(_add)
+
+    async def awaiting(self, client_token: str) -> list[Awaiting]:
+        def _select(connection: sqlite3.Connection) -> list[Awaiting]:
+            rows = connection.execute(
+                "SELECT id, notice FROM awaiting_replies WHERE client_token = ? ORDER BY id", (client_token,)
+            ).fetchall()
+            return [Awaiting(int(row[0]), str(row[1])) for row in rows]
+
+        return await self._run(_select)
+
+    async def owe_replies(self, owed: Sequence[OwedReply]) -> None:
+        def _insert(connection: sqlite3.Connection) -> None:
+            with _transaction(connection):
+                _insert_owed(connection, owed)
+
+        await self._run(_insert)
+
+    async def owed_replies(self, client_token: str) -> list[OwedReply]:
+        def _select(connection: sqlite3.Connection) -> list[OwedReply]:
+            rows = connection.execute(
+                f"SELECT {_OWED_COLUMNS} FROM owed_replies WHERE client_token = ? ORDER BY owed_since, id",
+                (client_token,),
+            ).fetchall()
+            return [_owed_from_row(row) for row in rows]
+
+        return await self._run(_select)
+
+    async def claim_owed_replies(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[OwedReply]:
+        skipped = set(skip)
+
+        def _claim(connection: sqlite3.Connection) -> list[OwedReply]:
+            with _transaction(connection):
+                due = connection.execute(
+                    f"SELECT {_OWED_COLUMNS} FROM owed_replies WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+                    (_iso(now), limit + len(skipped)),
                 ).fetchall()
+                rows = [row for row in due if row[0] not in skipped][:limit]
                 connection.executemany(
-                    "UPDATE timeline_entries SET next_attempt_at = ? WHERE client_token = ?",
+                    "UPDATE owed_replies SET due_at = ? WHERE id = ?",
                     [(_iso(lease_until), row[0]) for row in rows],
                 )
-            return [replace(_entry_from_row(row), next_attempt_at=lease_until) for row in rows]
+            return [replace(_owed_from_row(row), due_at=lease_until) for row in rows]
 
         return await self._run(_claim)
+
+    async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
+        await self._run(
+            lambda connection: connection.execute(
+                "UPDATE owed_replies SET attempts = attempts + 1, due_at = ? WHERE id = ?",
+                (_iso(due_at), reply_id),
+            )
+        )
+
+    async def forget_reply(self, reply_id: str) -> None:
+        await self._run(
+            lambda connection: connection.execute("DELETE FROM owed_replies WHERE id = ?", (reply_id,))
+        )
 
     async def schedule_retry(
         self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
@@ -391,13 +503,66 @@ def _migrate(connection: sqlite3.Connection) -> None:
                 (EntryState.FAILED.value, "left pending by an earlier version", EntryState.PENDING.value),
             )
         connection.execute(_OUTBOX_INDEX)
+        _migrate_owed_replies(connection, present)
 
 
-def _hold(reply: str | None, hold_until: datetime | None) -> str | None:
-    # A settled entry is held only while someone tells its person; otherwise it is never due again.
-    if reply is None:
-        return None
-    return _iso(hold_until or datetime.now(UTC))
+def _settle(
+    connection: sqlite3.Connection,
+    client_token: str,
+    owed: Sequence[OwedReply],
+    awaiting: Collection[int],
+    update: str,
+    parameters: tuple[Any, ...],
+) -> bool:
+    """Settle an entry and write the replies it owes, in one transaction. Refused (False) while someone
+    awaits it whom the caller has not written a reply for: add_awaiting only adds to a pending entry, so
+    once this commits nobody can start awaiting it, and nobody who did is left untold."""
+    with _transaction(connection):
+        present = {
+            int(row[0])
+            for row in connection.execute(
+                "SELECT id FROM awaiting_replies WHERE client_token = ?", (client_token,)
+            )
+        }
+        if not present <= set(awaiting):
+            return False
+        if connection.execute(update, parameters).rowcount:
+            _insert_owed(connection, owed)
+            connection.execute("DELETE FROM awaiting_replies WHERE client_token = ?", (client_token,))
+    return True
+
+
+def _insert_owed(connection: sqlite3.Connection, owed: Sequence[OwedReply]) -> None:
+    connection.executemany(
+        f"INSERT OR IGNORE INTO owed_replies ({_OWED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                reply.id,
+                reply.client_token,
+                reply.notice,
+                reply.reply,
+                int(reply.landed),
+                _iso(reply.due_at),
+                reply.attempts,
+                _iso(reply.owed_since),
+            )
+            for reply in owed
+        ],
+    )
+
+
+def _owed_from_row(row: tuple[Any, ...]) -> OwedReply:
+    reply_id, token, notice, reply, landed, due_at, attempts, owed_since = row
+    return OwedReply(
+        id=str(reply_id),
+        client_token=token,
+        notice=notice,
+        reply=reply,
+        landed=bool(landed),
+        due_at=datetime.fromisoformat(due_at),
+        owed_since=datetime.fromisoformat(owed_since),
+        attempts=int(attempts),
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -420,7 +585,6 @@ def _entry_from_row(row: tuple[Any, ...]) -> StoredEntry:
         last_error,
         created_at,
         next_attempt_at,
-        reply_pending,
     ) = row
     entry = TimelineEntry(
         client_token=token,
@@ -439,5 +603,4 @@ def _entry_from_row(row: tuple[Any, ...]) -> StoredEntry:
         last_error=last_error,
         created_at=datetime.fromisoformat(created_at),
         next_attempt_at=datetime.fromisoformat(next_attempt_at) if next_attempt_at else None,
-        reply_pending=reply_pending,
     )

@@ -24,8 +24,8 @@ from bot.metrics import Metrics
 from bot.recent import RecentKeys
 from bot.store.sqlite import SqliteStore
 from bot.usecases.binding import BindingService
-from bot.usecases.errors import IncidentNotFound, NotSent
-from bot.usecases.outbox import Outbox
+from bot.usecases.errors import IncidentManagerError, IncidentNotFound, NotSent
+from bot.usecases.outbox import Outbox, Told
 from bot.usecases.ports import IncidentSummary, StoredEntry
 from bot.usecases.timeline import TimelineService
 
@@ -134,6 +134,8 @@ class MemoryGateway:
     incidents: dict[str, IncidentSummary] = field(default_factory=dict)
     created: list[TimelineEntry] = field(default_factory=list)
     region: str | None = "eu-west-1"
+    # While set, every CreateTimelineEvent fails with it (Incident Manager throttling, say).
+    outage: IncidentManagerError | None = None
 
     def add_incident(self, arn: str, title: str, status: str = "OPEN") -> None:
         self.incidents[arn] = IncidentSummary(arn, title, status, 2, None)
@@ -151,6 +153,8 @@ class MemoryGateway:
     ) -> str:
         if before_send is not None and not await before_send():
             raise NotSent()
+        if self.outage is not None:
+            raise self.outage
         if entry.incident_arn not in self.incidents:
             raise IncidentNotFound("no such incident", code="ResourceNotFoundException", status=404)
         known = [i for i, seen in enumerate(self.created) if seen.client_token == entry.client_token]
@@ -171,7 +175,7 @@ class NoFollowUps:
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         raise AssertionError("no second reply expected")
 
-    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         raise AssertionError("no second reply expected")
 
 

@@ -15,7 +15,7 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
 from bot.store.factory import UnsupportedDatabaseUrl, open_store, sqlite_path
 from bot.store.sqlite import SqliteStore
-from bot.usecases.ports import EntryState
+from bot.usecases.ports import EntryState, OwedReply
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 OTHER_ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/def"
@@ -38,6 +38,18 @@ def entry(
     at: datetime = EVENT_TIME,
 ) -> TimelineEntry:
     return TimelineEntry(token, arn, event_type, at, encode_event_data(text))
+
+
+def owed(token: str, reply: str, landed: bool, due_at: datetime, notice: str = "{}") -> OwedReply:
+    return OwedReply(
+        id=f"{token}:{notice}:{reply}",
+        client_token=token,
+        notice=notice,
+        reply=reply,
+        landed=landed,
+        due_at=due_at,
+        owed_since=datetime.now(UTC),
+    )
 
 
 def rows(path: Path) -> list[tuple[str, str]]:
@@ -451,17 +463,140 @@ async def test_an_owed_reply_is_due_once_its_tellers_hold_runs_out_and_gone_once
     sent, failed, quiet = client_token("owed-s"), client_token("owed-f"), client_token("quiet")
     for token in (sent, failed, quiet):
         await store.save_entry_once(entry(token), "{}", now)
-    await store.mark_sent(sent, "event-1", "Now on the timeline", now + timedelta(seconds=30))
-    await store.mark_failed(failed, "AccessDeniedException", "Nothing was added", now + timedelta(seconds=30))
+    hold = now + timedelta(seconds=30)
+    assert await store.mark_sent(sent, "event-1", [owed(sent, "Now on the timeline", True, hold)])
+    assert await store.mark_failed(
+        failed, "AccessDeniedException", [owed(failed, "Nothing was added", False, hold)]
+    )
     await store.mark_sent(quiet, "event-2")  # its person heard at once: nothing owed
-    assert await store.claim_untold(now + timedelta(seconds=10), now, 10) == []
-    claimed = await store.claim_untold(now + timedelta(seconds=31), now + timedelta(minutes=5), 10)
-    assert {(c.entry.client_token, c.state, c.reply_pending) for c in claimed} == {
-        (sent, EntryState.SENT, "Now on the timeline"),
-        (failed, EntryState.FAILED, "Nothing was added"),
+    assert await store.claim_owed_replies(now + timedelta(seconds=10), now, 10) == []
+    claimed = await store.claim_owed_replies(now + timedelta(seconds=31), now + timedelta(minutes=5), 10)
+    assert {(c.client_token, c.landed, c.reply) for c in claimed} == {
+        (sent, True, "Now on the timeline"),
+        (failed, False, "Nothing was added"),
     }
-    assert await store.claim_untold(now + timedelta(minutes=1), now, 10) == []  # held by the claim
-    await store.mark_told(sent)
-    await store.mark_told(failed)
-    assert await store.claim_untold(now + timedelta(days=1), now, 10) == []
+    assert await store.claim_owed_replies(now + timedelta(minutes=1), now, 10) == []  # held by the claim
+    for told in claimed:
+        await store.forget_reply(told.id)
+    assert await store.claim_owed_replies(now + timedelta(days=1), now, 10) == []
     assert await store.claim_due(now + timedelta(days=1), now, 10) == []  # settled entries are never resent
+
+
+# Owed replies and the people awaiting an entry
+
+
+async def test_people_await_only_a_pending_entry_and_each_is_recorded_once(store: SqliteStore) -> None:
+    token = client_token("awaited")
+    assert await store.add_awaiting(token, '{"user_id":"U2"}') is False  # not recorded at all
+    await store.save_entry_once(entry(token), "{}", LEASE)
+    assert await store.add_awaiting(token, '{"user_id":"U2"}')
+    assert await store.add_awaiting(token, '{"user_id":"U2"}')  # the same request twice
+    assert await store.add_awaiting(token, '{"user_id":"U3"}')
+    assert [a.notice for a in await store.awaiting(token)] == ['{"user_id":"U2"}', '{"user_id":"U3"}']
+    await store.mark_sent(token, "event-1", [], [a.id for a in await store.awaiting(token)])
+    assert await store.add_awaiting(token, '{"user_id":"U4"}') is False  # settled: answer from its outcome
+    assert await store.awaiting(token) == []
+
+
+async def test_settling_is_refused_while_someone_awaits_it_without_a_reply(store: SqliteStore) -> None:
+    token = client_token("awaited-late")
+    await store.save_entry_once(entry(token), "{}", LEASE)
+    assert await store.add_awaiting(token, "U2")
+    (u2,) = await store.awaiting(token)
+    assert await store.add_awaiting(token, "U3")  # began awaiting after the caller read who awaits
+    written = [owed(token, "landed", True, LEASE, "U1"), owed(token, "landed", True, LEASE, "U2")]
+    assert await store.mark_sent(token, "event-1", written, [u2.id]) is False
+    refused = await store.get_entry(token)
+    assert refused is not None and refused.state is EntryState.PENDING  # nothing recorded
+    assert await store.owed_replies(token) == []
+    everyone = await store.awaiting(token)
+    written.append(owed(token, "landed", True, LEASE, "U3"))
+    assert await store.mark_sent(token, "event-1", written, [a.id for a in everyone])
+    settled = await store.get_entry(token)
+    assert settled is not None and settled.state is EntryState.SENT
+    assert sorted(o.notice for o in await store.owed_replies(token)) == ["U1", "U2", "U3"]
+    assert await store.awaiting(token) == []
+
+
+async def test_a_failure_over_a_sent_entry_owes_nothing(store: SqliteStore) -> None:
+    token = client_token("sent-first")
+    await store.save_entry_once(entry(token), "{}", LEASE)
+    await store.mark_sent(token, "event-1")
+    assert await store.mark_failed(token, "late timeout", [owed(token, "failed", False, LEASE)])
+    assert await store.owed_replies(token) == []
+
+
+async def test_asking_again_for_a_failed_entry_keeps_the_reply_owed_to_the_first_person(
+    store: SqliteStore,
+) -> None:
+    token = client_token("failed-then-asked-again")
+    await store.save_entry_once(entry(token), '{"user_id":"U1"}', LEASE)
+    await store.mark_failed(
+        token, "AccessDeniedException", [owed(token, "failed", False, LEASE, '{"user_id":"U1"}')]
+    )
+    revived = await store.save_entry_once(entry(token), '{"user_id":"U2"}', LEASE)
+    assert (revived.state, revived.notice) == (EntryState.PENDING, '{"user_id":"U2"}')
+    assert [(o.notice, o.reply) for o in await store.owed_replies(token)] == [('{"user_id":"U1"}', "failed")]
+
+
+async def test_owed_replies_are_claimed_when_due_up_to_the_limit_and_rescheduled(store: SqliteStore) -> None:
+    now = datetime.now(UTC)
+    token = client_token("many-owed")
+    await store.save_entry_once(entry(token), "{}", now)
+    written = [owed(token, f"r{i}", True, now - timedelta(seconds=10 - i)) for i in range(4)]
+    await store.mark_sent(token, "event-1", written)
+    claimed = await store.claim_owed_replies(now, now + timedelta(minutes=1), 2, skip=[written[0].id])
+    assert [c.reply for c in claimed] == ["r1", "r2"]  # oldest first, the caller's own teller left alone
+    assert all(c.due_at == now + timedelta(minutes=1) for c in claimed)
+    await store.reschedule_reply(claimed[0].id, now - timedelta(seconds=1))
+    again = await store.claim_owed_replies(now, now + timedelta(minutes=1), 10)
+    assert [(c.reply, c.attempts) for c in again] == [("r0", 0), ("r3", 0), ("r1", 1)]
+    for reply in again + claimed:
+        await store.forget_reply(reply.id)
+    assert await store.owed_replies(token) == []
+
+
+async def test_a_reply_owed_by_the_previous_schema_becomes_an_owed_reply(db_path: Path) -> None:
+    # A database written by the previous version: the one owed reply lived on its entry.
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "CREATE TABLE timeline_entries (client_token TEXT PRIMARY KEY, incident_arn TEXT NOT NULL, "
+            "event_type TEXT NOT NULL, event_time TEXT NOT NULL, event_data TEXT NOT NULL, state TEXT NOT NULL, "
+            "event_id TEXT, last_error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+            "notice TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, "
+            "uncertain INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, reply_pending TEXT)"
+        )
+        for token, state, reply, held in (
+            ("owed-landed", "sent", "Now on the timeline", "2025-01-01T00:00:05.000000+00:00"),
+            ("owed-failed", "failed", "Nothing was added", None),
+            ("told", "sent", None, None),
+            ("queued", "pending", None, "2025-01-01T00:00:09.000000+00:00"),
+        ):
+            connection.execute(
+                "INSERT INTO timeline_entries VALUES (?, ?, 'Note', ?, '\"x\"', ?, NULL, NULL, "
+                "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:01.000000+00:00', ?, 1, 0, ?, ?)",
+                (token, ARN, EVENT_TIME.isoformat(), state, f'{{"user_id":"{token}"}}', held, reply),
+            )
+    for _ in range(2):  # the step is idempotent: a second start moves nothing twice
+        store = SqliteStore(str(db_path))
+        try:
+            await store.ping()
+            now = datetime.now(UTC)
+            claimed = await store.claim_owed_replies(now, now, 10)
+            # Held by nobody now (its hold ended with the run that wrote it): due at once, both times.
+            assert {(c.client_token, c.notice, c.reply, c.landed) for c in claimed} == {
+                ("owed-landed", '{"user_id":"owed-landed"}', "Now on the timeline", True),
+                ("owed-failed", '{"user_id":"owed-failed"}', "Nothing was added", False),
+            }
+            owed_now = await store.owed_replies("owed-landed") + await store.owed_replies("owed-failed")
+            assert len(owed_now) == 2
+            assert all(o.owed_since == datetime(2025, 1, 1, 0, 0, 1, tzinfo=UTC) for o in owed_now)
+            queued = await store.get_entry("queued")
+            assert queued is not None and queued.state is EntryState.PENDING  # still resumed as before
+            assert [c.entry.client_token for c in await store.claim_due(now, now, 10)] == ["queued"]
+        finally:
+            await store.close()
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute(
+            "SELECT COUNT(*) FROM timeline_entries WHERE reply_pending IS NOT NULL"
+        ).fetchone() == (0,)

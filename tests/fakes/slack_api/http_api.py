@@ -171,8 +171,17 @@ class HttpApi:
         if delay > 0:
             await asyncio.sleep(delay)
 
+        injected = self._faults.take("response_url")
         with self._cond:
             entry = self._ws.response_urls.get(key)
+            if injected is not None:
+                status, answer_body, headers = injected
+                answer = str(answer_body.get(RAW_TEXT) or answer_body.get("error") or "")
+                self._recorder.response_log.append(
+                    RecordedResponse(url=url, payload=payload, status=status, answer=answer, time=time.time())
+                )
+                self._cond.notify_all()
+                return web.Response(status=status, text=answer, content_type="text/plain", headers=headers)
             if entry is None:
                 status, answer = 404, "no_service"
             elif time.monotonic() - entry.created_at > self._settings.response_url_ttl:
