@@ -144,10 +144,12 @@ def test_a_burst_keeps_owed_replies_flowing(
     with ThreadPoolExecutor(max_workers=15) as pool:
         burst: list[CommandResult] = list(pool.map(bot.command, [f"burst {i:02d}" for i in range(30)]))
     assert all(result.ack.status == 200 for result in burst)
-    landed = bot.replies(owed, 2, timeout=30)[1]
+    landed = bot.replies(owed, 2, timeout=45)[1]
     still_queued = 31 - len(bot.aws.events(arn))
     assert LANDED_LATER in landed
-    assert still_queued >= 15, f"the reply waited for the burst: only {still_queued} notes left"
+    # Waiting for the burst to end left at most one note queued; on a loaded machine the reply's backoff
+    # (1 s doubling) may take a while, so the bar is well above that, not at the ideal.
+    assert still_queued >= 5, f"the reply waited for the burst: only {still_queued} notes left"
 
 
 def test_a_rate_limited_reply_is_sent_again_after_retry_after(bot: Harness) -> None:
