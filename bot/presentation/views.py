@@ -482,7 +482,7 @@ def timeline_message(
 def _event_line(event: ReadEvent, cap: int) -> str:
     text = event.text.text
     if len(text) > cap:
-        text = timeline_says.shortened(text[:cap].rstrip())
+        text = text[:cap].rstrip() + " …"
     return timeline_says.event_line(event.event_type, event.event_time, text, event.text.permalink)
 
 

@@ -93,7 +93,7 @@ async def test_status_and_unbind(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
     await run(bot, command("status"))
     assert "This channel is bound to <" in bot.replies.texts[0] and "impact 2 (High)" in bot.replies.texts[0]
-    await run(bot, command("unbind"))
+    await run(bot, command("unbind", trigger_id="1337.43.efgh"))
     assert await bot.store.get_binding(TEAM, CHANNEL) is None
     assert bot.replies.texts[1].startswith("This channel is no longer bound to *Checkout DB down*")
 

@@ -123,7 +123,8 @@ def pick_again() -> str:
 
 
 def search_failed_option(reference: str) -> str:
-    """What the search menu shows when listing failed (an option's text holds 75 characters)."""
+    """What the search menu shows when listing failed (plain text: an option's holds 75 characters)."""
+    reference = "".join(char for char in reference if char.isascii() and char.isalnum())[:12]
     return f"Couldn't list incidents, try again (ref {reference})"
 
 

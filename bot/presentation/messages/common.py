@@ -52,9 +52,9 @@ def impact_name(impact: int | None) -> str:
     return IMPACT_NAMES.get(impact, "unknown impact") if impact is not None else "impact not set"
 
 
-def slack_date(moment: datetime, tokens: str = "{date_short_pretty} {time_secs}") -> str:
+def slack_date(moment: datetime) -> str:
     """A time Slack shows in each reader's own timezone; the fallback (old clients) is UTC."""
-    return f"<!date^{int(moment.timestamp())}^{tokens}|{utc(moment)}>"
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time_secs}}|{utc(moment)}>"
 
 
 def with_reference(text: str, reference: str) -> str:

@@ -35,13 +35,10 @@ def event_line(event_type: str, event_time: datetime, text: str, permalink: str 
         lines.append(quoted(text))
     else:
         lines.append("> _(no text)_")
-    if permalink:
+    # Read back from AWS: linked only when it cannot break out of the link's markup.
+    if permalink and permalink.startswith("https://") and not any(c in permalink for c in "<>| "):
         lines.append(link(permalink, "the message in Slack"))
     return "\n".join(lines)
-
-
-def shortened(text: str) -> str:
-    return text + " …"
 
 
 def beginning_reached() -> str:
