@@ -373,7 +373,9 @@ def test_related_items_page(fake: FakeIncidentManager, client: Any) -> None:
     arn = fake.add_incident("Many related")
     urls = [f"https://acme.slack.com/archives/C{i:04d}" for i in range(5)]
     for url in urls:
-        client.update_related_items(incidentRecordArn=arn, relatedItemsUpdate={"itemToAdd": related_item(url)})
+        client.update_related_items(
+            incidentRecordArn=arn, relatedItemsUpdate={"itemToAdd": related_item(url)}
+        )
     paginator = client.get_paginator("list_related_items")
     pages = list(paginator.paginate(incidentRecordArn=arn, PaginationConfig={"PageSize": 2}))
     assert len(pages) == 3
@@ -841,7 +843,15 @@ async def test_usable_from_async_code_on_another_loop(fake: FakeIncidentManager,
 
 
 def test_cli_runs_standalone_and_prints_seeded_arn() -> None:
-    command = [sys.executable, "-m", "tests.fakes.incident_manager", "--port", "0", "--incident", "CLI incident"]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fakes.incident_manager",
+        "--port",
+        "0",
+        "--incident",
+        "CLI incident",
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             assert process.stderr is not None and process.stdout is not None

@@ -1,6 +1,11 @@
 import pytest
 
-from bot.domain.arn import InvalidIncidentArn, IncidentPath, parse_incident_record_arn, parse_incident_reference
+from bot.domain.arn import (
+    IncidentPath,
+    InvalidIncidentArn,
+    parse_incident_record_arn,
+    parse_incident_reference,
+)
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/db-plan/6ebcc812-85f5-b7eb-8b2f-283e4d844308"
 
@@ -59,7 +64,9 @@ def test_bind_takes_the_arn_the_console_address_or_plan_slash_id() -> None:
     assert parse_incident_reference(f"<{CONSOLE.replace('?', '?x=1&amp;')}>") == expected
     assert parse_incident_reference(parse_incident_record_arn(ARN).console_url("eu-west-1")) == expected
     assert parse_incident_reference("db-plan/6ebcc812-85f5-b7eb-8b2f-283e4d844308") == expected
-    assert parse_incident_reference("incident-record/db-plan/6ebcc812-85f5-b7eb-8b2f-283e4d844308") == expected
+    assert (
+        parse_incident_reference("incident-record/db-plan/6ebcc812-85f5-b7eb-8b2f-283e4d844308") == expected
+    )
     assert expected.names(ARN) and not IncidentPath("db-plan", "6ebcc812").names(ARN)
 
 

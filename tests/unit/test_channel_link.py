@@ -15,7 +15,10 @@ def test_without_the_workspace_address_slack_s_redirect_finds_the_channel() -> N
     link = channel_link("T0001", "C0123", "", None)
     assert link.url == "https://slack.com/app_redirect?team=T0001&channel=C0123"
     assert link.title == "Slack channel C0123"
-    assert channel_link("T0001", "G0123", "privategroup", "https://acme.slack.com").title == "Slack channel G0123"
+    assert (
+        channel_link("T0001", "G0123", "privategroup", "https://acme.slack.com").title
+        == "Slack channel G0123"
+    )
 
 
 def test_the_title_and_address_fit_incident_managers_limits() -> None:

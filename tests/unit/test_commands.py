@@ -65,7 +65,9 @@ def test_timeline_takes_an_optional_count_up_to_fifty(text: str, expected: Timel
     assert parse_command(text) == expected
 
 
-@pytest.mark.parametrize("text", ["timeline 0", "timeline 51", "timeline ٣", "timeline -2", "timeline of events"])
+@pytest.mark.parametrize(
+    "text", ["timeline 0", "timeline 51", "timeline ٣", "timeline -2", "timeline of events"]
+)
 def test_timeline_with_anything_else_after_it_is_malformed(text: str) -> None:
     parsed = parse_command(text)
     assert isinstance(parsed, Malformed) and parsed.reason is MalformedReason.TIMELINE_COUNT

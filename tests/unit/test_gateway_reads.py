@@ -99,7 +99,9 @@ async def test_the_timeline_is_read_newest_first_with_each_events_text(
     assert len(fake_aws.calls_to("GetTimelineEvent")) == 4
 
 
-async def test_a_timeline_refusal_is_typed(gateway: Boto3IncidentGateway, fake_aws: FakeIncidentManager) -> None:
+async def test_a_timeline_refusal_is_typed(
+    gateway: Boto3IncidentGateway, fake_aws: FakeIncidentManager
+) -> None:
     arn = fake_aws.add_incident("Refused")
     fake_aws.add_event(arn, "Note", '"x"')
     fake_aws.fail_next("GetTimelineEvent", "AccessDeniedException")
@@ -202,5 +204,3 @@ async def test_unbinding_from_a_deleted_incident_is_not_a_problem(
     assert outcome.removed is not None and outcome.unlink_error is None
     with pytest.raises(IncidentNotFound):
         await gateway.remove_related_link(arn, LINK.url, "t")
-
-
