@@ -86,6 +86,6 @@ def message_blocks_valid(raw: Any) -> bool:
                 return False
             parsed.validate_json()
             parsed.to_dict()
-    except Exception:  # noqa: BLE001 - whatever slack_sdk rejects, Slack rejects
+    except Exception:  # whatever slack_sdk rejects, Slack rejects
         return False
     return True
