@@ -18,7 +18,6 @@ from bot.usecases.errors import IncidentManagerError
 from tests.handlers.support import ARN_A, ARN_B, CHANNEL, TEAM, FakeAck, World
 
 ARN_C = "arn:aws:ssm-incidents::111122223333:incident-record/plan/cccc"
-NOW = datetime.now(UTC)
 
 
 def command(text: str, trigger_id: str = "1337.42.abcd") -> dict[str, Any]:
@@ -45,9 +44,10 @@ async def run(bot: World, text: str, trigger_id: str = "1337.42.abcd") -> FakeAc
 
 
 def three_open_incidents(bot: World) -> None:
-    bot.gateway.add_incident(ARN_A, "Checkout DB down", impact=1, created=NOW - timedelta(hours=2, minutes=5))
-    bot.gateway.add_incident(ARN_B, "Payments degraded", impact=3, created=NOW - timedelta(minutes=7))
-    bot.gateway.add_incident(ARN_C, "Old and done", status="RESOLVED", created=NOW - timedelta(days=3))
+    now = datetime.now(UTC)
+    bot.gateway.add_incident(ARN_A, "Checkout DB down", impact=1, created=now - timedelta(hours=2, minutes=5))
+    bot.gateway.add_incident(ARN_B, "Payments degraded", impact=3, created=now - timedelta(minutes=7))
+    bot.gateway.add_incident(ARN_C, "Old and done", status="RESOLVED", created=now - timedelta(days=3))
 
 
 def menu(view: dict[str, Any]) -> dict[str, Any]:
@@ -192,9 +192,10 @@ async def test_nothing_chosen_is_answered_on_the_form(bot: World) -> None:
 
 
 async def test_more_than_one_menu_holds_is_searched_by_title(bot: World) -> None:
+    now = datetime.now(UTC)
     for i in range(120):
         arn = f"arn:aws:ssm-incidents::111122223333:incident-record/plan/i{i:04d}"
-        bot.gateway.add_incident(arn, f"Service {i} down", created=NOW - timedelta(minutes=200 - i))
+        bot.gateway.add_incident(arn, f"Service {i} down", created=now - timedelta(minutes=200 - i))
     bot.gateway.page_size = 50
     await run(bot, "bind")
     view = bot.client.called("views.open")[0]["view"]
