@@ -26,7 +26,7 @@ class Metrics:
         )
         self.commands = Counter(
             "incident_bot_commands",
-            "/incident-note commands, by form (note, event, bind, unbind, status, help, compose, malformed).",
+            "/incident-note commands, by form (note, event, bind, pick, unbind, status, timeline, help, compose, malformed).",
             ["form"],
             registry=self.registry,
         )

@@ -208,13 +208,10 @@ class BindingService:
                 return None
             token = client_token("related-item", "add", request_id, arn, link.url, link.title)
             await self._gateway.add_related_link(arn, link.url, link.title, token)
-        except IncidentManagerError as error:
-            # Someone (another replica, a retry) added it between the look and the add.
-            if error.code == "ConflictException":
-                return None
-            return error
         except Exception as error:  # noqa: BLE001 - the binding stands; the reply says what went wrong
-            return error
+            # A Conflict: someone (another replica, a retry) added it between the look and the add.
+            conflict = isinstance(error, IncidentManagerError) and error.code == "ConflictException"
+            return None if conflict else error
         return None
 
     async def _unlink(self, arn: str, channel_id: str, request_id: str) -> BaseException | None:

@@ -173,8 +173,11 @@ async def _serve(
 
 
 def command_form(command: Command) -> str:
-    """The form's name for the metrics: note, event, bind, unbind, status, help, compose, empty, malformed."""
+    """The form's name for the metrics: note, event, bind, pick (`bind` alone), unbind, status, timeline,
+    help, compose, empty, malformed."""
     match command:
+        case PickIncident():
+            return "pick"
         case AddEntry(event_type=EventType.NOTE):
             return "note"
         case AddEntry():
