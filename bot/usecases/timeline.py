@@ -6,6 +6,7 @@ Every entry point (the slash command, the compose form, the "Add to timeline" fo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -31,6 +32,8 @@ from bot.usecases.errors import (
 )
 from bot.usecases.outbox import Landed, Notice, Outbox, Outcome, Queued
 from bot.usecases.ports import EntryState, EntryStore, NameDirectory, StoredEntry
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
