@@ -33,6 +33,7 @@ from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
 from bot.usecases.timeline import TimelineService
+from bot.usecases.timeline_events import TimelineReader
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ async def build_runtime(
         metrics=metrics,
         timeline=TimelineService(store, outbox, directory),
         bindings=BindingService(store, gateway, permission),
+        reader=TimelineReader(gateway),
         directory=directory,
         repliers=lambda channel_id, user_id, response_url=None: Replier(
             client, channel_id, user_id, response_url=response_url, session=http

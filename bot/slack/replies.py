@@ -4,7 +4,7 @@ direct message from the app (when the bot cannot post in the channel), so an out
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -29,19 +29,29 @@ def retry_after(status: int, headers: Mapping[str, Any] | None) -> float | None:
     return None
 
 
-async def respond(response_url: str, text: str, session: aiohttp.ClientSession | None = None) -> bool:
+async def respond(
+    response_url: str,
+    text: str,
+    session: aiohttp.ClientSession | None = None,
+    blocks: Sequence[dict[str, Any]] | None = None,
+) -> bool:
     """An ephemeral reply through the request's response_url; False (and a log line) if Slack refused it."""
-    reached, _ = await _respond(response_url, text, session)
+    reached, _ = await _respond(response_url, text, session, blocks)
     return reached
 
 
 async def _respond(
-    response_url: str, text: str, session: aiohttp.ClientSession | None
+    response_url: str,
+    text: str,
+    session: aiohttp.ClientSession | None,
+    blocks: Sequence[dict[str, Any]] | None = None,
 ) -> tuple[bool, float | None]:
     """Whether the reply got through, and when it did not, Slack's Retry-After (if it gave one)."""
     try:
         webhook = AsyncWebhookClient(response_url, session=session)
-        response = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
+        response = await webhook.send(
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+        )
         if response.status_code == 200:
             return True, None
         logger.info("response_url refused", extra={"status": response.status_code, "body": response.body})
@@ -80,22 +90,25 @@ class Replier:
         if seconds is not None:
             self.retry_after = max(self.retry_after or 0.0, seconds)
 
-    async def send(self, text: str) -> bool:
-        """Deliver the reply; return False (and log) when no way reached the person."""
+    async def send(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
+        """Deliver the reply (`text` is the notification's when there are `blocks`); return False (and log)
+        when no way reached the person."""
         self.retry_after = None
         if self._response_url:
-            reached, wait = await _respond(self._response_url, text, self._session)
+            reached, wait = await _respond(self._response_url, text, self._session, blocks)
             if reached:
                 return True
             self._asked_to_wait(wait)
         try:
-            await self._client.chat_postEphemeral(channel=self._channel_id, user=self._user_id, text=text)
+            await self._client.chat_postEphemeral(
+                channel=self._channel_id, user=self._user_id, text=text, blocks=blocks
+            )
             return True
         except Exception as error:  # noqa: BLE001 - e.g. not_in_channel: a direct message still reaches them
             self._asked_to_wait(_api_retry_after(error))
             logger.info("chat.postEphemeral failed", extra={"error": str(error)[:200]})
         try:
-            await self._client.chat_postMessage(channel=self._user_id, text=text)
+            await self._client.chat_postMessage(channel=self._user_id, text=text, blocks=blocks)
             return True
         except Exception as error:  # noqa: BLE001 - nothing else to try; the log keeps the reply
             self._asked_to_wait(_api_retry_after(error))

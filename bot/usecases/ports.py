@@ -22,10 +22,51 @@ class IncidentSummary:
     status: str
     impact: int | None
     resolved_time: datetime | None
+    # When the incident started (GetIncidentRecord and ListIncidentRecords both say).
+    creation_time: datetime | None = None
 
     @property
     def is_resolved(self) -> bool:
         return self.status == "RESOLVED"
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of ListIncidentRecords."""
+
+    incidents: list[IncidentSummary]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """A timeline event as ListTimelineEvents gives it (without its eventData)."""
+
+    event_id: str
+    event_type: str
+    event_time: datetime
+    updated_time: datetime
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[EventSummary]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class RelatedItem:
+    """An item on the incident's Related items tab (`url` only for the kinds that are addresses)."""
+
+    item_type: str
+    url: str | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class RelatedItemsPage:
+    items: list[RelatedItem]
+    next_token: str | None
 
 
 class IncidentGateway(Protocol):
@@ -36,6 +77,26 @@ class IncidentGateway(Protocol):
     def region(self) -> str | None: ...
 
     async def get_incident(self, arn: str) -> IncidentSummary: ...
+
+    async def list_open_incidents(self, next_token: str | None = None) -> IncidentPage:
+        """One page (up to 100) of the incidents whose status is OPEN."""
+        ...
+
+    async def list_timeline_events(self, arn: str, limit: int, next_token: str | None = None) -> EventPage:
+        """Up to `limit` events, newest first."""
+        ...
+
+    async def get_timeline_event_data(self, arn: str, event_id: str) -> str:
+        """The event's eventData (ListTimelineEvents does not carry it)."""
+        ...
+
+    async def list_related_items(self, arn: str, next_token: str | None = None) -> RelatedItemsPage: ...
+
+    async def add_related_link(self, arn: str, url: str, title: str, client_token: str) -> None:
+        """Add an `OTHER` related item with this address; one token adds it once."""
+        ...
+
+    async def remove_related_link(self, arn: str, url: str, client_token: str) -> None: ...
 
     async def create_timeline_event(
         self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .common import ApiError, JSONDict, Settings, truthy
+from .common import ApiError, JSONDict, Settings, message_blocks_valid, truthy
 from .faults import RAW_TEXT, FaultPlan
 from .methods import Method
 from .recorder import Recorder
@@ -190,6 +190,8 @@ class HttpApi:
                 status, answer = 404, "used_url"
             elif not valid:
                 status, answer = 400, "invalid_payload"
+            elif not message_blocks_valid(payload.get("blocks")):
+                status, answer = 400, "invalid_blocks"
             elif not (
                 payload.get("text") or payload.get("blocks") or payload.get("attachments")
             ) and not truthy(payload.get("delete_original")):
