@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -803,6 +804,19 @@ def scenario_lines(results: Results) -> list[str]:
     ]
 
 
+# Issue 13's bar for the ack path: the bot's ack p99 at most this much of a bare Bolt app's, same run.
+ACK_RATIO_TARGET = 1.15
+
+
+def ack_p99_ratio(results: Results) -> float:
+    """The bot's ack p99 over the bare Bolt app's, from the same run (what the ack path costs)."""
+
+    def p99(burst: Burst) -> float:
+        return percentile([s.latency for s in burst.samples if s.status != 0], 99)
+
+    return p99(results.bot) / p99(results.bare)
+
+
 def report(results: Results) -> str:
     bare, bot = burst_rows(results.bare), burst_rows(results.bot)
     width = max(len(label) for label, _ in bare) + 2
@@ -816,6 +830,9 @@ def report(results: Results) -> str:
         f"{'':<{width}}{'bare Bolt':>{col}}{'bot':>{col}}",
     ]
     lines += [f"{label:<{width}}{a:>{col}}{b:>{col}}" for (label, a), (_, b) in zip(bare, bot, strict=True)]
+    lines.append(
+        f"ack p99, bot / bare Bolt: {ack_p99_ratio(results):.2f} (target at most {ACK_RATIO_TARGET:.2f})"
+    )
     o = results.outcome
     n = results.notes
     lost = n - o.distinct_notes
@@ -967,6 +984,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-gil", action="store_true", help="with --profile-bot: only samples that hold the GIL"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run the whole comparison K times (fresh processes each) and print every run's ack p99 ratio "
+        "and their median: one run on a shared machine is noisy (default 1)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.notes <= 5000:
         parser.error("--notes must be 1..5000")
@@ -980,6 +1005,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--throttle must be 0.1..10000 calls per second")
     if not 0 <= args.outage <= 300:
         parser.error("--outage must be 0..300 seconds")
+    if not 1 <= args.repeat <= 20:
+        parser.error("--repeat must be 1..20")
     if args.bot_rate is not None and not 0.1 <= args.bot_rate <= UNLIMITED_BOT_RATE:
         parser.error(f"--bot-rate must be 0.1..{UNLIMITED_BOT_RATE:g} (what the bot accepts)")
     return args
@@ -987,15 +1014,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        results = asyncio.run(run(args))
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; child processes stopped", file=sys.stderr)
-        return 130
-    print(report(results), flush=True)
+    ratios: list[float] = []
+    for _ in range(args.repeat):
+        try:
+            results = asyncio.run(run(args))
+        except BenchError as error:
+            print(f"benchmark failed: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted; child processes stopped", file=sys.stderr)
+            return 130
+        print(report(results), flush=True)
+        ratios.append(ack_p99_ratio(results))
+    if len(ratios) > 1:
+        each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(
+            f"\nack p99, bot / bare Bolt, {len(ratios)} runs: {each}; median {statistics.median(ratios):.2f}"
+        )
     return 0
 
 

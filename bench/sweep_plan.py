@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.domain.timeline import client_token
 from bot.store import SqlStore
 from tests.store.plans import SETTLED_ROWS, seed_settled, sweep_plans
-from tests.store.support import entry
+from tests.store.support import entry, owed
 from tests.support.postgres import scratch_database, server_problem, server_url
 
 
@@ -33,7 +33,7 @@ async def plans_for(database_url: str, rows: int) -> dict[str, str]:
         for i in range(5):
             token = client_token("owed", str(i))
             await store.save_entry_once(entry(token), "{}", now)
-            await store.mark_sent(token, f"event-{i}", "Now on the timeline", now)
+            await store.mark_sent(token, f"event-{i}", [owed(token, "Now on the timeline", True, now)])
     finally:
         await store.close()
     return await sweep_plans(database_url)

@@ -9,6 +9,10 @@ from datetime import timedelta
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, call_budget_seconds
@@ -29,6 +33,7 @@ from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
 from bot.usecases.timeline import TimelineService
+from bot.usecases.timeline_events import TimelineReader
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +68,10 @@ def build_app(settings: Settings, deps: Deps, client: AsyncWebClient, identity: 
         client=client,
         authorize=authorize,
         signing_secret=settings.slack_signing_secret,
-        # Socket Mode connections are authenticated by the app token; HTTP requests by their signature.
-        request_verification_enabled=not settings.socket_mode,
+        # Socket Mode connections are authenticated by the app token. HTTP requests are verified by
+        # bot/server.py before Bolt sees them (headers first, then one HMAC over the exact bytes): checking
+        # again here would only spend a second HMAC and body decode on the ack path.
+        request_verification_enabled=False,
         process_before_response=False,
         logger=logging.getLogger("slack_bolt"),
     )
@@ -91,7 +98,17 @@ async def build_runtime(
     )
     # One HTTP session for every Slack call and reply: kept-alive connections, no handshake per call.
     http = aiohttp.ClientSession()
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=http)
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        session=http,
+        # slack_sdk's default (a dropped connection is tried again), and a rate-limited call is tried again
+        # once after Slack's Retry-After; past that the caller hears it failed (an owed reply is kept).
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+        ],
+    )
     identity = SlackIdentity(client, settings.slack_bot_token)
     directory = UserDirectory(client)
     permission = SlackBindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
@@ -114,6 +131,7 @@ async def build_runtime(
         metrics=metrics,
         timeline=TimelineService(store, outbox, directory),
         bindings=BindingService(store, gateway, permission),
+        reader=TimelineReader(gateway),
         directory=directory,
         repliers=lambda channel_id, user_id, response_url=None: Replier(
             client, channel_id, user_id, response_url=response_url, session=http

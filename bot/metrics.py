@@ -26,7 +26,7 @@ class Metrics:
         )
         self.commands = Counter(
             "incident_bot_commands",
-            "/incident-note commands, by form (note, event, bind, unbind, status, help, compose, malformed).",
+            "/incident-note commands, by form (note, event, bind, pick, unbind, status, timeline, help, compose, malformed).",
             ["form"],
             registry=self.registry,
         )
@@ -100,7 +100,7 @@ def slack_request_kind(body: dict[str, Any]) -> str:
     kind = str(body.get("type") or "")
     if kind in ("message_action", "shortcut"):
         return "shortcut"
-    if kind in ("view_submission", "view_closed", "block_actions"):
+    if kind in ("view_submission", "view_closed", "block_actions", "block_suggestion"):
         return kind
     if kind == "event_callback":
         return "event"

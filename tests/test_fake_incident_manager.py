@@ -281,6 +281,107 @@ def test_list_timeline_events_sorts_filters_and_paginates(fake: FakeIncidentMana
         client.list_timeline_events(incidentRecordArn=arn, nextToken="bogus")
 
 
+def test_list_incident_records_filters_by_status_newest_first_and_pages(
+    fake: FakeIncidentManager, client: Any
+) -> None:
+    arns = []
+    for i in range(5):
+        arns.append(fake.add_incident(f"open {i}", impact=1 + i % 5))
+        time.sleep(0.002)  # creation times a millisecond apart at least: the order is theirs
+    fake.add_incident("closed", status="RESOLVED")
+    open_only = [{"key": "status", "condition": {"equals": {"stringValues": ["OPEN"]}}}]
+    first = client.list_incident_records(filters=open_only, maxResults=2)
+    assert [r["arn"] for r in first["incidentRecordSummaries"]] == arns[::-1][:2]
+    paginator = client.get_paginator("list_incident_records")
+    pages = list(paginator.paginate(filters=open_only, PaginationConfig={"PageSize": 2}))
+    listed = [r for page in pages for r in page["incidentRecordSummaries"]]
+    assert [r["title"] for r in listed] == [f"open {i}" for i in range(4, -1, -1)]
+    assert all(r["status"] == "OPEN" and isinstance(r["creationTime"], datetime) for r in listed)
+    everything = client.list_incident_records()["incidentRecordSummaries"]
+    assert len(everything) == 6
+
+
+def related_item(url: str, title: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"identifier": {"type": "OTHER", "value": {"url": url}}}
+    if title is not None:
+        item["title"] = title
+    return item
+
+
+def test_related_items_are_added_listed_and_removed(fake: FakeIncidentManager, strict: Any) -> None:
+    arn = fake.add_incident("Related")
+    url = "https://acme.slack.com/archives/C0123"
+    response = strict.update_related_items(
+        incidentRecordArn=arn, relatedItemsUpdate={"itemToAdd": related_item(url, "Slack: #inc")}
+    )
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
+    [listed] = strict.list_related_items(incidentRecordArn=arn)["relatedItems"]
+    assert listed["identifier"] == {"type": "OTHER", "value": {"url": url}}
+    assert listed["title"] == "Slack: #inc"
+    assert re.fullmatch(r"related-item/OTHER/[0-9A-F]{32}", listed["generatedId"])
+    assert fake.related_items(arn) == [listed]
+    strict.update_related_items(
+        incidentRecordArn=arn, relatedItemsUpdate={"itemToRemove": {"type": "OTHER", "value": {"url": url}}}
+    )
+    assert strict.list_related_items(incidentRecordArn=arn)["relatedItems"] == []
+
+
+def test_related_items_answer_as_aws_does(fake: FakeIncidentManager, strict: Any, lax: Any) -> None:
+    arn = fake.add_incident("Related errors")
+    url = "https://acme.slack.com/archives/C0123"
+    add = {"itemToAdd": related_item(url, "Slack: #inc")}
+    # One clientToken, one item: a retry answers as the first call did.
+    strict.update_related_items(incidentRecordArn=arn, clientToken="t-1", relatedItemsUpdate=add)
+    strict.update_related_items(incidentRecordArn=arn, clientToken="t-1", relatedItemsUpdate=add)
+    assert len(fake.related_items(arn)) == 1
+    with pytest.raises(strict.exceptions.ConflictException):  # the token with other parameters
+        strict.update_related_items(
+            incidentRecordArn=arn, clientToken="t-1", relatedItemsUpdate={"itemToAdd": related_item(url)}
+        )
+    with pytest.raises(strict.exceptions.ConflictException):  # the same item again, a new token
+        strict.update_related_items(incidentRecordArn=arn, clientToken="t-2", relatedItemsUpdate=add)
+    with pytest.raises(strict.exceptions.ResourceNotFoundException):
+        strict.update_related_items(
+            incidentRecordArn=arn,
+            relatedItemsUpdate={"itemToRemove": {"type": "OTHER", "value": {"url": url + "9"}}},
+        )
+    with pytest.raises(strict.exceptions.ResourceNotFoundException):
+        strict.update_related_items(incidentRecordArn=MISSING_ARN, relatedItemsUpdate=add)
+    # ListRelatedItems models no ResourceNotFoundException.
+    assert strict.list_related_items(incidentRecordArn=MISSING_ARN)["relatedItems"] == []
+    # The unions hold exactly one member (checked on the wire: botocore's own check is skipped).
+    both = {**add, "itemToRemove": {"type": "OTHER", "value": {"url": url}}}
+    with pytest.raises(lax.exceptions.ValidationException) as exc:
+        lax.update_related_items(incidentRecordArn=arn, relatedItemsUpdate=both)
+    assert "Union must have exactly one member set, but 2 were set" in exc.value.response["Error"]["Message"]
+    two_values = {"itemToAdd": {"identifier": {"type": "OTHER", "value": {"url": url, "arn": arn}}}}
+    with pytest.raises(lax.exceptions.ValidationException):
+        lax.update_related_items(incidentRecordArn=arn, relatedItemsUpdate=two_values)
+    with pytest.raises(lax.exceptions.ValidationException):
+        lax.update_related_items(
+            incidentRecordArn=arn,
+            relatedItemsUpdate={"itemToAdd": {"identifier": {"type": "SLACK", "value": {"url": url}}}},
+        )
+    with pytest.raises(lax.exceptions.ValidationException):
+        lax.update_related_items(
+            incidentRecordArn=arn, relatedItemsUpdate={"itemToAdd": related_item(url, "t" * 201)}
+        )
+    assert len(fake.related_items(arn)) == 1
+
+
+def test_related_items_page(fake: FakeIncidentManager, client: Any) -> None:
+    arn = fake.add_incident("Many related")
+    urls = [f"https://acme.slack.com/archives/C{i:04d}" for i in range(5)]
+    for url in urls:
+        client.update_related_items(
+            incidentRecordArn=arn, relatedItemsUpdate={"itemToAdd": related_item(url)}
+        )
+    paginator = client.get_paginator("list_related_items")
+    pages = list(paginator.paginate(incidentRecordArn=arn, PaginationConfig={"PageSize": 2}))
+    assert len(pages) == 3
+    assert [i["identifier"]["value"]["url"] for p in pages for i in p["relatedItems"]] == urls
+
+
 def test_delete_timeline_event(fake: FakeIncidentManager, strict: Any) -> None:
     arn = fake.add_incident("Delete me")
     event_id = strict.create_timeline_event(**event_args(arn))["eventId"]
@@ -742,7 +843,15 @@ async def test_usable_from_async_code_on_another_loop(fake: FakeIncidentManager,
 
 
 def test_cli_runs_standalone_and_prints_seeded_arn() -> None:
-    command = [sys.executable, "-m", "tests.fakes.incident_manager", "--port", "0", "--seed", "CLI incident"]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fakes.incident_manager",
+        "--port",
+        "0",
+        "--incident",
+        "CLI incident",
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             assert process.stderr is not None and process.stdout is not None
@@ -758,6 +867,9 @@ def test_cli_runs_standalone_and_prints_seeded_arn() -> None:
                 aws_secret_access_key="testing",
             )
             assert client.get_incident_record(arn=arn)["incidentRecord"]["title"] == "CLI incident"
+            # Its timeline starts as Incident Manager's does: with an event of Incident Manager's own.
+            [started] = client.list_timeline_events(incidentRecordArn=arn)["eventSummaries"]
+            assert started["eventType"] == "SSM Incident Trigger"
         finally:
             process.terminate()
         assert process.wait(5) == 0  # SIGTERM stops it cleanly

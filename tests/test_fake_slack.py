@@ -373,6 +373,43 @@ def test_response_url_expiry_unknown_and_bad_payloads(fake: FakeSlack) -> None:
     assert fake.wait_for_responses(url, 1) == [{"delete_original": True}]
 
 
+def test_methods_and_response_urls_stay_down_until_set_back(fake: FakeSlack, client: WebClient) -> None:
+    url = fake.new_response_url()
+    fake.set_down("chat.postEphemeral", "response_url")
+    for _ in range(3):  # for as long as the test says, not a number of calls
+        with pytest.raises(SlackApiError) as err:
+            client.chat_postEphemeral(channel="C0001", user="U0001", text="hi")
+        assert err.value.response.status_code == 503
+        assert WebhookClient(url).send(text="hi").status_code == 503
+    assert client.chat_postMessage(channel="C0001", text="other methods answer")["ok"]
+    fake.set_down("chat.postEphemeral", "response_url", down=False)
+    assert client.chat_postEphemeral(channel="C0001", user="U0001", text="back")["ok"]
+    assert WebhookClient(url).send(text="back").status_code == 200
+    assert [r.status for r in fake.response_log] == [503] * 3 + [200]
+    assert fake.responses(url) == [{"text": "back"}]
+
+
+SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*latest events*"}}
+
+
+def test_message_blocks_are_validated_as_slack_does(fake: FakeSlack, client: WebClient) -> None:
+    url = fake.new_response_url()
+    ok = WebhookClient(url).send(text="fallback", blocks=[SECTION])
+    assert (ok.status_code, ok.body) == (200, "ok")
+    too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    bad = WebhookClient(url).send(text="fallback", blocks=[too_long])
+    assert (bad.status_code, bad.body) == (400, "invalid_blocks")
+    unknown = WebhookClient(url).send(text="fallback", blocks=[{"type": "no_such_block"}])
+    assert (unknown.status_code, unknown.body) == (400, "invalid_blocks")
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postEphemeral(channel="C0001", user="U0001", text="t", blocks=[SECTION] * 51)
+    assert raised.value.response["error"] == "invalid_blocks"
+    assert client.chat_postEphemeral(channel="C0001", user="U0001", text="t", blocks=[SECTION] * 50)["ok"]
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="C0001", text="t", blocks=[too_long])
+    assert raised.value.response["error"] == "invalid_blocks"
+
+
 def test_wait_helpers_explain_what_was_received(fake: FakeSlack, client: WebClient) -> None:
     url = fake.new_response_url()
     WebhookClient(url).send(text="only one")
@@ -517,6 +554,42 @@ async def test_bolt_app_round_trip_through_the_fake(fake: FakeSlack) -> None:
             AsyncBoltRequest(body=bad[0], headers=dict[str, str | Sequence[str]](sr.tampered(bad[1])))
         )
     ).status == 401
+
+
+async def test_block_actions_and_options_builders_reach_bolts_listeners(fake: FakeSlack) -> None:
+    app = AsyncApp(
+        token=DEFAULT_BOT_TOKEN,
+        signing_secret=SECRET,
+        client=AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=fake.api_url),
+    )
+    seen: list[str] = []
+
+    @app.options("pick")
+    async def options(ack: AsyncAck, payload: dict[str, Any]) -> None:
+        await ack(options=[{"text": {"type": "plain_text", "text": payload["value"]}, "value": "v1"}])
+
+    @app.action("more")
+    async def more(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        seen.append(f"{body['channel']['id']}:{body['actions'][0]['value']}")
+
+    suggestion = sr.block_suggestion_payload({"id": "V1"}, action_id="pick", block_id="b", value="db")
+    body, headers = sr.interactivity(SECRET, suggestion)
+    resp = await app.async_dispatch(
+        AsyncBoltRequest(body=body, headers=dict[str, str | Sequence[str]](headers))
+    )
+    assert resp.status == 200
+    assert json.loads(resp.body)["options"][0]["text"]["text"] == "db"
+
+    click = sr.block_actions_payload(
+        {"action_id": "more", "value": "page-2"}, response_url=fake.new_response_url()
+    )
+    body, headers = sr.interactivity(SECRET, click)
+    resp = await app.async_dispatch(
+        AsyncBoltRequest(body=body, headers=dict[str, str | Sequence[str]](headers))
+    )
+    assert resp.status == 200 and seen == ["C0001:page-2"]
+    assert click["container"]["is_ephemeral"] is True and "message" not in click
 
 
 # ---------------------------------------------------------------------- Socket Mode

@@ -21,7 +21,14 @@ from botocore.config import Config
 from bot.aws.rate_limit import RateLimiter
 from bot.domain.timeline import TimelineEntry
 from bot.usecases.errors import IncidentManagerError, IncidentNotFound, NotSent, OutcomeUnknown
-from bot.usecases.ports import IncidentSummary
+from bot.usecases.ports import (
+    EventPage,
+    EventSummary,
+    IncidentPage,
+    IncidentSummary,
+    RelatedItem,
+    RelatedItemsPage,
+)
 
 T = TypeVar("T")
 
@@ -252,14 +259,7 @@ class Boto3IncidentGateway:
 
     async def get_incident(self, arn: str) -> IncidentSummary:
         response = await self._call("get_incident_record", write=False, arn=arn)
-        record = response["incidentRecord"]
-        return IncidentSummary(
-            arn=record["arn"],
-            title=record["title"],
-            status=record["status"],
-            impact=record.get("impact"),
-            resolved_time=record.get("resolvedTime"),
-        )
+        return _incident(response["incidentRecord"])
 
     async def create_timeline_event(
         self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
@@ -276,5 +276,88 @@ class Boto3IncidentGateway:
         response = await self._call("create_timeline_event", write=True, before_send=before_send, **params)
         return str(response["eventId"])
 
+    async def list_open_incidents(self, next_token: str | None = None) -> IncidentPage:
+        params: dict[str, Any] = {"filters": [_OPEN_ONLY], "maxResults": LIST_PAGE_SIZE}
+        if next_token:
+            params["nextToken"] = next_token
+        response = await self._call("list_incident_records", write=False, **params)
+        incidents = [_incident(record) for record in response.get("incidentRecordSummaries") or []]
+        return IncidentPage(incidents, response.get("nextToken") or None)
+
+    async def list_timeline_events(self, arn: str, limit: int, next_token: str | None = None) -> EventPage:
+        params: dict[str, Any] = {
+            "incidentRecordArn": arn,
+            "maxResults": limit,
+            "sortBy": "EVENT_TIME",
+            "sortOrder": "DESCENDING",
+        }
+        if next_token:
+            params["nextToken"] = next_token
+        response = await self._call("list_timeline_events", write=False, **params)
+        events = [
+            EventSummary(
+                event_id=str(event["eventId"]),
+                event_type=str(event["eventType"]),
+                event_time=event["eventTime"],
+                updated_time=event["eventUpdatedTime"],
+            )
+            for event in response.get("eventSummaries") or []
+        ]
+        return EventPage(events, response.get("nextToken") or None)
+
+    async def get_timeline_event_data(self, arn: str, event_id: str) -> str:
+        response = await self._call(
+            "get_timeline_event", write=False, incidentRecordArn=arn, eventId=event_id
+        )
+        return str(response["event"]["eventData"])
+
+    async def list_related_items(self, arn: str, next_token: str | None = None) -> RelatedItemsPage:
+        params: dict[str, Any] = {"incidentRecordArn": arn, "maxResults": LIST_PAGE_SIZE}
+        if next_token:
+            params["nextToken"] = next_token
+        response = await self._call("list_related_items", write=False, **params)
+        items = []
+        for item in response.get("relatedItems") or []:
+            identifier = item.get("identifier") or {}
+            value = identifier.get("value") or {}
+            items.append(RelatedItem(str(identifier.get("type") or ""), value.get("url"), item.get("title")))
+        return RelatedItemsPage(items, response.get("nextToken") or None)
+
+    async def add_related_link(self, arn: str, url: str, title: str, client_token: str) -> None:
+        item = {"identifier": {"type": "OTHER", "value": {"url": url}}, "title": title}
+        await self._call(
+            "update_related_items",
+            write=True,
+            incidentRecordArn=arn,
+            clientToken=client_token,
+            relatedItemsUpdate={"itemToAdd": item},
+        )
+
+    async def remove_related_link(self, arn: str, url: str, client_token: str) -> None:
+        await self._call(
+            "update_related_items",
+            write=True,
+            incidentRecordArn=arn,
+            clientToken=client_token,
+            relatedItemsUpdate={"itemToRemove": {"type": "OTHER", "value": {"url": url}}},
+        )
+
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+# ListIncidentRecords' filter for the incidents still open; and its largest page (also ListRelatedItems').
+_OPEN_ONLY: dict[str, Any] = {"key": "status", "condition": {"equals": {"stringValues": ["OPEN"]}}}
+LIST_PAGE_SIZE = 100
+
+
+def _incident(record: dict[str, Any]) -> IncidentSummary:
+    """GetIncidentRecord's incidentRecord or one of ListIncidentRecords' summaries."""
+    return IncidentSummary(
+        arn=record["arn"],
+        title=record["title"],
+        status=record["status"],
+        impact=record.get("impact"),
+        resolved_time=record.get("resolvedTime"),
+        creation_time=record.get("creationTime"),
+    )

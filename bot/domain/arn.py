@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 # Incident Manager ARNs carry an empty region: arn:aws:ssm-incidents::111122223333:incident-record/plan/id
 _ARN_SHAPE = re.compile(
@@ -15,6 +15,15 @@ _ACCOUNT = re.compile(r"^[0-9]{12}$")
 # Response plan names: letters, digits, _ and -, up to 200; record ids are UUID-like.
 _RECORD_RESOURCE = re.compile(
     r"^incident-record/(?P<plan>[A-Za-z0-9_-]{1,200})/(?P<record>[A-Za-z0-9-]{1,64})$"
+)
+
+# What people paste besides the ARN: the incident's `plan/id` (also as `incident-record/plan/id`), and the
+# incident's page in the console, whose fragment is `/incidents/<plan>/<id>` (see `console_url`).
+_BARE_PATH = re.compile(
+    r"^(?:incident-record/)?(?P<plan>[A-Za-z0-9_-]{1,200})/(?P<record>[A-Za-z0-9-]{1,64})$"
+)
+_CONSOLE_INCIDENT = re.compile(
+    r"/incidents/(?:details/)?(?P<plan>[A-Za-z0-9_-]{1,200})/(?P<record>[A-Za-z0-9-]{1,64})(?:[/?].*)?$"
 )
 
 _CONSOLE_HOSTS = {
@@ -78,6 +87,58 @@ def _strip_decoration(text: str) -> str:
                 end = pipe
         strip()
     return text[start:end]
+
+
+@dataclass(frozen=True)
+class IncidentPath:
+    """An incident named without its account, as the console's address and `plan/id` name it. The
+    account comes from the open incidents the bot can list (only an open incident can be bound)."""
+
+    response_plan: str
+    record_id: str
+
+    def __str__(self) -> str:
+        return f"{self.response_plan}/{self.record_id}"
+
+    def names(self, arn: str) -> bool:
+        return arn.endswith(f":incident-record/{self.response_plan}/{self.record_id}")
+
+
+IncidentReference = IncidentRecordArn | IncidentPath
+
+
+def parse_incident_reference(text: str) -> IncidentReference:
+    """What `bind` accepts: the incident record ARN, the incident's console address, or its `plan/id`.
+    Raise InvalidIncidentArn saying what is wrong."""
+    candidate = _strip_decoration(text).replace("&amp;", "&")
+    if candidate.startswith("arn:") or not candidate:
+        return parse_incident_record_arn(candidate)
+    if candidate.startswith(("https://", "http://")):
+        return _console_reference(candidate)
+    bare = _BARE_PATH.match(candidate)
+    if bare is not None:
+        return IncidentPath(bare["plan"], bare["record"])
+    raise InvalidIncidentArn(_NOT_A_REFERENCE)
+
+
+_NOT_A_REFERENCE = (
+    "it is not an ARN, nor the incident's console address or its plan/id (an incident record ARN looks "
+    "like arn:aws:ssm-incidents::111122223333:incident-record/plan-name/id)"
+)
+
+
+def _console_reference(url: str) -> IncidentPath:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not any(host == known or host.endswith("." + known) for known in _CONSOLE_HOSTS.values()):
+        raise InvalidIncidentArn("it is a link, but not to the AWS console")
+    found = _CONSOLE_INCIDENT.search(unquote(parts.fragment)) or _CONSOLE_INCIDENT.search(unquote(parts.path))
+    if found is None:
+        raise InvalidIncidentArn(
+            "it is a link to the AWS console, but not to an incident's page (open the incident and copy "
+            "the address, or its ARN)"
+        )
+    return IncidentPath(found["plan"], found["record"])
 
 
 def parse_incident_record_arn(text: str) -> IncidentRecordArn:

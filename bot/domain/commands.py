@@ -21,6 +21,11 @@ class Bind:
 
 
 @dataclass(frozen=True)
+class PickIncident:
+    """`bind` alone: the person picks the incident from the open ones, in a form."""
+
+
+@dataclass(frozen=True)
 class Unbind:
     pass
 
@@ -36,6 +41,18 @@ class Help:
     trailing: str = ""
 
 
+# How many of the latest timeline events `timeline` shows, and the most `timeline <n>` may ask for.
+TIMELINE_DEFAULT = 10
+TIMELINE_MAX = 50
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """`timeline [n]`: the incident's latest events, newest first."""
+
+    count: int = TIMELINE_DEFAULT
+
+
 @dataclass(frozen=True)
 class Compose:
     """No text at all: the person wants the compose form."""
@@ -49,9 +66,9 @@ class EmptyEntry:
 class MalformedReason(StrEnum):
     """How a keyword was used the wrong way (the person is told in words, with the help)."""
 
-    BIND_NEEDS_ARN = "bind_needs_arn"
     BIND_TAKES_ONE_ARN = "bind_takes_one_arn"
     TAKES_NOTHING = "takes_nothing"
+    TIMELINE_COUNT = "timeline_count"
 
 
 @dataclass(frozen=True)
@@ -63,9 +80,13 @@ class Malformed:
     original: str
 
 
-Command = AddEntry | Bind | Unbind | Status | Help | Compose | EmptyEntry | Malformed
+Command = (
+    AddEntry | Bind | PickIncident | Unbind | Status | Timeline | Help | Compose | EmptyEntry | Malformed
+)
 
 _FIRST_WORD = re.compile(r"^(\S+)(?:\s+(.*))?$", re.DOTALL)
+# ASCII digits only: str.isdigit() would take "٣" or "²" too.
+_COUNT = re.compile(r"[0-9]{1,3}")
 
 
 def parse_command(text: str) -> Command:
@@ -81,7 +102,7 @@ def parse_command(text: str) -> Command:
         return AddEntry(event_type, rest) if rest else EmptyEntry(event_type)
     if keyword == "bind":
         if not rest:
-            return Malformed("bind", MalformedReason.BIND_NEEDS_ARN, stripped)
+            return PickIncident()
         if len(rest.split()) > 1:
             return Malformed("bind", MalformedReason.BIND_TAKES_ONE_ARN, stripped)
         return Bind(rest)
@@ -89,6 +110,12 @@ def parse_command(text: str) -> Command:
         if rest:
             return Malformed(keyword, MalformedReason.TAKES_NOTHING, stripped)
         return Unbind() if keyword == "unbind" else Status()
+    if keyword == "timeline":
+        if not rest:
+            return Timeline()
+        if _COUNT.fullmatch(rest) and 1 <= int(rest) <= TIMELINE_MAX:
+            return Timeline(int(rest))
+        return Malformed(keyword, MalformedReason.TIMELINE_COUNT, stripped)
     if keyword == "help":
         return Help(rest)
     return AddEntry(EventType.NOTE, stripped)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import commands, events, shortcuts, views
+from bot.listeners import actions, commands, events, options, shortcuts, views
 
 
 def register_listeners(app: AsyncApp) -> None:
@@ -12,3 +12,5 @@ def register_listeners(app: AsyncApp) -> None:
     shortcuts.register(app)
     events.register(app)
     views.register(app)
+    options.register(app)
+    actions.register(app)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
@@ -15,13 +16,15 @@ from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, NameDirectory, Store
 from bot.usecases.timeline import TimelineService
+from bot.usecases.timeline_events import TimelineReader
 
 CONTEXT_KEY = "deps"
 
 
 class ReplyChannel(Protocol):
-    async def send(self, text: str) -> bool:
-        """Deliver the reply to the person; False when no way reached them."""
+    async def send(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
+        """Deliver the reply to the person (with `blocks`, `text` is the notification's); False when no
+        way reached them."""
         ...
 
 
@@ -40,6 +43,7 @@ class Deps:
     metrics: Metrics
     timeline: TimelineService
     bindings: BindingService
+    reader: TimelineReader
     directory: NameDirectory
     repliers: Repliers
     inflight: InFlight

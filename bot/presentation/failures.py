@@ -11,7 +11,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import aiohttp
@@ -36,6 +36,7 @@ from bot.usecases.errors import (
     EntryEmpty,
     GaveUp,
     IncidentManagerError,
+    IncidentNotOpen,
     IncidentResolved,
     MalformedCommand,
     MessageNotFound,
@@ -75,6 +76,7 @@ class FailureKind(StrEnum):
     MESSAGE_NOT_FOUND = "message_not_found"
     INVALID_ARN = "invalid_arn"
     INCIDENT_RESOLVED = "incident_resolved"
+    INCIDENT_NOT_OPEN = "incident_not_open"
     BIND_NOT_ALLOWED = "bind_not_allowed"
     INCIDENT_NOT_FOUND = "incident_not_found"
     GAVE_UP = "gave_up"
@@ -234,6 +236,8 @@ def _expected(error: BaseException, context: FailureContext) -> tuple[FailureKin
         return FailureKind.MESSAGE_NOT_FOUND, say.message_not_found(), outcome_of(context.action), ""
     if isinstance(error, InvalidIncidentArn):
         return FailureKind.INVALID_ARN, say.invalid_arn(error.reason), "", ""
+    if isinstance(error, IncidentNotOpen):
+        return FailureKind.INCIDENT_NOT_OPEN, say.incident_not_open(error.reference, context.region), "", ""
     if isinstance(error, IncidentResolved):
         return FailureKind.INCIDENT_RESOLVED, say.incident_resolved(error.title), "", ""
     if isinstance(error, BindNotAllowed):
@@ -251,7 +255,12 @@ def _unexpected(error: BaseException, context: FailureContext) -> tuple[FailureK
         return FailureKind.AWS_OUTCOME_UNKNOWN, say.aws_outcome_unknown()
     if isinstance(error, aws.ClientError):
         message = str(error.response.get("Error", {}).get("Message", ""))
-        return _by_code(aws_error_code(error), aws_status(error), message, context)
+        # The operation AWS refused, which may not be the one the action is named for (a bind lists,
+        # reads and updates related items): "not allowed to call X" must name the X it was.
+        refused = str(getattr(error, "operation_name", "") or "") or context.operation
+        return _by_code(
+            aws_error_code(error), aws_status(error), message, replace(context, operation=refused)
+        )
     if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError | aws.CredentialRetrievalError):
         return FailureKind.NO_CREDENTIALS, say.no_credentials()
     if isinstance(error, aws.NoRegionError):

@@ -13,7 +13,7 @@ from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.messages import entries
 from bot.slack.conversation import mark_added
 from bot.slack.replies import Replier
-from bot.usecases.outbox import Notice, NoticeKind
+from bot.usecases.outbox import Notice, NoticeKind, Told
 from bot.usecases.ports import StoredEntry
 
 # Slack's response_url works for 30 minutes; past that the reply goes by chat.postEphemeral at once.
@@ -62,14 +62,17 @@ class SlackFollowUps:
         )
         return explain(error, context).text
 
-    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
-        notice = Notice.from_json(stored.notice)
-        if notice is None:
-            return  # no one recorded to tell
-        if landed and notice.message_ts:
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
+        recorded = Notice.from_json(notice)
+        if recorded is None:
+            return Told(reached=True)  # no one recorded to tell: nothing is owed
+        if landed and recorded.message_ts:
             marked = await mark_added(
-                self._client, notice.channel_id, notice.message_ts, self._added_reaction
+                self._client, recorded.channel_id, recorded.message_ts, self._added_reaction
             )
-            if marked and notice.kind is NoticeKind.PIN:
-                return  # the ✅ is a pin's confirmation
-        await self._replier(notice).send(reply)
+            if marked and recorded.kind is NoticeKind.PIN:
+                return Told(reached=True)  # the ✅ is a pin's confirmation
+        replier = self._replier(recorded)
+        if await replier.send(reply):
+            return Told(reached=True)
+        return Told(reached=False, retry_after=replier.retry_after)

@@ -14,15 +14,22 @@ class CallbackId(StrEnum):
     ADD_TO_TIMELINE = "add_to_timeline"
     COMPOSE = "compose_timeline_entry"
     CAPTURE = "capture_timeline_entry"
+    BIND_PICKER = "bind_incident_picker"
 
 
 class BlockId(StrEnum):
     TYPE = "entry_type"
     TEXT = "entry_text"
     TIME = "entry_time"
+    INCIDENT = "incident_choice"
 
 
 class ActionId(StrEnum):
     TYPE = "entry_type_choice"
     TEXT = "entry_text_input"
     TIME = "entry_time_picker"
+    # The picker's menu: every open incident when they fit one menu, else a search (app.options).
+    INCIDENT = "incident_select"
+    INCIDENT_SEARCH = "incident_search"
+    # The "More" button under a `timeline` reply.
+    TIMELINE_MORE = "timeline_more"

@@ -9,23 +9,46 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
     ContextBlock,
     DateTimePickerElement,
+    ExternalDataSelectElement,
     InputBlock,
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
     RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
+from bot.domain.commands import TIMELINE_MAX
+from bot.domain.events import ReadEvent
 from bot.domain.timeline import EventType, utf16_length
 from bot.presentation.ids import ActionId, BlockId, CallbackId
+from bot.presentation.messages import binding as binding_says
 from bot.presentation.messages import capture as says
+from bot.presentation.messages import timeline as timeline_says
+from bot.usecases.binding import OpenIncidents
+from bot.usecases.ports import IncidentSummary
+from bot.usecases.timeline_events import TimelinePage
 
 # Slack's limits: plain_text_input holds 3,000 characters; private_metadata 3,000.
 TEXT_INPUT_LIMIT = 3000
 METADATA_LIMIT = 3000
+# A select menu holds 100 options; an option's text 75 characters, its value 150; a button's value 2,000.
+OPTIONS_LIMIT = 100
+OPTION_TEXT_LIMIT = 75
+OPTION_VALUE_LIMIT = 150
+BUTTON_VALUE_LIMIT = 2000
+# A section's text holds 3,000 characters; a message 50 blocks.
+SECTION_TEXT_LIMIT = 3000
+MESSAGE_BLOCKS_LIMIT = 50
+# The option the search shows when it could not list the incidents (never a reference bind accepts).
+SEARCH_FAILED_VALUE = "search-failed"
 
 
 @dataclass(frozen=True)
@@ -189,13 +212,21 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
-def _modal(callback_id: CallbackId, metadata: str, blocks: list[Any]) -> dict[str, Any]:
+def _modal(
+    callback_id: CallbackId,
+    metadata: str,
+    blocks: list[Any],
+    *,
+    title: str = "Add to timeline",
+    submit: str | None = "Add",
+    close: str = "Cancel",
+) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=callback_id,
-        title="Add to timeline",
-        submit="Add",
-        close="Cancel",
+        title=title,
+        submit=submit,
+        close=close,
         private_metadata=metadata,
         blocks=blocks,
     )
@@ -269,3 +300,207 @@ def _picked_time(picked: Any) -> datetime | None:
         return datetime.fromtimestamp(int(picked), tz=UTC)
     except (ValueError, OverflowError, OSError):
         return None
+
+
+# The picker: `bind` alone.
+
+
+@dataclass(frozen=True)
+class PickerContext:
+    """What the picker carries between opening and submit (in private_metadata): where it was opened,
+    and what the channel's related item on the incident is made of."""
+
+    team_id: str
+    channel_id: str
+    channel_name: str
+    workspace_url: str | None
+
+    def to_metadata(self) -> str:
+        data = {
+            "team": self.team_id,
+            "channel": self.channel_id,
+            "name": self.channel_name[:100],
+            "url": (self.workspace_url or "")[:300] or None,
+        }
+        return json.dumps(data, separators=(",", ":"))
+
+    @staticmethod
+    def from_metadata(metadata: str) -> PickerContext:
+        data = json.loads(metadata)
+        url = data.get("url")
+        return PickerContext(
+            str(data["team"]), str(data["channel"]), str(data.get("name") or ""), str(url) if url else None
+        )
+
+
+def incident_option_value(arn: str) -> str | None:
+    """What an option carries: the ARN, or (when longer than a value holds) the `plan/id` bind resolves."""
+    if len(arn) <= OPTION_VALUE_LIMIT:
+        return arn
+    path = arn.partition(":incident-record/")[2]
+    return path if 0 < len(path) <= OPTION_VALUE_LIMIT else None
+
+
+def incident_option(incident: IncidentSummary, now: datetime) -> Option | None:
+    """Title, impact and how long ago it started, in the 75 characters an option shows."""
+    value = incident_option_value(incident.arn)
+    if value is None:
+        return None
+    detail = " · " + binding_says.incident_option_detail(incident.impact, incident.creation_time, now)
+    room = OPTION_TEXT_LIMIT - len(detail)
+    title = incident.title.strip() or "(untitled)"
+    if len(title) > room:
+        title = title[: room - 1] + "…"
+    return Option(value=value, text=title + detail)
+
+
+def incident_options(incidents: list[IncidentSummary], now: datetime) -> list[Option]:
+    options = [option for incident in incidents if (option := incident_option(incident, now))]
+    return options[:OPTIONS_LIMIT]
+
+
+def options_payload(options: list[Option]) -> list[dict[str, Any]]:
+    """Options as an external_select's options request is answered."""
+    return [option.to_dict() for option in options]
+
+
+def search_failed_options(reference: str) -> list[dict[str, Any]]:
+    failed = Option(value=SEARCH_FAILED_VALUE, text=binding_says.search_failed_option(reference))
+    return options_payload([failed])
+
+
+def picker_modal(
+    context: PickerContext, listing: OpenIncidents, region: str | None, now: datetime
+) -> dict[str, Any]:
+    """Every open incident in one menu when they fit; else a search over titles (app.options)."""
+    options = incident_options(listing.incidents, now)
+    searchable = not listing.complete or len(listing.incidents) > OPTIONS_LIMIT
+    element: StaticSelectElement | ExternalDataSelectElement
+    if searchable:
+        element = ExternalDataSelectElement(
+            action_id=ActionId.INCIDENT_SEARCH,
+            placeholder=binding_says.picker_search_placeholder(),
+            min_query_length=0,
+        )
+    else:
+        element = StaticSelectElement(
+            action_id=ActionId.INCIDENT, placeholder=binding_says.pick_one()[:150], options=options
+        )
+    intro = binding_says.picker_intro(region, len(listing.incidents), listing.complete, searchable)
+    blocks: list[Any] = [
+        _context(intro),
+        InputBlock(block_id=BlockId.INCIDENT, label=binding_says.PICKER_LABEL, element=element),
+        _context(binding_says.picker_by_arn()),
+    ]
+    return _modal(
+        CallbackId.BIND_PICKER,
+        context.to_metadata(),
+        blocks,
+        title=binding_says.PICKER_TITLE,
+        submit=binding_says.PICKER_SUBMIT,
+    )
+
+
+def picker_notice_modal(context: PickerContext, text: str) -> dict[str, Any]:
+    """The picker's place while the incidents are listed, or when there is nothing to pick."""
+    shown = text if len(text) <= SECTION_TEXT_LIMIT else text[: SECTION_TEXT_LIMIT - 1] + "…"
+    return _modal(
+        CallbackId.BIND_PICKER,
+        context.to_metadata(),
+        [SectionBlock(text=MarkdownTextObject(text=shown))],
+        title=binding_says.PICKER_TITLE,
+        submit=None,
+        close="Close",
+    )
+
+
+def read_picker_choice(state_values: dict[str, Any]) -> str | None:
+    """The chosen option's value (from whichever menu the form had); None when nothing was chosen."""
+    block = state_values.get(BlockId.INCIDENT) or {}
+    for action_id in (ActionId.INCIDENT, ActionId.INCIDENT_SEARCH):
+        chosen = ((block.get(action_id) or {}).get("selected_option") or {}).get("value")
+        if isinstance(chosen, str) and chosen:
+            return chosen
+    return None
+
+
+# `timeline`: the reply's blocks.
+
+
+@dataclass(frozen=True)
+class MoreTimeline:
+    """What the "More" button carries: whose timeline, where the next page starts, how many a page."""
+
+    incident_arn: str
+    next_token: str
+    count: int
+
+    def to_value(self) -> str:
+        return json.dumps(
+            {"a": self.incident_arn, "t": self.next_token, "n": self.count}, separators=(",", ":")
+        )
+
+    @staticmethod
+    def from_value(value: str) -> MoreTimeline:
+        data = json.loads(value)
+        return MoreTimeline(str(data["a"]), str(data["t"]), max(1, min(TIMELINE_MAX, int(data["n"]))))
+
+
+# How much of an event's text a line shows, tried in turn until the reply fits Slack's block limit.
+_TEXT_CAPS = (600, 300, 120, 40)
+
+
+def timeline_message(
+    title: str, url: str, page: TimelinePage, count: int, arn: str, first_page: bool
+) -> tuple[str, list[dict[str, Any]]]:
+    """(the notification's text, the blocks) of one page of the timeline."""
+    if not page.events and first_page:
+        empty: list[Block] = [SectionBlock(text=MarkdownTextObject(text=timeline_says.empty(title, url)))]
+        return timeline_says.fallback(title, 0), _valid(empty)
+    heading = timeline_says.heading(title, url, len(page.events), first_page)
+    sections: list[str] = []
+    for cap in _TEXT_CAPS:
+        sections = _packed([_event_line(event, cap) for event in page.events])
+        if len(sections) + 2 <= MESSAGE_BLOCKS_LIMIT:
+            break
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=heading))]
+    blocks += [SectionBlock(text=MarkdownTextObject(text=section)) for section in sections]
+    if page.next_token is None:
+        blocks.append(_context(timeline_says.beginning_reached()))
+    else:
+        more = MoreTimeline(arn, page.next_token, count).to_value()
+        if len(more) <= BUTTON_VALUE_LIMIT:
+            button = ButtonElement(
+                text=timeline_says.more_button(), action_id=ActionId.TIMELINE_MORE, value=more
+            )
+            blocks.append(ActionsBlock(elements=[button]))
+        else:
+            blocks.append(_context(timeline_says.more_by_count(TIMELINE_MAX)))
+    return timeline_says.fallback(title, len(page.events)), _valid(blocks)
+
+
+def _event_line(event: ReadEvent, cap: int) -> str:
+    text = event.text.text
+    if len(text) > cap:
+        text = text[:cap].rstrip() + " …"
+    return timeline_says.event_line(event.event_type, event.event_time, text, event.text.permalink)
+
+
+def _packed(lines: list[str]) -> list[str]:
+    """Lines joined into as few sections as Slack's 3,000 characters each allow."""
+    sections: list[str] = []
+    for line in lines:
+        line = line if len(line) <= SECTION_TEXT_LIMIT else line[: SECTION_TEXT_LIMIT - 1] + "…"
+        if sections and len(sections[-1]) + 2 + len(line) <= SECTION_TEXT_LIMIT:
+            sections[-1] += "\n\n" + line
+        else:
+            sections.append(line)
+    return sections
+
+
+def _valid(blocks: list[Block]) -> list[dict[str, Any]]:
+    if len(blocks) > MESSAGE_BLOCKS_LIMIT:
+        raise ValueError("more blocks than a Slack message holds")
+    for block in blocks:
+        block.validate_json()
+    return [block.to_dict() for block in blocks]

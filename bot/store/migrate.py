@@ -20,6 +20,8 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.legacy import move_replies_left_on_entries
+
 logger = logging.getLogger(__name__)
 # Alembic narrates each run at INFO ("Context impl SQLiteImpl.", "Will assume transactional DDL."): the
 # bot's own "database migrated" line says what matters, so start-up stays a few readable lines.
@@ -76,6 +78,7 @@ def _upgrade(connection: Connection, target: str | None) -> str | None:
                     "database schema is newer than this version; serving it as it is",
                     extra={"revision": current, "head": script.get_current_head()},
                 )
+                move_replies_left_on_entries(connection)
                 return current
             wanted = target or head()
             if current != wanted:
@@ -88,6 +91,9 @@ def _upgrade(connection: Connection, target: str | None) -> str | None:
                     "database schema created" if fresh else "database migrated",
                     extra={"from": current, "to": wanted},
                 )
+            if wanted == head():
+                # An older replica still running (a rolling upgrade) may have kept a reply on its entry.
+                move_replies_left_on_entries(connection)
             return wanted
     finally:
         if sqlite:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    UniqueConstraint,
     false,
     text,
 )
@@ -87,10 +88,40 @@ timeline_entries = Table(
     Column("notice", Text, nullable=False, server_default=text("''")),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("uncertain", Boolean, nullable=False, server_default=false()),
-    # Pending: when it is next due, or the end of its sender's lease. Settled: the end of its teller's
-    # hold while a reply is owed, else NULL.
+    # Pending: when it is next due, or the end of its sender's lease. Settled: NULL.
     Column("next_attempt_at", Moment),
+    # Where versions before owed_replies kept the one reply owed (left in place, emptied: an older replica
+    # may still write it during a rolling upgrade, and each start moves it on).
     Column("reply_pending", Text),
+)
+
+# One row per person still owed a second reply about an entry (it landed or finally failed after they heard
+# "saved"): written in the transaction that settles the entry, deleted once told or given up on. due_at is
+# when it is next tried and, while a teller works on it, the end of that teller's hold (revision 0003).
+owed_replies = Table(
+    "owed_replies",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("client_token", Text, nullable=False),
+    Column("notice", Text, nullable=False),
+    Column("reply", Text, nullable=False),
+    Column("landed", Boolean, nullable=False),
+    Column("due_at", Moment, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("owed_since", Moment, nullable=False),
+)
+
+# People told "saved" about an entry another request recorded (a second pin): settling the entry turns
+# each into an owed reply, and is refused while someone awaits it whom the caller wrote no reply for.
+awaiting_replies = Table(
+    "awaiting_replies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_token", Text, nullable=False),
+    Column("notice", Text, nullable=False),
+    UniqueConstraint("client_token", "notice"),
+    # Ids never reused: a caller's list of who awaits stays a true picture of who it has answered for.
+    sqlite_autoincrement=True,
 )
 
 drafts = Table(
@@ -115,6 +146,7 @@ deliveries = Table(
 # pending_count), owed replies by due time (a partial index: only the few rows still owing one), and what
 # retention deletes, by age.
 ENTRIES_DUE = Index("entries_due", timeline_entries.c.state, timeline_entries.c.next_attempt_at)
+# (Owed replies kept on their entry, by earlier versions: only ever a few rows.)
 ENTRIES_OWED = Index(
     "entries_owed",
     timeline_entries.c.next_attempt_at,
@@ -124,3 +156,5 @@ ENTRIES_OWED = Index(
 ENTRIES_BY_AGE = Index("entries_by_age", timeline_entries.c.updated_at)
 DRAFTS_BY_AGE = Index("drafts_by_age", drafts.c.created_at)
 DELIVERIES_BY_AGE = Index("deliveries_by_age", deliveries.c.seen_at)
+OWED_REPLIES_DUE = Index("owed_replies_due", owed_replies.c.due_at)
+OWED_REPLIES_BY_ENTRY = Index("owed_replies_by_entry", owed_replies.c.client_token)

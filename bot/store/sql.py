@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Executable,
     Row,
     Select,
+    Update,
     delete,
     event,
     func,
@@ -40,9 +41,9 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry
 from bot.store.errors import StoreUnavailable
 from bot.store.migrate import SQLITE_BUSY_MILLISECONDS, upgrade
-from bot.store.schema import bindings, deliveries, drafts, timeline_entries
+from bot.store.schema import awaiting_replies, bindings, deliveries, drafts, owed_replies, timeline_entries
 from bot.store.urls import describe, engine_url, is_in_memory
-from bot.usecases.ports import EntryState, StoredEntry
+from bot.usecases.ports import Awaiting, EntryState, OwedReply, StoredEntry
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ _ENTRY_COLUMNS = (
     _entries.last_error,
     _entries.created_at,
     _entries.next_attempt_at,
-    _entries.reply_pending,
 )
+_owed = owed_replies.c
 # A unit of work of one statement, atomic by itself: on SQLite it runs in the driver's autocommit, without
 # BEGIN and COMMIT (each a trip to aiosqlite's thread), and a read never waits for the write lock.
 _ONE_STATEMENT = "incident_bot_one_statement"
@@ -98,19 +99,13 @@ def due_entries(now: datetime, limit: int, skip: Collection[str] = ()) -> Select
     return query.order_by(_entries.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
 
 
-def owed_replies(now: datetime, limit: int) -> Select[Any]:
-    """Settled entries whose owed reply is due (its teller's hold ran out)."""
-    return (
-        select(*_ENTRY_COLUMNS)
-        .where(
-            _entries.reply_pending.is_not(None),
-            _entries.next_attempt_at <= now,
-            _entries.state != EntryState.PENDING.value,
-        )
-        .order_by(_entries.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+def due_owed_replies(now: datetime, limit: int, skip: Collection[str] = ()) -> Select[Any]:
+    """Owed replies due by `now` (a retry's time, or their teller's hold ran out), oldest first, locked for
+    the claim."""
+    query = select(*owed_replies.c).where(_owed.due_at <= now)
+    if skip:
+        query = query.where(_owed.id.not_in(list(skip)))
+    return query.order_by(_owed.due_at).limit(limit).with_for_update(skip_locked=True)
 
 
 def pending_entries_count() -> Select[Any]:
@@ -298,42 +293,133 @@ class SqlStore:
         )
 
     async def mark_sent(
-        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
-    ) -> None:
-        await self._change(
+        self,
+        client_token: str,
+        event_id: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
+        return await self._settle(
+            client_token,
+            owed,
+            awaiting,
             update(timeline_entries)
             .where(_entries.client_token == client_token)
             .values(
                 state=EntryState.SENT.value,
                 event_id=event_id,
                 last_error=None,
-                reply_pending=reply,
-                next_attempt_at=self._hold(reply, hold_until),
+                next_attempt_at=None,
                 updated_at=self._clock(),
-            )
+            ),
         )
 
     async def mark_failed(
-        self, client_token: str, reason: str, reply: str | None = None, hold_until: datetime | None = None
-    ) -> None:
-        await self._change(
+        self,
+        client_token: str,
+        reason: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
+        return await self._settle(
+            client_token,
+            owed,
+            awaiting,
             update(timeline_entries)
             .where(_entries.client_token == client_token, _entries.state != EntryState.SENT.value)
             .values(
                 state=EntryState.FAILED.value,
                 last_error=reason,
-                reply_pending=reply,
-                next_attempt_at=self._hold(reply, hold_until),
+                next_attempt_at=None,
                 updated_at=self._clock(),
-            )
+            ),
         )
 
-    async def mark_told(self, client_token: str) -> None:
+    async def _settle(
+        self, client_token: str, owed: Sequence[OwedReply], awaiting: Collection[int], settle: Update
+    ) -> bool:
+        """Settle an entry and write the replies it owes, in one transaction. Refused (False) while someone
+        awaits it whom the caller has not written a reply for: add_awaiting only adds to a pending entry,
+        and both hold the entry's row (on SQLite the whole file) while they look, so once this commits
+        nobody can start awaiting it, and nobody who did is left untold."""
+        async with self._write() as connection:
+            await connection.execute(_lock_entry(client_token))
+            present = set(
+                (
+                    await connection.execute(
+                        select(awaiting_replies.c.id).where(awaiting_replies.c.client_token == client_token)
+                    )
+                ).scalars()
+            )
+            if not present <= set(awaiting):
+                return False
+            if (await connection.execute(settle)).rowcount:
+                await _insert_owed(connection, owed)
+                await connection.execute(
+                    delete(awaiting_replies).where(awaiting_replies.c.client_token == client_token)
+                )
+        return True
+
+    async def add_awaiting(self, client_token: str, notice: str) -> bool:
+        async with self._write() as connection:
+            state = (await connection.execute(_lock_entry(client_token))).scalar_one_or_none()
+            if state != EntryState.PENDING.value:
+                return False
+            await connection.execute(
+                _insert(connection, awaiting_replies)
+                .values(client_token=client_token, notice=notice)
+                .on_conflict_do_nothing()
+            )
+        return True
+
+    async def awaiting(self, client_token: str) -> list[Awaiting]:
+        async with self._one_statement() as connection:
+            rows = (
+                await connection.execute(
+                    select(awaiting_replies.c.id, awaiting_replies.c.notice)
+                    .where(awaiting_replies.c.client_token == client_token)
+                    .order_by(awaiting_replies.c.id)
+                )
+            ).all()
+        return [Awaiting(int(row.id), str(row.notice)) for row in rows]
+
+    async def owe_replies(self, owed: Sequence[OwedReply]) -> None:
+        if owed:
+            async with self._write() as connection:
+                await _insert_owed(connection, owed)
+
+    async def owed_replies(self, client_token: str) -> list[OwedReply]:
+        async with self._one_statement() as connection:
+            rows = (
+                await connection.execute(
+                    select(*owed_replies.c)
+                    .where(_owed.client_token == client_token)
+                    .order_by(_owed.owed_since, _owed.id)
+                )
+            ).all()
+        return [_owed_from_row(row) for row in rows]
+
+    async def claim_owed_replies(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[OwedReply]:
+        async with self._write() as connection:
+            rows = (await connection.execute(due_owed_replies(now, limit, skip))).all()
+            ids = [row.id for row in rows]
+            if ids:
+                await connection.execute(
+                    update(owed_replies).where(_owed.id.in_(ids)).values(due_at=lease_until)
+                )
+        return [replace(_owed_from_row(row), due_at=lease_until) for row in rows]
+
+    async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
         await self._change(
-            update(timeline_entries)
-            .where(_entries.client_token == client_token, _entries.state != EntryState.PENDING.value)
-            .values(reply_pending=None, next_attempt_at=None, updated_at=self._clock())
+            update(owed_replies)
+            .where(_owed.id == reply_id)
+            .values(attempts=_owed.attempts + 1, due_at=due_at)
         )
+
+    async def forget_reply(self, reply_id: str) -> None:
+        await self._change(delete(owed_replies).where(_owed.id == reply_id))
 
     async def schedule_retry(
         self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
@@ -356,9 +442,6 @@ class SqlStore:
         self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
     ) -> list[StoredEntry]:
         return await self._claim(due_entries(now, limit, skip), lease_until)
-
-    async def claim_untold(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
-        return await self._claim(owed_replies(now, limit), lease_until)
 
     async def _claim(self, query: Select[Any], lease_until: datetime) -> list[StoredEntry]:
         async with self._write() as connection:
@@ -387,6 +470,8 @@ class SqlStore:
             deleted += count
             if count < PRUNE_BATCH:
                 break
+        # A reply owed that long is long past use (its response_url, 30 minutes), and holds a notice too.
+        await self._change(delete(owed_replies).where(_owed.owed_since < cutoff))
         await self._change(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
         await self._change(delete(deliveries).where(deliveries.c.seen_at < now - DELIVERY_MEMORY))
         return deleted
@@ -440,12 +525,6 @@ class SqlStore:
     async def _change(self, statement: Executable) -> int:
         async with self._one_statement() as connection:
             return (await connection.execute(statement)).rowcount
-
-    def _hold(self, reply: str | None, hold_until: datetime | None) -> datetime | None:
-        # A settled entry is held only while someone tells its person; otherwise it is never due again.
-        if reply is None:
-            return None
-        return hold_until or self._clock()
 
 
 def _engine(url: URL) -> AsyncEngine:
@@ -546,8 +625,46 @@ def _entry_from_row(row: Row[Any]) -> StoredEntry:
         last_error=row.last_error,
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,
-        reply_pending=row.reply_pending,
     )
+
+
+def _owed_from_row(row: Row[Any]) -> OwedReply:
+    return OwedReply(
+        id=str(row.id),
+        client_token=row.client_token,
+        notice=row.notice,
+        reply=row.reply,
+        landed=bool(row.landed),
+        due_at=row.due_at,
+        owed_since=row.owed_since,
+        attempts=int(row.attempts),
+    )
+
+
+async def _insert_owed(connection: AsyncConnection, owed: Sequence[OwedReply]) -> None:
+    if not owed:
+        return
+    await connection.execute(
+        _insert(connection, owed_replies).on_conflict_do_nothing(),
+        [
+            {
+                "id": reply.id,
+                "client_token": reply.client_token,
+                "notice": reply.notice,
+                "reply": reply.reply,
+                "landed": reply.landed,
+                "due_at": reply.due_at,
+                "attempts": reply.attempts,
+                "owed_since": reply.owed_since,
+            }
+            for reply in owed
+        ],
+    )
+
+
+def _lock_entry(client_token: str) -> Select[Any]:
+    # The entry's row, held until the transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE holds all).
+    return select(_entries.state).where(_entries.client_token == client_token).with_for_update()
 
 
 def _held(stored: StoredEntry, lease_until: datetime) -> StoredEntry:

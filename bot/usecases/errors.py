@@ -71,6 +71,14 @@ class IncidentResolved(Exception):
         self.arn = arn
 
 
+class IncidentNotOpen(Exception):
+    """`bind plan/id` (or a console address) named no incident among the open ones."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"no open incident {reference}")
+        self.reference = reference
+
+
 class BindNotAllowed(Exception):
     def __init__(self, allowed_users: frozenset[str], allowed_usergroups: frozenset[str]) -> None:
         super().__init__("user may not bind this channel")

@@ -5,6 +5,11 @@ for the first attempt; if Incident Manager is busy, failing or slow, they hear a
 queued, and the outbox keeps trying in the background (with backoff, through the gateway's rate limit)
 and tells them again when it lands or finally fails. Pending entries survive a restart, even `kill -9`:
 they are resumed at start-up with the same token, so AWS never creates a second event for one entry.
+
+A second reply is owed to everyone told "saved" (the one who asked, and anyone whose later request for the
+same entry was told so: a second pin). It is written, one row per person, in the step that records the
+outcome, and kept until it reaches them: Slack down, rate limited or failing only delays it (retried with
+backoff, Slack's Retry-After honoured, for up to a day).
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import json
 import logging
 import random
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
+from uuid import uuid4
 
 from bot.usecases.errors import GaveUp, IncidentManagerError, NotSent, is_retryable
-from bot.usecases.ports import EntryState, EntryStore, IncidentGateway, StoredEntry
+from bot.usecases.ports import EntryStore, IncidentGateway, OwedReply, StoredEntry
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,9 @@ SWEEP_SECONDS = 1.0
 PRUNE_EVERY = timedelta(minutes=5)
 # Tries at recording that an entry landed (left pending, it would be resent, harmlessly, after its hold).
 RECORD_ATTEMPTS = 3
+# Owed replies told at once by the sweep, apart from the entries it sends: Slack's capacity, not AWS's,
+# so a burst of entries waiting for Incident Manager never holds up a reply that is due.
+REPLY_CAPACITY = 8
 
 
 class NoticeKind(StrEnum):
@@ -81,15 +90,26 @@ class Notice:
             return None
 
 
+@dataclass(frozen=True)
+class Told:
+    """Whether a reply reached its person; when it did not, how long Slack asked to wait (rate limited)."""
+
+    reached: bool
+    retry_after: float | None = None
+
+
 class FollowUps(Protocol):
-    """Tells the person about an outcome that came after their request was answered. The reply is
-    written first and kept with the entry, so a stop or a crash before it is given only delays it."""
+    """Tells a person about an outcome that came after their request was answered. The reply is written
+    first (from the entry as that person's notice sees it) and kept in the store until it reaches them,
+    so a stop, a crash or Slack being down only delays it."""
 
     def landed_reply(self, stored: StoredEntry, event_id: str) -> str: ...
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str: ...
 
-    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None: ...
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
+        """Give `reply` to whom `notice` names; whether it reached them."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -122,11 +142,17 @@ class RetryPolicy:
     max_delay_seconds: float = 60.0
     # An outage longer than this is reported to the person as a failure instead of being retried on.
     give_up_after: timedelta = timedelta(hours=24)
+    # A reply Slack has not taken for this long is dropped (with an ERROR line): nobody waits a day.
+    reply_owed_for: timedelta = timedelta(hours=24)
 
     def delay(self, attempts: int) -> float:
         """Exponential backoff with jitter, so a fleet of queued entries does not retry in lockstep."""
         ceiling = min(self.max_delay_seconds, self.first_delay_seconds * 2 ** max(0, attempts - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+    def reply_delay(self, attempts: int, retry_after: float | None) -> float:
+        """The same backoff for a reply Slack did not take, and never sooner than Slack asked."""
+        return max(self.delay(attempts), retry_after or 0.0)
 
 
 @dataclass
@@ -134,12 +160,15 @@ class _Delivery:
     """One attempt at sending one entry; requests for the same token while it runs share it."""
 
     stored: StoredEntry
+    source: AttemptSource
     # Whoever asked waits for this; it is answered once, with the attempt's outcome or Queued.
     answer: asyncio.Future[Outcome]
     # Nobody waits any more: the outcome is told through the entry's notice.
     detached: bool = False
-    # The second reply this attempt's outcome owes its person (recorded with the outcome).
-    owed_reply: str | None = None
+    # The second replies this attempt's outcome owes (recorded with the outcome), and whether the entry's
+    # own person is among them.
+    owed: list[OwedReply] = field(default_factory=list)
+    owes_its_person: bool = False
     # Its turn under the rate limit has come: the call is with Incident Manager.
     sending: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -165,6 +194,7 @@ class Outbox:
         *,
         lease: timedelta,
         max_in_flight: int,
+        reply_capacity: int = REPLY_CAPACITY,
         policy: RetryPolicy | None = None,
         on_outcome: Callable[[str, Outcome, str], None] | None = None,
     ) -> None:
@@ -172,12 +202,15 @@ class Outbox:
         self._gateway = gateway
         self._follow_ups = follow_ups
         self._lease = lease
+        # Entries the sweep sends at once; a person's own request is not counted, so a burst of them does
+        # not stop background retries (they queue with the burst under the gateway's rate limit).
         self._max_in_flight = max(1, max_in_flight)
+        self._reply_capacity = max(1, reply_capacity)
         self._policy = policy or RetryPolicy()
         # (how the attempt started: request | background, its outcome, the event type), for the metrics.
         self._on_outcome = on_outcome
         self._deliveries: dict[str, _Delivery] = {}
-        # Settled entries whose person is being told right now, by this process.
+        # Owed replies (by id) being told right now, by this process.
         self._telling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -210,7 +243,7 @@ class Outbox:
 
     def _start(self, stored: StoredEntry, *, source: AttemptSource) -> _Delivery:
         loop = asyncio.get_running_loop()
-        delivery = _Delivery(stored=stored, answer=loop.create_future())
+        delivery = _Delivery(stored=stored, source=source, answer=loop.create_future())
         if source is AttemptSource.BACKGROUND:
             delivery.detach()
         self._deliveries[stored.entry.client_token] = delivery
@@ -244,9 +277,7 @@ class Outbox:
             except Exception as error:  # noqa: BLE001 - every failure is either retried or reported
                 outcome = await self._after_failure(delivery, error)
             else:
-                if _owes_reply(delivery):
-                    delivery.owed_reply = self._follow_ups.landed_reply(stored, event_id)
-                await self._record_sent(token, event_id, delivery.owed_reply)
+                await self._record_sent(delivery, event_id)
                 outcome = Landed(event_id)
         finally:
             self._deliveries.pop(token, None)
@@ -254,10 +285,18 @@ class Outbox:
             self._on_outcome(source, outcome, stored.entry.event_type.value)
         self._settle(delivery, outcome)
 
-    async def _record_sent(self, token: str, event_id: str, reply: str | None) -> None:
+    async def _record_sent(self, delivery: _Delivery, event_id: str) -> None:
+        token = delivery.stored.entry.client_token
+
+        def reply_for(stored: StoredEntry) -> str:
+            return self._follow_ups.landed_reply(stored, event_id)
+
+        async def record(owed: list[OwedReply], awaiting: list[int]) -> bool:
+            return await self._store.mark_sent(token, event_id, owed, awaiting)
+
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                await self._store.mark_sent(token, event_id, reply, self.lease_until())
+                await self._record_outcome(delivery, reply_for, landed=True, record=record)
                 return
             except Exception as error:  # noqa: BLE001 - AWS has it: the person must hear "added", not "failed"
                 logger.warning(
@@ -299,12 +338,56 @@ class Outbox:
         return Queued(error)
 
     async def _finally_failed(self, delivery: _Delivery, error: BaseException, reason: str) -> Outcome:
-        """Mark it failed, with the reply owed to its person when nobody waits for the answer."""
-        stored = delivery.stored
-        reply = self._follow_ups.failed_reply(stored, error) if _owes_reply(delivery) else None
-        delivery.owed_reply = reply
-        await self._store.mark_failed(stored.entry.client_token, reason, reply, self.lease_until())
+        """Mark it failed, with the replies owed to everyone told "saved" about it."""
+        token = delivery.stored.entry.client_token
+
+        def reply_for(stored: StoredEntry) -> str:
+            return self._follow_ups.failed_reply(stored, error)
+
+        async def record(owed: list[OwedReply], awaiting: list[int]) -> bool:
+            return await self._store.mark_failed(token, reason, owed, awaiting)
+
+        await self._record_outcome(delivery, reply_for, landed=False, record=record)
         return Refused(error)
+
+    async def _record_outcome(
+        self,
+        delivery: _Delivery,
+        reply_for: Callable[[StoredEntry], str],
+        *,
+        landed: bool,
+        record: Callable[[list[OwedReply], list[int]], Coroutine[Any, Any, bool]],
+    ) -> None:
+        """Record the outcome with a reply for each person owed one: the entry's own person when they
+        heard "saved", and everyone awaiting it. The store refuses while someone awaits it who has no
+        reply here yet (they began awaiting meanwhile): then they are read and it is tried again."""
+        stored = delivery.stored
+        owes_its_person = _owes_reply(delivery)
+        first = [self._owed(stored, stored.notice, reply_for, landed)] if owes_its_person else []
+        others: dict[int, OwedReply] = {}
+        while True:
+            for waiting in await self._store.awaiting(stored.entry.client_token):
+                if waiting.id not in others:
+                    others[waiting.id] = self._owed(stored, waiting.notice, reply_for, landed)
+            owed = first + list(others.values())
+            if await record(owed, list(others)):
+                delivery.owed, delivery.owes_its_person = owed, owes_its_person
+                return
+
+    def _owed(
+        self, stored: StoredEntry, notice: str, reply_for: Callable[[StoredEntry], str], landed: bool
+    ) -> OwedReply:
+        """One person's reply, held by this process (it tells them at once) for one lease."""
+        return OwedReply(
+            id=uuid4().hex,
+            client_token=stored.entry.client_token,
+            notice=notice,
+            # Written as that person's notice sees the entry (a pin, a form, a typed note).
+            reply=reply_for(replace(stored, notice=notice)),
+            landed=landed,
+            due_at=self.lease_until(),
+            owed_since=datetime.now(UTC),
+        )
 
     def _settle(self, delivery: _Delivery, outcome: Outcome) -> None:
         someone_waits = not delivery.detached and not delivery.answer.done()
@@ -312,12 +395,14 @@ class Outbox:
             delivery.answer.set_result(outcome)
         if isinstance(outcome, Queued):
             return  # whoever hears about it next was already told it is saved and queued
-        reply = delivery.owed_reply
-        if reply is None and not someone_waits:
-            # The person stopped waiting while the outcome was being recorded: tell them all the same.
-            reply = self._reply_for(delivery.stored, outcome)
-        if reply is not None:
-            self._tell_later(delivery.stored, reply, landed=isinstance(outcome, Landed))
+        landed = isinstance(outcome, Landed)
+        for owed in delivery.owed:
+            self._tell_later(owed)
+        if not delivery.owes_its_person and not someone_waits:
+            # The person stopped waiting while the outcome was being recorded: owe them all the same.
+            stored = delivery.stored
+            owed = self._owed(stored, stored.notice, lambda _: self._reply_for(stored, outcome), landed)
+            self._tell_later(owed, record=True)
 
     def _reply_for(self, stored: StoredEntry, outcome: Outcome) -> str:
         if isinstance(outcome, Landed):
@@ -325,22 +410,51 @@ class Outbox:
         assert isinstance(outcome, Refused)
         return self._follow_ups.failed_reply(stored, outcome.error)
 
-    def _tell_later(self, stored: StoredEntry, reply: str, *, landed: bool) -> None:
-        token = stored.entry.client_token
-        self._telling.add(token)
-        task = self._spawn(self._tell(stored, reply, landed))
-        task.add_done_callback(lambda _: self._telling.discard(token))
+    def _tell_later(self, owed: OwedReply, *, record: bool = False) -> None:
+        self._telling.add(owed.id)
+        task = self._spawn(self._tell(owed, record))
+        task.add_done_callback(lambda _: self._telling.discard(owed.id))
 
-    async def _tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
-        token = stored.entry.client_token
+    async def _tell(self, owed: OwedReply, record: bool) -> None:
+        token = owed.client_token
         try:
-            await self._follow_ups.tell(stored, reply, landed)
-            await self._store.mark_told(token)
-        except Exception as error:  # noqa: BLE001 - still owed: the sweep tells them once the hold runs out
+            if record:
+                await self._store.owe_replies([owed])
+        except Exception as error:  # noqa: BLE001 - told from memory all the same
+            logger.warning("could not keep an owed reply", extra={"token": token, "error": str(error)[:300]})
+        try:
+            told = await self._follow_ups.tell(owed.notice, owed.reply, owed.landed)
+        except Exception as error:  # noqa: BLE001 - as if Slack refused it: tried again later
+            logger.warning("could not tell an owed reply", extra={"token": token, "error": str(error)[:300]})
+            told = Told(reached=False)
+        try:
+            await self._after_telling(owed, told)
+        except Exception as error:  # noqa: BLE001 - still owed: the sweep tries again once the hold runs out
             logger.warning(
-                "could not tell the person about a settled entry",
-                extra={"token": token, "error": str(error)[:300]},
+                "could not record telling an owed reply", extra={"token": token, "error": str(error)[:300]}
             )
+
+    async def _after_telling(self, owed: OwedReply, told: Told) -> None:
+        token = owed.client_token
+        if told.reached:
+            await self._store.forget_reply(owed.id)
+            return
+        now = datetime.now(UTC)
+        attempts = owed.attempts + 1
+        if now - owed.owed_since >= self._policy.reply_owed_for:
+            await self._store.forget_reply(owed.id)
+            # The token finds the entry (and its notice) in the store; the reply and notice stay out of logs.
+            logger.error(
+                "gave up on an owed reply: Slack did not take it",
+                extra={"token": token, "reply_id": owed.id, "attempts": attempts, "landed": owed.landed},
+            )
+            return
+        delay = self._policy.reply_delay(attempts, told.retry_after)
+        await self._store.reschedule_reply(owed.id, now + timedelta(seconds=delay))
+        logger.info(
+            "owed reply not delivered, retrying",
+            extra={"token": token, "reply_id": owed.id, "attempts": attempts, "retry_in": round(delay, 2)},
+        )
 
     # The background part
 
@@ -360,9 +474,27 @@ class Outbox:
             self._wake.clear()
 
     async def sweep(self) -> int:
-        """Start an attempt for each entry that is due, as far as there is room; return how many."""
+        """Tell the owed replies that are due, and start an attempt for each entry that is due, each as far
+        as its own room goes; return how many attempts started."""
         await self._prune_now_and_then()
-        room = self._max_in_flight - len(self._deliveries)
+        await self._tell_due()
+        return await self._resume_due()
+
+    async def _tell_due(self) -> None:
+        room = self._reply_capacity - len(self._telling)
+        if room <= 0:
+            return
+        now = datetime.now(UTC)
+        due = await self._store.claim_owed_replies(now, self.lease_until(), room, skip=list(self._telling))
+        for owed in due:
+            if owed.id not in self._telling:
+                self._tell_later(owed)
+        if due:
+            logger.info("outbox telling owed replies", extra={"count": len(due)})
+
+    async def _resume_due(self) -> int:
+        background = sum(d.source is AttemptSource.BACKGROUND for d in self._deliveries.values())
+        room = self._max_in_flight - background
         if room <= 0:
             return 0
         # Entries this process is already sending (a request waiting its turn under the rate limit, its
@@ -377,12 +509,6 @@ class Outbox:
             started += 1
         if started:
             logger.info("outbox resumed entries", extra={"count": started})
-        untold = await self._store.claim_untold(datetime.now(UTC), self.lease_until(), room)
-        for stored in untold:
-            if stored.reply_pending is not None and stored.entry.client_token not in self._telling:
-                self._tell_later(stored, stored.reply_pending, landed=stored.state is EntryState.SENT)
-        if untold:
-            logger.info("outbox telling owed replies", extra={"count": len(untold)})
         return started
 
     async def _prune_now_and_then(self) -> None:

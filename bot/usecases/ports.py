@@ -3,7 +3,7 @@ API) implement them, and the use cases never see an SDK."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,10 +22,51 @@ class IncidentSummary:
     status: str
     impact: int | None
     resolved_time: datetime | None
+    # When the incident started (GetIncidentRecord and ListIncidentRecords both say).
+    creation_time: datetime | None = None
 
     @property
     def is_resolved(self) -> bool:
         return self.status == "RESOLVED"
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of ListIncidentRecords."""
+
+    incidents: list[IncidentSummary]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """A timeline event as ListTimelineEvents gives it (without its eventData)."""
+
+    event_id: str
+    event_type: str
+    event_time: datetime
+    updated_time: datetime
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[EventSummary]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class RelatedItem:
+    """An item on the incident's Related items tab (`url` only for the kinds that are addresses)."""
+
+    item_type: str
+    url: str | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class RelatedItemsPage:
+    items: list[RelatedItem]
+    next_token: str | None
 
 
 class IncidentGateway(Protocol):
@@ -36,6 +77,26 @@ class IncidentGateway(Protocol):
     def region(self) -> str | None: ...
 
     async def get_incident(self, arn: str) -> IncidentSummary: ...
+
+    async def list_open_incidents(self, next_token: str | None = None) -> IncidentPage:
+        """One page (up to 100) of the incidents whose status is OPEN."""
+        ...
+
+    async def list_timeline_events(self, arn: str, limit: int, next_token: str | None = None) -> EventPage:
+        """Up to `limit` events, newest first."""
+        ...
+
+    async def get_timeline_event_data(self, arn: str, event_id: str) -> str:
+        """The event's eventData (ListTimelineEvents does not carry it)."""
+        ...
+
+    async def list_related_items(self, arn: str, next_token: str | None = None) -> RelatedItemsPage: ...
+
+    async def add_related_link(self, arn: str, url: str, title: str, client_token: str) -> None:
+        """Add an `OTHER` related item with this address; one token adds it once."""
+        ...
+
+    async def remove_related_link(self, arn: str, url: str, client_token: str) -> None: ...
 
     async def create_timeline_event(
         self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
@@ -88,10 +149,35 @@ class StoredEntry:
     uncertain: bool = False
     last_error: str | None = None
     created_at: datetime | None = None
-    # When it is next due; while someone sends it (or tells its person), the end of their hold on it.
+    # When it is next due; while someone sends it, the end of their hold on it.
     next_attempt_at: datetime | None = None
-    # The second reply its person is still owed (it landed or finally failed after they heard "queued").
-    reply_pending: str | None = None
+
+
+@dataclass(frozen=True)
+class OwedReply:
+    """A second reply owed to one person (the entry landed or finally failed after they heard "saved"):
+    kept until it reaches them, or until it has been owed too long."""
+
+    id: str
+    client_token: str
+    # Who to tell, opaque to the store (as `StoredEntry.notice`), and what.
+    notice: str
+    reply: str
+    landed: bool
+    # When it is next due; while someone tells it, the end of their hold on it.
+    due_at: datetime
+    owed_since: datetime
+    # Tries that did not reach the person.
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """Someone told "saved" about an entry another request recorded (a second pin of one message): they
+    are owed its outcome too."""
+
+    id: int
+    notice: str
 
 
 class BindingStore(Protocol):
@@ -124,25 +210,57 @@ class EntryStore(Protocol):
         ...
 
     async def mark_sent(
-        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
-    ) -> None:
-        """Record that AWS has it; `reply` is the second reply its person is owed, which the caller holds
-        until `hold_until` while it tells them (another worker tells them if that hold runs out)."""
+        self,
+        client_token: str,
+        event_id: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
+        """Record that AWS has it, with the replies `owed` (one per person to tell, each held by the caller
+        until its `due_at` while it tells them), in one step that also ends the `awaiting` rows the replies
+        cover. False, and nothing recorded, when someone not in `awaiting` awaits it: read them and retry."""
         ...
 
     async def mark_failed(
-        self, client_token: str, reason: str, reply: str | None = None, hold_until: datetime | None = None
-    ) -> None:
-        """Record that it finally failed (never over a sent entry); `reply` as for mark_sent."""
+        self,
+        client_token: str,
+        reason: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
+        """Record that it finally failed, as mark_sent (over a sent entry nothing is recorded: True)."""
         ...
 
-    async def mark_told(self, client_token: str) -> None:
-        """The owed reply has been given."""
+    async def add_awaiting(self, client_token: str, notice: str) -> bool:
+        """Owe this person the outcome of a pending entry; False (nothing recorded) when it is no longer
+        pending: its outcome is known, answer from it."""
         ...
 
-    async def claim_untold(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredEntry]:
-        """Settled entries whose owed reply is due (its teller's hold ran out: a stop, a crash), each
-        held until `lease_until`."""
+    async def awaiting(self, client_token: str) -> list[Awaiting]:
+        """The people awaiting a pending entry's outcome besides its own notice."""
+        ...
+
+    async def owe_replies(self, owed: Sequence[OwedReply]) -> None:
+        """Keep these replies until they are given (an outcome recorded without them)."""
+        ...
+
+    async def owed_replies(self, client_token: str) -> list[OwedReply]:
+        """The replies still owed about one entry."""
+        ...
+
+    async def claim_owed_replies(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[OwedReply]:
+        """Owed replies due by `now` (a retry's time, or its teller's hold ran out), oldest first, each held
+        until `lease_until`; ids in `skip` (the caller's own tellers) are left as they are."""
+        ...
+
+    async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
+        """Count a try that did not reach the person; due again at `due_at`."""
+        ...
+
+    async def forget_reply(self, reply_id: str) -> None:
+        """The reply was given (or given up on)."""
         ...
 
     async def schedule_retry(

@@ -27,6 +27,11 @@ def pin_token_source(team_id: str, channel_id: str, ts: str, incident_arn: str) 
     return ("reaction", team_id, channel_id, ts, incident_arn)
 
 
+def pin_notice(team_id: str, channel_id: str, user_id: str, ts: str) -> Notice:
+    """Who hears about a pin's outcome: the ✅ on the message, else a reply to whoever pinned it."""
+    return Notice(kind=NoticeKind.PIN, team_id=team_id, channel_id=channel_id, user_id=user_id, message_ts=ts)
+
+
 def slash_entry(
     *,
     team_id: str,
@@ -177,7 +182,4 @@ def pinned_entry(
         permalink=permalink,
         token_source=pin_token_source(team_id, channel_id, message.ts, incident_arn),
     )
-    notice = Notice(
-        kind=NoticeKind.PIN, team_id=team_id, channel_id=channel_id, user_id=user_id, message_ts=message.ts
-    )
-    return captured, notice
+    return captured, pin_notice(team_id, channel_id, user_id, message.ts)

@@ -6,6 +6,7 @@ Every entry point (the slash command, the compose form, the "Add to timeline" fo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -30,7 +31,9 @@ from bot.usecases.errors import (
     IncidentNotFound,
 )
 from bot.usecases.outbox import Landed, Notice, Outbox, Outcome, Queued
-from bot.usecases.ports import EntryState, EntryStore, NameDirectory
+from bot.usecases.ports import EntryState, EntryStore, NameDirectory, StoredEntry
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class EntryQueued:
 # Names looked up for one entry at most (mentions, author, who added it): a message mentioning hundreds of
 # people costs a bounded round of users.info; the rest show as their Slack handle or id.
 MAX_NAMES_PER_ENTRY = 50
+# Tries at "owe this person the outcome, or answer from how it settled meanwhile" for one request.
+AWAIT_ROUNDS = 3
 # Stands in for every name in the early length check: a display name is at least one character, so a
 # text too long even then is too long whatever the look-ups bring.
 _SHORTEST_NAME = "x"
@@ -110,19 +115,42 @@ class TimelineService:
         encode_event_data(compose_event_text(text, attribution))
 
     async def already_recorded(
-        self, token_source: tuple[str, ...], binding: Binding
+        self, token_source: tuple[str, ...], binding: Binding, notice: Notice
     ) -> EntryAdded | EntryQueued | None:
         """A source recorded before (a second pin of one message), answered from the store without reading
         the message again (a refusal raises, as `add` does); None when it is not known, or finally failed
-        (asked again, it is rebuilt from the message)."""
-        stored = await self._store.get_entry(client_token(*token_source))
-        if stored is None or stored.state is EntryState.FAILED:
-            return None
+        (asked again, it is rebuilt from the message). Told it is saved, `notice` hears the outcome too."""
+        token = client_token(*token_source)
+        answer: EntryAdded | EntryQueued | None = None
+        for _ in range(AWAIT_ROUNDS):
+            stored = await self._store.get_entry(token)
+            if stored is None or stored.state is EntryState.FAILED:
+                return None
+            recorded = Notice.from_json(stored.notice)
+            text = (recorded.text if recorded is not None else "") or stored.entry.text
+            if stored.state is EntryState.SENT and stored.event_id:
+                return EntryAdded(stored.entry, binding, stored.event_id, text, repeat=True)
+            answer = self._answer(
+                stored.entry, binding, text, await self._outbox.deliver(stored), repeat=True
+            )
+            told = replace(notice, incident_title=binding.incident_title, text=text)
+            if await self._hears_the_outcome(stored, answer, told):
+                return answer
+        _not_awaiting(token)
+        return answer
+
+    async def _hears_the_outcome(
+        self, stored: StoredEntry, answer: EntryAdded | EntryQueued, notice: Notice
+    ) -> bool:
+        """Whether the person answered with `answer` hears how the entry ends: they are told it now, or it
+        is their own entry (its notice is told), or they are recorded as awaiting it. False when it settled
+        before they could be: the caller answers from how it settled."""
+        if not isinstance(answer, EntryQueued):
+            return True
         recorded = Notice.from_json(stored.notice)
-        text = (recorded.text if recorded is not None else "") or stored.entry.text
-        if stored.state is EntryState.SENT and stored.event_id:
-            return EntryAdded(stored.entry, binding, stored.event_id, text, repeat=True)
-        return self._answer(stored.entry, binding, text, await self._outbox.deliver(stored), repeat=True)
+        if recorded is not None and _same_person(recorded, notice):
+            return True
+        return await self._store.add_awaiting(stored.entry.client_token, notice.to_json())
 
     @staticmethod
     def _answer(
@@ -179,18 +207,34 @@ class TimelineService:
             event_data=encode_event_data(compose_event_text(text, attribution)),
         )
         notice = replace(notice, incident_title=binding.incident_title, text=text)
-        # Recorded before AWS is tried; a repeat of the same source gets the first entry back unchanged,
-        # so the token is always sent with the same parameters (eventTime included).
-        stored = await self._store.save_entry_once(entry, notice.to_json(), self._outbox.lease_until())
-        if stored.entry != entry:
-            # An earlier attempt of this source (the message edited since, say): that one is sent, and the
+        answer: EntryAdded | EntryQueued | None = None
+        for _ in range(AWAIT_ROUNDS):
+            # Recorded before AWS is tried; a repeat of the same source gets the first entry back unchanged,
+            # so the token is always sent with the same parameters (eventTime included).
+            stored = await self._store.save_entry_once(entry, notice.to_json(), self._outbox.lease_until())
+            # An earlier attempt of this source (the message edited since, say) is what is sent, and the
             # reply quotes what it says.
-            text = stored.entry.text
-        entry = stored.entry
-        if stored.state is EntryState.SENT and stored.event_id:
-            # Already on the timeline: AWS would answer with the same event, so don't ask it again.
-            return EntryAdded(entry, binding, stored.event_id, text, repeat=True)
-        return self._answer(entry, binding, text, await self._outbox.deliver(stored))
+            said = text if stored.entry == entry else stored.entry.text
+            if stored.state is EntryState.SENT and stored.event_id:
+                # Already on the timeline: AWS would answer with the same event, so don't ask it again.
+                return EntryAdded(stored.entry, binding, stored.event_id, said, repeat=True)
+            answer = self._answer(stored.entry, binding, said, await self._outbox.deliver(stored))
+            # Someone else's entry still on its way (two people pinned one message at once): this person
+            # was told "saved" too, so they hear the outcome too; if it settled meanwhile, ask again.
+            if await self._hears_the_outcome(stored, answer, notice):
+                return answer
+        _not_awaiting(entry.client_token)
+        assert answer is not None  # the loop ran (AWAIT_ROUNDS > 0)
+        return answer
+
+
+def _not_awaiting(token: str) -> None:
+    # The entry kept settling and being asked for again under this one request: what it last heard stands.
+    logger.warning("a repeat request could not be recorded as awaiting the outcome", extra={"token": token})
+
+
+def _same_person(one: Notice, other: Notice) -> bool:
+    return (one.team_id, one.channel_id, one.user_id) == (other.team_id, other.channel_id, other.user_id)
 
 
 def _name(names: dict[str, str], user_id: str | None, fallback: str) -> str:

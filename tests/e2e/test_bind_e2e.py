@@ -73,9 +73,12 @@ def test_unknown_incident_is_explained_and_nothing_is_bound(bot: Harness) -> Non
     assert "isn't bound" in bot.run("status")
 
 
-def test_bind_needs_an_arn(bot: Harness) -> None:
-    result = bot.command("bind")
-    assert "`bind` needs the incident record ARN after it." in result.ack_text
+def test_bind_takes_one_arn(bot: Harness) -> None:
+    result = bot.command("bind arn:one arn:two")
+    assert "`bind` takes exactly one incident record ARN (or nothing, to pick from the open incidents)." in (
+        result.ack_text
+    )
+    assert bot.aws.calls == []
 
 
 def test_unbind_and_unbind_again(bot: Harness) -> None:

@@ -167,7 +167,8 @@ def test_killed_with_notes_queued_the_next_run_lands_each_once_and_tells_its_per
 def test_killed_mid_send_the_next_run_sends_the_same_tokens_and_nothing_doubles(
     processes: Callable[..., BotProcess], fake_slack: FakeSlack, fake_aws: FakeIncidentManager
 ) -> None:
-    first = processes(INCIDENT_MANAGER_READ_TIMEOUT="2")
+    # A rate that lets all six go out within the 0.7 s below (at the default 5/s they are spaced 0.2 s).
+    first = processes(INCIDENT_MANAGER_READ_TIMEOUT="2", INCIDENT_MANAGER_CALLS_PER_SECOND="100")
     arn = fake_aws.add_incident(title="Checkout DB down")
     bind(first, fake_slack, arn)
     fake_aws.set_latency(1.5, operation="CreateTimelineEvent")  # the fake answers after the bot is gone

@@ -262,3 +262,27 @@ def test_stop_closes_the_socket_promptly(
     assert _bot_threads() == []
     assert _until(lambda: fake_slack.socket_connections() == 0)
     assert len(fake_slack.calls_to("apps.connections.open")) == opens  # no reconnect on the way out
+
+
+def test_the_picker_and_its_search_work_over_socket_mode(socket_bot: Harness) -> None:
+    arns = [socket_bot.new_incident(f"Socket incident {i}") for i in range(101)]
+    envelope_id, _ = send_command(socket_bot, "bind")
+    prompt_ack(socket_bot, envelope_id)
+    (opened,) = socket_bot.slack.wait_for_calls("views.open", 1, timeout=10)
+    assert opened.ok, opened.response
+    view = opened.response["view"]
+    # An options request comes as an `interactive` envelope; its options ride on the ack's payload.
+    suggestion = slack_requests.block_suggestion_payload(
+        view, action_id="incident_search", block_id="incident_choice", value="incident 100"
+    )
+    search_id = socket_bot.slack.send_envelope("interactive", suggestion, accepts_response_payload=True)
+    [option] = prompt_ack(socket_bot, search_id)["payload"]["options"]
+    assert option["value"] == arns[100] and option["text"]["text"].startswith("Socket incident 100 · ")
+    values = {"incident_choice": {"incident_search": {"type": "external_select", "selected_option": option}}}
+    submission = slack_requests.view_submission_payload(view, values=values)
+    prompt_ack(
+        socket_bot, socket_bot.slack.send_envelope("interactive", submission, accepts_response_payload=True)
+    )
+    (reply,) = socket_bot.slack.wait_for_calls("chat.postEphemeral", 1, timeout=10)
+    assert "now bound" in str(reply.params["text"]) and "Socket incident 100" in str(reply.params["text"])
+    assert len(socket_bot.aws.related_items(arns[100])) == 1

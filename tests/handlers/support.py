@@ -4,7 +4,7 @@ is the end-to-end tests' business."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -24,10 +24,19 @@ from bot.metrics import Metrics
 from bot.recent import RecentKeys
 from bot.store import SqlStore
 from bot.usecases.binding import BindingService
-from bot.usecases.errors import IncidentNotFound, NotSent
-from bot.usecases.outbox import Outbox
-from bot.usecases.ports import IncidentSummary, StoredEntry
+from bot.usecases.errors import BindNotAllowed, IncidentManagerError, IncidentNotFound, NotSent
+from bot.usecases.outbox import Outbox, Told
+from bot.usecases.ports import (
+    EventPage,
+    EventSummary,
+    IncidentPage,
+    IncidentSummary,
+    RelatedItem,
+    RelatedItemsPage,
+    StoredEntry,
+)
 from bot.usecases.timeline import TimelineService
+from bot.usecases.timeline_events import TimelineReader
 
 TEAM, CHANNEL, BOT_USER = "T0001", "C0001", "UBOT"
 ARN_A = "arn:aws:ssm-incidents::111122223333:incident-record/plan/aaaa"
@@ -58,6 +67,7 @@ class SentReply:
     user_id: str
     response_url: str | None
     text: str
+    blocks: list[dict[str, Any]] | None = None
 
 
 class RecordingReplies:
@@ -76,8 +86,9 @@ class RecordingReplies:
         user_id: str
         response_url: str | None
 
-        async def send(self, text: str) -> bool:
-            self.log.sent.append(SentReply(self.channel_id, self.user_id, self.response_url, text))
+        async def send(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
+            shown = list(blocks) if blocks is not None else None
+            self.log.sent.append(SentReply(self.channel_id, self.user_id, self.response_url, text, shown))
             return True
 
     @property
@@ -128,20 +139,119 @@ class FakeWebClient:
 
 
 @dataclass
+class StoredEvent:
+    event_id: str
+    event_type: str
+    event_time: datetime
+    event_data: str
+    updated_time: datetime
+
+
+def _page(items: list[Any], size: int, token: str | None) -> tuple[list[Any], str | None]:
+    """A page of `items` and the token of the next (the offset, as text)."""
+    start = int(token or 0)
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+@dataclass
 class MemoryGateway:
-    """The IncidentGateway port in memory: incidents by ARN, and every event created."""
+    """The IncidentGateway port in memory: incidents by ARN, every event created, the related items."""
 
     incidents: dict[str, IncidentSummary] = field(default_factory=dict)
     created: list[TimelineEntry] = field(default_factory=list)
     region: str | None = "eu-west-1"
+    # While set, every CreateTimelineEvent fails with it (Incident Manager throttling, say).
+    outage: IncidentManagerError | None = None
+    # Events besides the ones created (Incident Manager's own, the console's), by incident.
+    other_events: dict[str, list[StoredEvent]] = field(default_factory=dict)
+    related: dict[str, list[RelatedItem]] = field(default_factory=dict)
+    # Every call by operation name, in order, with its arguments.
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Operation name -> the error its next calls raise (each raised once).
+    failures: dict[str, list[BaseException]] = field(default_factory=dict)
+    page_size: int = 100
 
-    def add_incident(self, arn: str, title: str, status: str = "OPEN") -> None:
-        self.incidents[arn] = IncidentSummary(arn, title, status, 2, None)
+    def add_incident(
+        self, arn: str, title: str, status: str = "OPEN", impact: int = 2, created: datetime | None = None
+    ) -> None:
+        self.incidents[arn] = IncidentSummary(arn, title, status, impact, None, created or datetime.now(UTC))
+
+    def add_event(self, arn: str, event_type: str, data: str, at: datetime) -> str:
+        event_id = f"other-{len(self.other_events.get(arn, [])) + 1}"
+        self.other_events.setdefault(arn, []).append(StoredEvent(event_id, event_type, at, data, at))
+        return event_id
+
+    def fail_next(self, operation: str, error: BaseException) -> None:
+        self.failures.setdefault(operation, []).append(error)
+
+    def called(self, operation: str) -> list[dict[str, Any]]:
+        return [kwargs for name, kwargs in self.calls if name == operation]
+
+    def _call(self, operation: str, **kwargs: Any) -> None:
+        self.calls.append((operation, kwargs))
+        pending = self.failures.get(operation)
+        if pending:
+            raise pending.pop(0)
+
+    def _events(self, arn: str) -> list[StoredEvent]:
+        mine = [
+            StoredEvent(
+                f"event-{entry.client_token[:12]}",
+                entry.event_type.value,
+                entry.event_time,
+                entry.event_data,
+                entry.event_time,
+            )
+            for entry in self.events_on(arn)
+        ]
+        return sorted(mine + self.other_events.get(arn, []), key=lambda event: event.event_time, reverse=True)
+
+    async def list_open_incidents(self, next_token: str | None = None) -> IncidentPage:
+        self._call("ListIncidentRecords", next_token=next_token)
+        open_ones = [incident for incident in self.incidents.values() if not incident.is_resolved]
+        page, token = _page(open_ones, self.page_size, next_token)
+        return IncidentPage(page, token)
+
+    async def list_timeline_events(self, arn: str, limit: int, next_token: str | None = None) -> EventPage:
+        self._call("ListTimelineEvents", arn=arn, limit=limit, next_token=next_token)
+        page, token = _page(self._events(arn), limit, next_token)
+        summaries = [EventSummary(e.event_id, e.event_type, e.event_time, e.updated_time) for e in page]
+        return EventPage(summaries, token)
+
+    async def get_timeline_event_data(self, arn: str, event_id: str) -> str:
+        self._call("GetTimelineEvent", arn=arn, event_id=event_id)
+        for event in self._events(arn):
+            if event.event_id == event_id:
+                return event.event_data
+        raise IncidentNotFound("no such event", code="ResourceNotFoundException", status=404)
+
+    async def list_related_items(self, arn: str, next_token: str | None = None) -> RelatedItemsPage:
+        self._call("ListRelatedItems", arn=arn, next_token=next_token)
+        page, token = _page(self.related.get(arn, []), self.page_size, next_token)
+        return RelatedItemsPage(page, token)
+
+    async def add_related_link(self, arn: str, url: str, title: str, client_token: str) -> None:
+        self._call("UpdateRelatedItems", arn=arn, add=url, title=title, client_token=client_token)
+        if arn not in self.incidents:
+            raise IncidentNotFound("no such incident", code="ResourceNotFoundException", status=404)
+        items = self.related.setdefault(arn, [])
+        if any(item.url == url for item in items):
+            raise IncidentManagerError("exists", code="ConflictException", status=409)
+        items.append(RelatedItem("OTHER", url, title))
+
+    async def remove_related_link(self, arn: str, url: str, client_token: str) -> None:
+        self._call("UpdateRelatedItems", arn=arn, remove=url, client_token=client_token)
+        items = self.related.get(arn, [])
+        if not any(item.url == url for item in items):
+            raise IncidentNotFound("no such item", code="ResourceNotFoundException", status=404)
+        self.related[arn] = [item for item in items if item.url != url]
 
     def events_on(self, arn: str) -> list[TimelineEntry]:
         return [entry for entry in self.created if entry.incident_arn == arn]
 
     async def get_incident(self, arn: str) -> IncidentSummary:
+        self._call("GetIncidentRecord", arn=arn)
         if arn not in self.incidents:
             raise IncidentNotFound("no such incident", code="ResourceNotFoundException", status=404)
         return self.incidents[arn]
@@ -151,6 +261,8 @@ class MemoryGateway:
     ) -> str:
         if before_send is not None and not await before_send():
             raise NotSent()
+        if self.outage is not None:
+            raise self.outage
         if entry.incident_arn not in self.incidents:
             raise IncidentNotFound("no such incident", code="ResourceNotFoundException", status=404)
         known = [i for i, seen in enumerate(self.created) if seen.client_token == entry.client_token]
@@ -171,13 +283,19 @@ class NoFollowUps:
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         raise AssertionError("no second reply expected")
 
-    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         raise AssertionError("no second reply expected")
 
 
-class AllowAll:
+@dataclass
+class Permission:
+    """Everyone may bind, unless `refuse` names them (BindNotAllowed, as the Slack adapter raises)."""
+
+    refuse: set[str] = field(default_factory=set)
+
     async def check(self, user_id: str) -> None:
-        return None
+        if user_id in self.refuse:
+            raise BindNotAllowed(frozenset({"U0009"}), frozenset())
 
 
 @dataclass
@@ -187,6 +305,7 @@ class World:
     gateway: MemoryGateway
     replies: RecordingReplies
     client: FakeWebClient
+    permission: Permission
 
     @property
     def web(self) -> AsyncWebClient:
@@ -235,6 +354,7 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
 
     client = FakeWebClient(users={"U0001": "alice", "U0002": "bob"})
     names = Names()
+    permission = Permission()
     deps = Deps(
         settings=settings(**overrides),
         store=store,
@@ -242,11 +362,14 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
         outbox=outbox,
         metrics=Metrics(),
         timeline=TimelineService(store, outbox, names),
-        bindings=BindingService(store, gateway, AllowAll()),
+        bindings=BindingService(store, gateway, permission),
+        reader=TimelineReader(gateway),
         directory=names,
         repliers=replies,
         inflight=InFlight(),
         delivered_events=RecentKeys(),
         handled_commands=RecentKeys(),
     )
-    return World(deps=deps, store=store, gateway=gateway, replies=replies, client=client)
+    return World(
+        deps=deps, store=store, gateway=gateway, replies=replies, client=client, permission=permission
+    )

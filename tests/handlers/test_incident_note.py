@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.domain.timeline import EventType, decode_event_data
 from bot.listeners.commands.incident_note import handle_incident_note
+from bot.usecases.errors import IncidentManagerError
 from tests.handlers.support import ARN_A, ARN_B, CHANNEL, TEAM, FakeAck, World
 
 
@@ -93,7 +94,7 @@ async def test_status_and_unbind(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
     await run(bot, command("status"))
     assert "This channel is bound to <" in bot.replies.texts[0] and "impact 2 (High)" in bot.replies.texts[0]
-    await run(bot, command("unbind"))
+    await run(bot, command("unbind", trigger_id="1337.43.efgh"))
     assert await bot.store.get_binding(TEAM, CHANNEL) is None
     assert bot.replies.texts[1].startswith("This channel is no longer bound to *Checkout DB down*")
 
@@ -118,3 +119,44 @@ async def test_an_incident_gone_from_aws_is_explained_with_the_text(bot: World) 
     [text] = bot.replies.texts
     assert "*Checkout DB down* no longer exists in Incident Manager in eu-west-1" in text
     assert "```still here?```" in text and "_Reference: " in text
+
+
+async def test_bind_puts_the_channel_on_the_incident_and_rebind_and_unbind_take_it_off(bot: World) -> None:
+    bot.gateway.add_incident(ARN_A, "Checkout DB down")
+    bot.gateway.add_incident(ARN_B, "Payments degraded")
+    named = {"channel_name": "inc-db", "team_domain": "acme"}
+    await run(bot, command(f"bind {ARN_A}", **named))
+    [item] = bot.gateway.related[ARN_A]
+    assert (item.url, item.title) == ("https://acme.slack.com/archives/C0001", "Slack: #inc-db")
+    assert "under the incident's *Related items*" in bot.replies.texts[0]
+    await run(bot, command(f"bind {ARN_B}", trigger_id="t-2", **named))
+    assert bot.gateway.related[ARN_A] == [] and len(bot.gateway.related[ARN_B]) == 1
+    await run(bot, command("unbind", trigger_id="t-3"))
+    assert bot.gateway.related[ARN_B] == []
+    assert bot.replies.texts[2].endswith("It is off the incident's *Related items* in the console too.")
+
+
+async def test_a_refused_related_item_leaves_the_binding_and_says_what_is_missing(bot: World) -> None:
+    bot.gateway.add_incident(ARN_A, "Checkout DB down")
+    denied = IncidentManagerError("denied", code="AccessDeniedException", status=403)
+    bot.gateway.fail_next("UpdateRelatedItems", denied)
+    await run(bot, command(f"bind {ARN_A}"))
+    binding = await bot.store.get_binding(TEAM, CHANNEL)
+    assert binding is not None and binding.incident_arn == ARN_A
+    [reply] = bot.replies.texts
+    assert reply.startswith("This channel is now bound to <")
+    assert "The binding stands, but this channel isn't on the incident's *Related items*" in reply
+    assert "isn't allowed to call `ssm-incidents:UpdateRelatedItems`" in reply
+    assert "The channel was not bound" not in reply
+    assert len(bot.client.called("chat.postMessage")) == 1  # announced all the same
+
+
+async def test_bind_takes_the_console_address_or_plan_id_of_an_open_incident(bot: World) -> None:
+    bot.gateway.add_incident(ARN_A, "Checkout DB down")
+    console = "https://eu-west-1.console.aws.amazon.com/systems-manager/incidents/home#/incidents/plan/aaaa"
+    ack = await run(bot, command(f"bind <{console}>"))
+    assert ack.only == {"text": None}
+    binding = await bot.store.get_binding(TEAM, CHANNEL)
+    assert binding is not None and binding.incident_arn == ARN_A
+    await run(bot, command("bind plan/zzzz", trigger_id="t-2"))
+    assert "There is no open incident `plan/zzzz` in Incident Manager in eu-west-1" in bot.replies.texts[1]

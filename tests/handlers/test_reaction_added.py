@@ -8,8 +8,11 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import client_token, decode_event_data, from_slack_ts
 from bot.listeners.events.reaction_added import handle_reaction_added
 from bot.store import SqlStore
+from bot.usecases.errors import IncidentManagerError
+from bot.usecases.outbox import Notice, NoticeKind
 from bot.usecases.sources import pin_token_source
 from tests.handlers.support import ARN_A, ARN_B, CHANNEL, TEAM, World, world
+from tests.support.aws_errors import QUEUED
 
 TS = "1764150000.123456"
 
@@ -114,3 +117,20 @@ async def test_a_rebind_between_reads_cannot_split_a_pins_token_from_its_inciden
     finally:
         await bot.deps.outbox.stop(0.5)
         await store.close()
+
+
+async def test_a_second_pin_of_a_queued_message_is_owed_its_outcome_too(bot: World) -> None:
+    await bot.bind(ARN_A, "Checkout DB down")
+    bobs_message(bot)
+    bot.gateway.outage = IncidentManagerError("Rate exceeded", code="ThrottlingException", retryable=True)
+    await run(bot, pin(user="U0001", event_id="Ev1"))
+    await run(bot, pin(user="U0002", event_id="Ev2"))
+    await run(bot, pin(user="U0001", event_id="Ev3"))  # the first pinner again: already owed it
+    assert [reply.user_id for reply in bot.replies.sent] == ["U0001", "U0002", "U0001"]
+    assert all(QUEUED in text for text in bot.replies.texts)
+    token = client_token(*pin_token_source(TEAM, CHANNEL, TS, ARN_A))
+    awaiting = [Notice.from_json(a.notice) for a in await bot.store.awaiting(token)]
+    assert [(n.kind, n.user_id, n.message_ts, n.incident_title) for n in awaiting if n] == [
+        (NoticeKind.PIN, "U0002", TS, "Checkout DB down")
+    ]
+    assert len(bot.client.called("conversations.history")) == 1  # the later pins are answered from the store

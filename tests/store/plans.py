@@ -14,7 +14,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
 from bot.store.schema import Moment
-from bot.store.sql import due_entries, expired_entries, owed_replies, pending_entries_count
+from bot.store.sql import due_entries, due_owed_replies, expired_entries, pending_entries_count
 from bot.store.urls import engine_url
 
 SETTLED_ROWS = 100_000
@@ -66,7 +66,7 @@ async def sweep_plans(database_url: str) -> dict[str, str]:
     now = datetime.now(UTC)
     queries = {
         "claim_due": due_entries(now, 10),
-        "claim_untold": owed_replies(now, 10),
+        "claim_owed_replies": due_owed_replies(now, 10),
         "pending_count": pending_entries_count(),
         "prune": expired_entries(now - timedelta(days=30), 1000),
     }

@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry, encode_event_data
 from bot.store.urls import engine_url
+from bot.usecases.ports import OwedReply
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 OTHER_ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/def"
@@ -35,6 +36,18 @@ def entry(
     at: datetime = EVENT_TIME,
 ) -> TimelineEntry:
     return TimelineEntry(token, arn, event_type, at, encode_event_data(text))
+
+
+def owed(token: str, reply: str, landed: bool, due_at: datetime, notice: str = "{}") -> OwedReply:
+    return OwedReply(
+        id=f"{token}:{notice}:{reply}",
+        client_token=token,
+        notice=notice,
+        reply=reply,
+        landed=landed,
+        due_at=due_at,
+        owed_since=datetime.now(UTC),
+    )
 
 
 @dataclass

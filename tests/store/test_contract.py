@@ -5,6 +5,7 @@ retention, persistence, and an event loop that keeps running while the database 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from bot.store.sql import DELIVERY_MEMORY, DRAFT_MAX_AGE
 from bot.store.urls import engine_url
 from bot.usecases.ports import EntryState, Store
 from tests.store.conftest import StoreMaker
-from tests.store.support import ARN, EVENT_TIME, LEASE, OTHER_ARN, Clock, binding, entry, raw
+from tests.store.support import ARN, EVENT_TIME, LEASE, OTHER_ARN, Clock, binding, entry, owed, raw
 
 
 def test_the_store_implements_the_port() -> None:
@@ -236,7 +237,9 @@ async def test_a_retry_cannot_bring_back_an_entry_that_finally_failed(store: Sql
 async def test_marks_on_unknown_tokens_change_nothing(store: SqlStore, database_url: str) -> None:
     await store.mark_sent("slack-unknown", "event-1")
     await store.mark_failed("slack-unknown", "nope")
-    await store.mark_told("slack-unknown")
+    await store.forget_reply("slack-unknown")
+    await store.reschedule_reply("slack-unknown", LEASE)
+    assert await store.add_awaiting("slack-unknown", "{}") is False
     await store.schedule_retry("slack-unknown", LEASE, "nope", True)
     assert not await store.renew_lease("slack-unknown", LEASE, LEASE)
     assert await store.get_entry("slack-unknown") is None
@@ -394,14 +397,14 @@ async def test_owed_replies_are_claimed_by_one_worker_each(open_store: StoreMake
     tokens = [client_token("owed-race", str(i)) for i in range(30)]
     for token in tokens:
         await first.save_entry_once(entry(token), "{}", now)
-        await first.mark_sent(token, f"event-{token}", "Now on the timeline", now)
+        await first.mark_sent(token, f"event-{token}", [owed(token, "Now on the timeline", True, now)])
     later = now + timedelta(seconds=1)
     a, b = await asyncio.gather(
-        first.claim_untold(later, later + timedelta(minutes=1), 20),
-        second.claim_untold(later, later + timedelta(minutes=1), 20),
+        first.claim_owed_replies(later, later + timedelta(minutes=1), 20),
+        second.claim_owed_replies(later, later + timedelta(minutes=1), 20),
     )
-    tokens_a = {c.entry.client_token for c in a}
-    tokens_b = {c.entry.client_token for c in b}
+    tokens_a = {c.client_token for c in a}
+    tokens_b = {c.client_token for c in b}
     assert not tokens_a & tokens_b
     assert tokens_a | tokens_b == set(tokens)
 
@@ -413,20 +416,132 @@ async def test_an_owed_reply_is_due_once_its_tellers_hold_runs_out_and_gone_once
     sent, failed, quiet = client_token("owed-s"), client_token("owed-f"), client_token("quiet")
     for token in (sent, failed, quiet):
         await store.save_entry_once(entry(token), "{}", now)
-    await store.mark_sent(sent, "event-1", "Now on the timeline", now + timedelta(seconds=30))
-    await store.mark_failed(failed, "AccessDeniedException", "Nothing was added", now + timedelta(seconds=30))
+    hold = now + timedelta(seconds=30)
+    assert await store.mark_sent(sent, "event-1", [owed(sent, "Now on the timeline", True, hold)])
+    assert await store.mark_failed(
+        failed, "AccessDeniedException", [owed(failed, "Nothing was added", False, hold)]
+    )
     await store.mark_sent(quiet, "event-2")  # its person heard at once: nothing owed
-    assert await store.claim_untold(now + timedelta(seconds=10), now, 10) == []
-    claimed = await store.claim_untold(now + timedelta(seconds=31), now + timedelta(minutes=5), 10)
-    assert {(c.entry.client_token, c.state, c.reply_pending) for c in claimed} == {
-        (sent, EntryState.SENT, "Now on the timeline"),
-        (failed, EntryState.FAILED, "Nothing was added"),
+    assert await store.claim_owed_replies(now + timedelta(seconds=10), now, 10) == []
+    claimed = await store.claim_owed_replies(now + timedelta(seconds=31), now + timedelta(minutes=5), 10)
+    assert {(c.client_token, c.landed, c.reply) for c in claimed} == {
+        (sent, True, "Now on the timeline"),
+        (failed, False, "Nothing was added"),
     }
-    assert await store.claim_untold(now + timedelta(minutes=1), now, 10) == []  # held by the claim
-    await store.mark_told(sent)
-    await store.mark_told(failed)
-    assert await store.claim_untold(now + timedelta(days=1), now, 10) == []
+    assert await store.claim_owed_replies(now + timedelta(minutes=1), now, 10) == []  # held by the claim
+    for told in claimed:
+        await store.forget_reply(told.id)
+    assert await store.claim_owed_replies(now + timedelta(days=1), now, 10) == []
     assert await store.claim_due(now + timedelta(days=1), now, 10) == []  # settled entries are never resent
+
+
+# Owed replies and the people awaiting an entry
+
+
+async def test_people_await_only_a_pending_entry_and_each_is_recorded_once(store: SqlStore) -> None:
+    token = client_token("awaited")
+    assert await store.add_awaiting(token, '{"user_id":"U2"}') is False  # not recorded at all
+    await store.save_entry_once(entry(token), "{}", LEASE)
+    assert await store.add_awaiting(token, '{"user_id":"U2"}')
+    assert await store.add_awaiting(token, '{"user_id":"U2"}')  # the same request twice
+    assert await store.add_awaiting(token, '{"user_id":"U3"}')
+    assert [a.notice for a in await store.awaiting(token)] == ['{"user_id":"U2"}', '{"user_id":"U3"}']
+    await store.mark_sent(token, "event-1", [], [a.id for a in await store.awaiting(token)])
+    assert await store.add_awaiting(token, '{"user_id":"U4"}') is False  # settled: answer from its outcome
+    assert await store.awaiting(token) == []
+
+
+async def test_settling_is_refused_while_someone_awaits_it_without_a_reply(store: SqlStore) -> None:
+    token = client_token("awaited-late")
+    await store.save_entry_once(entry(token), "{}", LEASE)
+    assert await store.add_awaiting(token, "U2")
+    (u2,) = await store.awaiting(token)
+    assert await store.add_awaiting(token, "U3")  # began awaiting after the caller read who awaits
+    written = [owed(token, "landed", True, LEASE, "U1"), owed(token, "landed", True, LEASE, "U2")]
+    assert await store.mark_sent(token, "event-1", written, [u2.id]) is False
+    refused = await store.get_entry(token)
+    assert refused is not None and refused.state is EntryState.PENDING  # nothing recorded
+    assert await store.owed_replies(token) == []
+    everyone = await store.awaiting(token)
+    written.append(owed(token, "landed", True, LEASE, "U3"))
+    assert await store.mark_sent(token, "event-1", written, [a.id for a in everyone])
+    settled = await store.get_entry(token)
+    assert settled is not None and settled.state is EntryState.SENT
+    assert sorted(o.notice for o in await store.owed_replies(token)) == ["U1", "U2", "U3"]
+    assert await store.awaiting(token) == []
+
+
+async def test_someone_awaiting_while_another_replica_settles_is_never_left_untold(
+    open_store: StoreMaker,
+) -> None:
+    """add_awaiting and mark_sent at once, from two replicas: either the person is recorded before the
+    entry settles (and the settle, not knowing them, is refused), or they are told it is settled."""
+    settler, pinner = await open_store(), await open_store()
+    for i in range(15):
+        token = client_token("race-await", str(i))
+        await settler.save_entry_once(entry(token), "{}", LEASE)
+        added, settled = await asyncio.gather(
+            pinner.add_awaiting(token, "U2"),
+            settler.mark_sent(token, "event-1", [owed(token, "landed", True, LEASE, "U1")], []),
+        )
+        stored = await settler.get_entry(token)
+        assert stored is not None
+        if settled:
+            assert stored.state is EntryState.SENT and added is False
+            assert await settler.awaiting(token) == []
+        else:
+            assert added and stored.state is EntryState.PENDING
+            assert [a.notice for a in await settler.awaiting(token)] == ["U2"]
+
+
+async def test_a_failure_over_a_sent_entry_owes_nothing(store: SqlStore) -> None:
+    token = client_token("sent-first")
+    await store.save_entry_once(entry(token), "{}", LEASE)
+    await store.mark_sent(token, "event-1")
+    assert await store.mark_failed(token, "late timeout", [owed(token, "failed", False, LEASE)])
+    assert await store.owed_replies(token) == []
+
+
+async def test_asking_again_for_a_failed_entry_keeps_the_reply_owed_to_the_first_person(
+    store: SqlStore,
+) -> None:
+    token = client_token("failed-then-asked-again")
+    await store.save_entry_once(entry(token), '{"user_id":"U1"}', LEASE)
+    await store.mark_failed(
+        token, "AccessDeniedException", [owed(token, "failed", False, LEASE, '{"user_id":"U1"}')]
+    )
+    revived = await store.save_entry_once(entry(token), '{"user_id":"U2"}', LEASE)
+    assert (revived.state, revived.notice) == (EntryState.PENDING, '{"user_id":"U2"}')
+    assert [(o.notice, o.reply) for o in await store.owed_replies(token)] == [('{"user_id":"U1"}', "failed")]
+
+
+async def test_owed_replies_are_claimed_when_due_up_to_the_limit_and_rescheduled(store: SqlStore) -> None:
+    now = datetime.now(UTC)
+    token = client_token("many-owed")
+    await store.save_entry_once(entry(token), "{}", now)
+    written = [owed(token, f"r{i}", True, now - timedelta(seconds=10 - i)) for i in range(4)]
+    await store.mark_sent(token, "event-1", written)
+    claimed = await store.claim_owed_replies(now, now + timedelta(minutes=1), 2, skip=[written[0].id])
+    assert [c.reply for c in claimed] == ["r1", "r2"]  # oldest first, the caller's own teller left alone
+    assert all(c.due_at == now + timedelta(minutes=1) for c in claimed)
+    await store.reschedule_reply(claimed[0].id, now - timedelta(seconds=1))
+    again = await store.claim_owed_replies(now, now + timedelta(minutes=1), 10)
+    assert [(c.reply, c.attempts) for c in again] == [("r0", 0), ("r3", 0), ("r1", 1)]
+    for reply in again + claimed:
+        await store.forget_reply(reply.id)
+    assert await store.owed_replies(token) == []
+
+
+async def test_owe_replies_keeps_them_once(store: SqlStore) -> None:
+    now = datetime.now(UTC)
+    token = client_token("owed-later")
+    await store.save_entry_once(entry(token), "{}", now)
+    await store.mark_sent(token, "event-1")
+    reply = owed(token, "Now on the timeline", True, now)
+    await store.owe_replies([reply])
+    await store.owe_replies([reply])  # the same reply again: kept once
+    (kept,) = await store.owed_replies(token)
+    assert (kept.id, kept.reply, kept.landed, kept.due_at) == (reply.id, reply.reply, True, now)
 
 
 async def test_on_postgresql_a_claim_skips_rows_another_worker_has_locked(postgres_url: str) -> None:
@@ -494,11 +609,12 @@ async def test_prune_deletes_settled_entries_past_the_retention_and_keeps_the_re
         await store.save_entry_once(entry(token), '{"response_url":"https://hooks.slack.com/x"}', now)
     await store.mark_sent(old_sent, "event-1")
     await store.mark_failed(old_failed, "AccessDeniedException")
-    await store.mark_sent(old_owed, "event-2", "Now on the timeline", now)
+    long_owed = replace(owed(old_owed, "Now on the timeline", True, now), owed_since=now - timedelta(days=31))
+    await store.mark_sent(old_owed, "event-2", [long_owed])
     clock.now = now - timedelta(days=29)
     recent = client_token("recent")
     await store.save_entry_once(entry(recent), "{}", now)
-    await store.mark_sent(recent, "event-3")
+    await store.mark_sent(recent, "event-3", [owed(recent, "Now on the timeline", True, now)])
 
     assert await store.prune(now) == 3
     for token in (old_sent, old_failed, old_owed):
@@ -508,6 +624,8 @@ async def test_prune_deletes_settled_entries_past_the_retention_and_keeps_the_re
         old_pending: EntryState.PENDING,
         recent: EntryState.SENT,
     }
+    assert await store.owed_replies(old_owed) == []  # a reply owed that long goes too (it holds a notice)
+    assert len(await store.owed_replies(recent)) == 1
     assert await store.prune(now) == 0
 
 

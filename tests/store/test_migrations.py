@@ -155,12 +155,14 @@ async def test_a_database_written_by_the_previous_version_is_adopted_without_los
         assert [
             e.entry.client_token for e in await store.claim_due(now + timedelta(minutes=11), now, 10)
         ] == ["held"]
-        # The owed reply is still owed, and given once.
-        (owed,) = await store.claim_untold(now, now + timedelta(minutes=1), 10)
-        assert (owed.entry.client_token, owed.state, owed.reply_pending) == (
+        # The owed reply is still owed (now in owed_replies), due at once: its teller's hold had ended.
+        (owed,) = await store.claim_owed_replies(now, now + timedelta(minutes=1), 10)
+        assert (owed.id, owed.client_token, owed.reply, owed.landed, owed.notice) == (
+            "entry:owed",
             "owed",
-            EntryState.SENT,
             "Now on the timeline",
+            True,
+            NOTICE,
         )
         told = await store.get_entry("told")
         refused = await store.get_entry("refused")
@@ -174,7 +176,190 @@ async def test_a_database_written_by_the_previous_version_is_adopted_without_los
         await store.close()
     assert await raw(url, "SELECT version_num FROM alembic_version") == [(head(),)]
     indexes = {name for (name,) in await raw(url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"entries_due", "entries_owed", "entries_by_age", "drafts_by_age", "deliveries_by_age"} <= indexes
+    assert {
+        "entries_due",
+        "entries_owed",
+        "entries_by_age",
+        "drafts_by_age",
+        "deliveries_by_age",
+        "owed_replies_due",
+        "owed_replies_by_entry",
+    } <= indexes
+
+
+# The schema exactly as the last version before migrations wrote it once it had owed_replies
+# (bot/store/sqlite.py's _SCHEMA, _OUTBOX_INDEX and _OWED_REPLIES_SCHEMA): no reply_pending column.
+LAST_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bindings (
+    team_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    incident_arn TEXT NOT NULL,
+    incident_title TEXT NOT NULL,
+    bound_by TEXT NOT NULL,
+    bound_at TEXT NOT NULL,
+    PRIMARY KEY (team_id, channel_id)
+);
+CREATE TABLE IF NOT EXISTS timeline_entries (
+    client_token TEXT PRIMARY KEY,
+    incident_arn TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_time TEXT NOT NULL,
+    event_data TEXT NOT NULL,
+    state TEXT NOT NULL,
+    event_id TEXT,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    notice TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    uncertain INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT
+);
+CREATE TABLE IF NOT EXISTS drafts (
+    draft_id TEXT NOT NULL,
+    shown_key TEXT NOT NULL,
+    full_text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (draft_id, shown_key)
+);
+CREATE INDEX IF NOT EXISTS drafts_by_age ON drafts (created_at);
+CREATE INDEX IF NOT EXISTS entries_due ON timeline_entries (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS owed_replies (
+    id TEXT PRIMARY KEY,
+    client_token TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    landed INTEGER NOT NULL,
+    due_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    owed_since TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS owed_replies_due ON owed_replies (due_at);
+CREATE INDEX IF NOT EXISTS owed_replies_by_entry ON owed_replies (client_token);
+CREATE TABLE IF NOT EXISTS awaiting_replies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_token TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    UNIQUE (client_token, notice)
+);
+"""
+
+
+async def test_a_database_written_by_the_last_version_before_migrations_is_adopted(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    now = datetime.now(UTC)
+    with sqlite3.connect(path) as connection:
+        connection.executescript(LAST_SCHEMA)
+        connection.execute(
+            "INSERT INTO bindings VALUES ('T1', 'C1', ?, 'DB down', 'U0001', ?)",
+            (ARN, EVENT_TIME.isoformat()),
+        )
+        for token, state, next_at in (
+            ("queued", "pending", _iso(now - timedelta(seconds=3))),
+            ("pinned-twice", "pending", _iso(now + timedelta(minutes=10))),
+            ("landed", "sent", None),
+        ):
+            connection.execute(
+                "INSERT INTO timeline_entries VALUES (?, ?, 'Note', ?, '\"t\"', ?, NULL, NULL, ?, ?, ?, 1, 0, ?)",
+                (token, ARN, EVENT_TIME.isoformat(), state, _iso(now), _iso(now), NOTICE, next_at),
+            )
+        connection.execute(
+            "INSERT INTO owed_replies VALUES ('landed:U1', 'landed', ?, 'Now on the timeline', 1, ?, 2, ?)",
+            (NOTICE, _iso(now - timedelta(seconds=1)), _iso(now - timedelta(minutes=5))),
+        )
+        connection.execute(
+            "INSERT INTO awaiting_replies (client_token, notice) VALUES ('pinned-twice', '{\"user_id\":\"U2\"}')"
+        )
+    store = SqlStore(f"sqlite:///{path}")
+    try:
+        assert await store.migrate() == head()
+        assert await store.get_binding("T1", "C1") is not None
+        # Pending entries are resumed, not closed (this schema has no reply_pending: it is added, empty).
+        assert await store.pending_count() == 2
+        (queued,) = await store.claim_due(now, now + timedelta(hours=1), 10)
+        assert (queued.entry.client_token, queued.attempts, queued.notice) == ("queued", 1, NOTICE)
+        (owed,) = await store.claim_owed_replies(now, now + timedelta(minutes=1), 10)
+        assert (owed.id, owed.reply, owed.landed, owed.attempts) == (
+            "landed:U1",
+            "Now on the timeline",
+            True,
+            2,
+        )
+        assert owed.owed_since == now.replace(microsecond=now.microsecond) - timedelta(minutes=5)
+        (awaits,) = await store.awaiting("pinned-twice")
+        assert awaits.notice == '{"user_id":"U2"}'
+        # The awaiting row's id carries on: a new one gets the next id, never a reused one.
+        assert await store.add_awaiting("pinned-twice", '{"user_id":"U3"}')
+        assert [a.id for a in await store.awaiting("pinned-twice")] == [awaits.id, awaits.id + 1]
+    finally:
+        await store.close()
+
+
+async def test_a_reply_owed_by_the_previous_schema_becomes_an_owed_reply(tmp_path: Path) -> None:
+    db_path = tmp_path / "bot.db"
+    # A database written by the version before owed_replies: the one owed reply lived on its entry.
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "CREATE TABLE timeline_entries (client_token TEXT PRIMARY KEY, incident_arn TEXT NOT NULL, "
+            "event_type TEXT NOT NULL, event_time TEXT NOT NULL, event_data TEXT NOT NULL, state TEXT NOT NULL, "
+            "event_id TEXT, last_error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+            "notice TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, "
+            "uncertain INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, reply_pending TEXT)"
+        )
+        for token, state, reply, held in (
+            ("owed-landed", "sent", "Now on the timeline", "2025-01-01T00:00:05.000000+00:00"),
+            ("owed-failed", "failed", "Nothing was added", None),
+            ("told", "sent", None, None),
+            ("queued", "pending", None, "2025-01-01T00:00:09.000000+00:00"),
+        ):
+            connection.execute(
+                "INSERT INTO timeline_entries VALUES (?, ?, 'Note', ?, '\"x\"', ?, NULL, NULL, "
+                "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:01.000000+00:00', ?, 1, 0, ?, ?)",
+                (token, ARN, EVENT_TIME.isoformat(), state, f'{{"user_id":"{token}"}}', held, reply),
+            )
+    for _ in range(2):  # a second start moves nothing twice
+        store = SqlStore(f"sqlite:///{db_path}")
+        try:
+            await store.ping()
+            now = datetime.now(UTC)
+            claimed = await store.claim_owed_replies(now, now, 10)
+            # Held by nobody now (its hold ended with the run that wrote it): due at once, both times.
+            assert {(c.client_token, c.notice, c.reply, c.landed) for c in claimed} == {
+                ("owed-landed", '{"user_id":"owed-landed"}', "Now on the timeline", True),
+                ("owed-failed", '{"user_id":"owed-failed"}', "Nothing was added", False),
+            }
+            owed_now = await store.owed_replies("owed-landed") + await store.owed_replies("owed-failed")
+            assert len(owed_now) == 2
+            assert all(o.owed_since == datetime(2025, 1, 1, 0, 0, 1, tzinfo=UTC) for o in owed_now)
+            queued = await store.get_entry("queued")
+            assert queued is not None and queued.state is EntryState.PENDING  # still resumed as before
+            assert [c.entry.client_token for c in await store.claim_due(now, now, 10)] == ["queued"]
+        finally:
+            await store.close()
+    url = f"sqlite:///{db_path}"
+    assert await raw(url, "SELECT COUNT(*) FROM timeline_entries WHERE reply_pending IS NOT NULL") == [(0,)]
+
+
+async def test_a_reply_an_older_replica_keeps_on_its_entry_moves_at_the_next_start(
+    fresh_database_url: str,
+) -> None:
+    """A rolling upgrade: a replica of the version before owed_replies still writes reply_pending."""
+    first = SqlStore(fresh_database_url)
+    await first.save_entry_once(entry("t"), NOTICE, LEASE)
+    await first.mark_sent("t", "event-1")
+    await first.close()
+    await raw(fresh_database_url, "UPDATE timeline_entries SET reply_pending = 'Now on the timeline'")
+    store = SqlStore(fresh_database_url)
+    try:
+        (moved,) = await store.owed_replies("t")
+        assert (moved.id, moved.reply, moved.landed, moved.notice) == (
+            "entry:t",
+            "Now on the timeline",
+            True,
+            NOTICE,
+        )
+    finally:
+        await store.close()
 
 
 async def test_a_database_from_before_the_outbox_is_upgraded_in_place(tmp_path: Path) -> None:

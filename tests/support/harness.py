@@ -139,6 +139,26 @@ class Harness:
         )
         return self.post(body, headers)
 
+    def options(self, view: dict[str, Any], action_id: str, block_id: str, value: str) -> HttpResult:
+        """An external_select's options request, as Slack sends it while the person types `value`."""
+        payload = slack_requests.block_suggestion_payload(
+            view, action_id=action_id, block_id=block_id, value=value
+        )
+        body, headers = slack_requests.interactivity(self.secret, payload)
+        return self.post(body, headers)
+
+    def click(
+        self, action: dict[str, Any], *, user_id: str = "U0001", channel_id: str = "C0001"
+    ) -> CommandResult:
+        """A click on `action` (a button as the bot sent it) in an ephemeral message in the channel."""
+        response_url = self.slack.new_response_url()
+        trigger_id = self.slack.issue_trigger_id(user_id)
+        payload = slack_requests.block_actions_payload(
+            action, response_url=response_url, trigger_id=trigger_id, user_id=user_id, channel_id=channel_id
+        )
+        body, headers = slack_requests.interactivity(self.secret, payload)
+        return CommandResult(self.post(body, headers), response_url, trigger_id)
+
     def bind(self, arn: str, **kwargs: Any) -> str:
         return self.run(f"bind {arn}", **kwargs)
 
@@ -180,6 +200,13 @@ def submit_view(
     payload = slack_requests.view_submission_payload(view, values=values, user_id=user_id)
     body, headers = slack_requests.interactivity(harness.secret, payload)
     return harness.post(body, headers)
+
+
+def select_values(
+    block_id: str, action_id: str, option: dict[str, Any], kind: str = "static_select"
+) -> dict[str, Any]:
+    """view.state.values as Slack sends them for one select menu with `option` chosen."""
+    return {block_id: {action_id: {"type": kind, "selected_option": option}}}
 
 
 def values_from_view(view: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -258,6 +258,83 @@ def view_submission_payload(
     }
 
 
+def block_actions_payload(
+    action: JSONDict,
+    *,
+    response_url: str,
+    trigger_id: str | None = None,
+    message_ts: str | None = None,
+    channel_id: str = "C0001",
+    channel_name: str = "inc-db",
+    user_id: str = "U0001",
+    user_name: str = "alice",
+    team_id: str = "T0001",
+    team_domain: str = "acme",
+    api_app_id: str = "A0001",
+) -> JSONDict:
+    """A ``block_actions`` payload for a click on ``action`` (the element as the bot sent it: its
+    ``action_id``, ``value``, ``text``…) in an ephemeral message the bot posted in ``channel_id``.
+    Slack sends no ``message`` for an ephemeral one, only its container."""
+    clicked = {
+        "type": action.get("type", "button"),
+        "action_id": action["action_id"],
+        "block_id": action.get("block_id") or secrets.token_urlsafe(4)[:5],
+        "text": action.get("text"),
+        "value": action.get("value"),
+        "action_ts": _ts_now(),
+    }
+    return {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": {
+            "type": "message",
+            "message_ts": message_ts or _ts_now(),
+            "channel_id": channel_id,
+            "is_ephemeral": True,
+        },
+        "trigger_id": trigger_id or new_trigger_id(),
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel_id, "name": channel_name},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [clicked],
+    }
+
+
+def block_suggestion_payload(
+    view: JSONDict,
+    *,
+    action_id: str,
+    block_id: str,
+    value: str,
+    user_id: str = "U0001",
+    user_name: str = "alice",
+    team_id: str = "T0001",
+    team_domain: str = "acme",
+    api_app_id: str = "A0001",
+) -> JSONDict:
+    """A ``block_suggestion`` payload: the options request of an ``external_select`` in ``view`` (the
+    view object FakeSlack answered) while the person has typed ``value``."""
+    return {
+        "type": "block_suggestion",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "container": {"type": "view", "view_id": view.get("id", "")},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": json.loads(json.dumps(view)),
+    }
+
+
 # ---------------------------------------------------------------------- Events API
 
 

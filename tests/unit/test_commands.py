@@ -1,11 +1,17 @@
+import pytest
+
 from bot.domain.commands import (
+    TIMELINE_DEFAULT,
     AddEntry,
     Bind,
     Compose,
     EmptyEntry,
     Help,
     Malformed,
+    MalformedReason,
+    PickIncident,
     Status,
+    Timeline,
     Unbind,
     parse_command,
 )
@@ -38,8 +44,39 @@ def test_multiline_text_keeps_its_lines() -> None:
 def test_bind_forms() -> None:
     arn = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
     assert parse_command(f"bind {arn}") == Bind(arn)
-    assert isinstance(parse_command("bind"), Malformed)
     assert isinstance(parse_command(f"bind {arn} extra"), Malformed)
+
+
+def test_bind_alone_asks_for_the_picker() -> None:
+    assert parse_command("bind") == PickIncident()
+    assert parse_command("  bind  ") == PickIncident()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("timeline", Timeline(TIMELINE_DEFAULT)),
+        ("timeline 1", Timeline(1)),
+        ("timeline 50", Timeline(50)),
+        ("timeline   7 ", Timeline(7)),
+    ],
+)
+def test_timeline_takes_an_optional_count_up_to_fifty(text: str, expected: Timeline) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["timeline 0", "timeline 51", "timeline ٣", "timeline -2", "timeline of events"]
+)
+def test_timeline_with_anything_else_after_it_is_malformed(text: str) -> None:
+    parsed = parse_command(text)
+    assert isinstance(parsed, Malformed) and parsed.reason is MalformedReason.TIMELINE_COUNT
+    assert parsed.original == text.strip()
+
+
+def test_a_note_starting_with_timeline_is_written_with_note() -> None:
+    assert parse_command("note timeline looks wrong") == AddEntry(EventType.NOTE, "timeline looks wrong")
+    assert parse_command("timelines are hard") == AddEntry(EventType.NOTE, "timelines are hard")
 
 
 def test_other_keywords() -> None:

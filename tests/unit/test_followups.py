@@ -51,11 +51,11 @@ def stored(notice: Notice | str) -> StoredEntry:
 
 
 async def landed(follow_ups: SlackFollowUps, entry: StoredEntry) -> None:
-    await follow_ups.tell(entry, follow_ups.landed_reply(entry, "event-1"), landed=True)
+    await follow_ups.tell(entry.notice, follow_ups.landed_reply(entry, "event-1"), landed=True)
 
 
 async def failed(follow_ups: SlackFollowUps, entry: StoredEntry, error: BaseException) -> None:
-    await follow_ups.tell(entry, follow_ups.failed_reply(entry, error), landed=False)
+    await follow_ups.tell(entry.notice, follow_ups.failed_reply(entry, error), landed=False)
 
 
 def reply_notice(response_url: str | None, issued_at: float | None = None) -> Notice:

@@ -55,5 +55,13 @@ def test_surface_matches_the_contract() -> None:
     assert re.search(r"type: message\b", MANIFEST)
     assert re.search(r"bot_events:\s*\n\s*- reaction_added\b", MANIFEST)
     assert re.search(r"interactivity:\s*\n\s*is_enabled: true", MANIFEST)
-    urls = re.findall(r"(?:url|request_url): (\S+)", MANIFEST)
-    assert len(urls) == 3 and all(url.endswith("/slack/events") for url in urls)
+    urls = re.findall(r"(?:url|request_url|message_menu_options_url): (\S+)", MANIFEST)
+    assert len(urls) == 4 and all(url.endswith("/slack/events") for url in urls)
+
+
+def test_the_pickers_search_has_its_options_load_url_and_nothing_else_was_added() -> None:
+    interactivity = MANIFEST.split("interactivity:", 1)[1].split("org_deploy_enabled", 1)[0]
+    assert re.search(r"^\s+message_menu_options_url: https://\S+/slack/events$", interactivity, re.MULTILINE)
+    # The picker and `timeline` need no scope and no event beyond what notes already use.
+    assert re.findall(r"bot_events:\s*\n((?:\s*- \S+\n)+)", MANIFEST) == ["      - reaction_added\n"]
+    assert "bind [incident-record-arn]" in MANIFEST and "timeline [n]" in MANIFEST

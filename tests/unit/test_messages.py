@@ -28,6 +28,7 @@ SAMPLES: dict[str, Any] = {
     "int | None": 2,
     "bool": False,
     "datetime": datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+    "datetime | None": datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
     "EventType": EventType.NOTE,
     "frozenset[str]": frozenset({"U0001"}),
     "str | None": HOSTILE,
@@ -45,6 +46,8 @@ PRE_RENDERED = {
     ("with_reference", "reference"),
     ("announcement_failed", "reason"),
     ("malformed", "problem"),
+    ("link_failed", "reason"),
+    ("unlink_failed", "reason"),
 }
 
 

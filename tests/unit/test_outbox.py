@@ -4,7 +4,7 @@ waiting person is told, background retries, giving up, resuming after a restart,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +15,8 @@ from bot.aws.incidents import translate
 from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
 from bot.store import SqlStore
 from bot.usecases.errors import GaveUp, NotSent, OutcomeUnknown
-from bot.usecases.outbox import Landed, Notice, NoticeKind, Outbox, Queued, Refused, RetryPolicy
-from bot.usecases.ports import EntryState, StoredEntry
+from bot.usecases.outbox import Landed, Notice, NoticeKind, Outbox, Queued, Refused, RetryPolicy, Told
+from bot.usecases.ports import EntryState, OwedReply, StoredEntry
 from tests.store.support import Clock
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
@@ -79,30 +79,47 @@ class ScriptedGateway:
 
 
 class RecordedFollowUps:
-    """Writes each reply as "landed <event id>" / "failed" (keeping the error), and records what it told."""
+    """Writes each reply as "landed <event id>" / "failed <token>" (keeping the error), and records what it
+    told, and to whom; while not `reachable` nothing reaches anyone (Slack down), with `retry_after`."""
 
     def __init__(self, *, gated: bool = False) -> None:
         self.landed_entries: list[tuple[str, str]] = []
         self.failures: list[tuple[str, BaseException]] = []
         self.errors: dict[str, BaseException] = {}
+        # Every reply that reached its person: (notice, reply); and every try that did not.
+        self.told: list[tuple[str, str]] = []
+        self.untold: list[tuple[str, str]] = []
+        self.reachable = True
+        self.retry_after: float | None = None
+        self._tokens: dict[str, str] = {}
         self.gate = asyncio.Event()
         if not gated:
             self.gate.set()
 
     def landed_reply(self, stored: StoredEntry, event_id: str) -> str:
-        return f"landed {event_id}"
+        reply = f"landed {event_id}"
+        self._tokens[reply] = stored.entry.client_token
+        return reply
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         self.errors[stored.entry.client_token] = error
-        return "failed"
+        reply = f"failed {stored.entry.client_token}"
+        self._tokens[reply] = stored.entry.client_token
+        return reply
 
-    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         await self.gate.wait()
-        token = stored.entry.client_token
+        if not self.reachable:
+            self.untold.append((notice, reply))
+            return Told(reached=False, retry_after=self.retry_after)
+        self.told.append((notice, reply))
+        # Written by another run's follow-ups (a restart): the default event id names its token.
+        token = self._tokens.get(reply) or reply.removeprefix("landed event-").removeprefix("failed ")
         if landed:
             self.landed_entries.append((token, reply.removeprefix("landed ")))
         else:
             self.failures.append((token, self.errors.get(token, RuntimeError(reply))))
+        return Told(reached=True)
 
 
 @pytest.fixture
@@ -395,7 +412,9 @@ async def test_a_reply_owed_when_the_bot_stops_is_given_by_the_next_run(tmp_path
         landed = await first_store.get_entry(stored.entry.client_token)
         if landed is not None and landed.state is EntryState.SENT:
             break
-    assert landed is not None and landed.reply_pending == f"landed event-{stored.entry.client_token}"
+    assert landed is not None
+    owed = await first_store.owed_replies(stored.entry.client_token)
+    assert [o.reply for o in owed] == [f"landed event-{stored.entry.client_token}"]
     assert await first.stop(grace_seconds=0.05) == 1  # the follow-up never got through
     await first_store.close()
 
@@ -408,13 +427,198 @@ async def test_a_reply_owed_when_the_bot_stops_is_given_by_the_next_run(tmp_path
         assert follow_ups.landed_entries == [
             (stored.entry.client_token, f"event-{stored.entry.client_token}")
         ]
-        told = await store.get_entry(stored.entry.client_token)
-        assert told is not None and told.reply_pending is None
+        assert await store.owed_replies(stored.entry.client_token) == []
         await outbox.sweep()
         await settle(outbox)
         assert len(follow_ups.landed_entries) == 1  # told once
     finally:
         await store.close()
+
+
+# Owed replies: kept until they reach the person
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], outbox: Outbox, what: str) -> None:
+    """Sweep as the outbox's own loop would, until `condition` holds."""
+    for _ in range(500):
+        await outbox.sweep()
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def person(user_id: str, kind: NoticeKind = NoticeKind.PIN) -> str:
+    return Notice(kind=kind, team_id="T1", channel_id="C1", user_id=user_id, message_ts="1.2").to_json()
+
+
+async def test_a_reply_slack_does_not_take_stays_owed_and_is_given_once_slack_is_back(
+    store: SqlStore,
+) -> None:
+    gateway, follow_ups = ScriptedGateway(throttled()), RecordedFollowUps()
+    follow_ups.reachable = False  # Slack down when the note lands
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    token = stored.entry.client_token
+    assert isinstance(await outbox.deliver(stored), Queued)
+
+    async def tried_twice() -> bool:
+        return len(follow_ups.untold) >= 2
+
+    await wait_for(tried_twice, outbox, "two tries at the owed reply")
+    assert (await state_of(store)).state is EntryState.SENT
+    (still_owed,) = await store.owed_replies(token)
+    assert still_owed.reply == f"landed event-{token}" and still_owed.attempts >= 1
+    follow_ups.reachable = True
+
+    async def told() -> bool:
+        return not await store.owed_replies(token)
+
+    await wait_for(told, outbox, "the reply to be given")
+    assert follow_ups.landed_entries == [(token, f"event-{token}")]
+    await outbox.sweep()
+    await asyncio.sleep(0.05)
+    assert len(follow_ups.told) == 1  # given once
+
+
+async def test_an_undelivered_reply_waits_as_long_as_slack_asked(store: SqlStore) -> None:
+    gateway, follow_ups = ScriptedGateway(throttled()), RecordedFollowUps()
+    follow_ups.reachable, follow_ups.retry_after = False, 30.0
+    outbox = outbox_for(store, gateway, follow_ups)
+    stored = await saved(store, outbox)
+    await outbox.deliver(stored)
+
+    async def rescheduled() -> bool:
+        owed = await store.owed_replies(stored.entry.client_token)
+        return bool(owed) and owed[0].attempts == 1 and not outbox._telling
+
+    await wait_for(rescheduled, outbox, "the failed try to be counted")
+    (owed,) = await store.owed_replies(stored.entry.client_token)
+    assert owed.due_at >= datetime.now(UTC) + timedelta(seconds=29)  # not the 10 ms backoff: Retry-After
+    for _ in range(5):
+        await outbox.sweep()
+    assert len(follow_ups.untold) == 1  # not tried again before then
+
+
+async def test_a_reply_owed_for_a_day_is_dropped_with_an_error_line_naming_only_the_token(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    a_day_gone = RetryPolicy(first_delay_seconds=0.01, max_delay_seconds=0.05, reply_owed_for=timedelta(0))
+    gateway, follow_ups = ScriptedGateway(throttled()), RecordedFollowUps()
+    follow_ups.reachable = False
+    outbox = outbox_for(store, gateway, follow_ups, policy=a_day_gone)
+    secret_url = "https://hooks.slack.com/actions/T1/1/SECRETSECRET"
+    notice = Notice(NoticeKind.REPLY, "T1", "C1", "U1", response_url=secret_url).to_json()
+    stored = await store.save_entry_once(entry(), notice, outbox.lease_until())
+    await outbox.deliver(stored)
+
+    async def dropped() -> bool:
+        return (
+            bool(follow_ups.untold)
+            and not outbox._telling
+            and not await store.owed_replies(entry().client_token)
+        )
+
+    await wait_for(dropped, outbox, "the reply to be dropped")
+    (line,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert line.__dict__["token"] == stored.entry.client_token
+    logged = line.getMessage() + repr(line.__dict__)
+    assert "SECRETSECRET" not in logged and "landed event-" not in logged
+
+
+async def test_everyone_awaiting_an_entry_hears_its_final_failure(store: SqlStore) -> None:
+    gateway, follow_ups = ScriptedGateway(throttled(), denied()), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups)
+    token = entry().client_token
+    stored = await store.save_entry_once(entry(), person("U1"), outbox.lease_until())
+    assert isinstance(await outbox.deliver(stored), Queued)
+    assert await store.add_awaiting(token, person("U2"))  # a second pin, told "saved" too
+    await settle(outbox)
+    assert sorted(notice for notice, _ in follow_ups.told) == sorted([person("U1"), person("U2")])
+    assert [reply for _, reply in follow_ups.told] == [f"failed {token}"] * 2
+    assert await store.owed_replies(token) == [] and await store.awaiting(token) == []
+
+
+class AwaitedJustAsItSettles(SqlStore):
+    """Someone is recorded as awaiting the entry after the outbox read who awaits it, before it settles."""
+
+    latecomer = person("U3")
+
+    async def mark_sent(
+        self,
+        client_token: str,
+        event_id: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
+        if self.latecomer:
+            assert await self.add_awaiting(client_token, self.latecomer)
+            self.latecomer = ""
+        return await super().mark_sent(client_token, event_id, owed, awaiting)
+
+
+async def test_someone_who_starts_awaiting_as_the_entry_settles_is_told_too(tmp_path: Path) -> None:
+    store = AwaitedJustAsItSettles(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        gateway, follow_ups = ScriptedGateway(throttled()), RecordedFollowUps()
+        outbox = outbox_for(store, gateway, follow_ups)
+        stored = await store.save_entry_once(entry(), person("U1"), outbox.lease_until())
+        await outbox.deliver(stored)
+        await settle(outbox)
+        assert sorted(notice for notice, _ in follow_ups.told) == sorted([person("U1"), person("U3")])
+    finally:
+        await store.close()
+
+
+async def test_asking_again_for_a_failed_entry_does_not_cost_the_first_person_their_reply(
+    store: SqlStore,
+) -> None:
+    gateway, follow_ups = ScriptedGateway(throttled(), denied()), RecordedFollowUps()
+    follow_ups.reachable = False
+    outbox = outbox_for(store, gateway, follow_ups)
+    token = entry().client_token
+    await outbox.deliver(await store.save_entry_once(entry(), person("U1"), outbox.lease_until()))
+
+    async def failed_and_owed() -> bool:
+        return (await state_of(store)).state is EntryState.FAILED and bool(follow_ups.untold)
+
+    await wait_for(failed_and_owed, outbox, "the entry to fail while Slack is down")
+    # Asked for again (access granted since): pending again, this time with U2's notice; it lands.
+    again = await store.save_entry_once(entry(), person("U2"), outbox.lease_until())
+    follow_ups.reachable = True
+    assert await outbox.deliver(again) == Landed(f"event-{token}")
+
+    async def told() -> bool:
+        return not await store.owed_replies(token)
+
+    await wait_for(told, outbox, "the first person's reply")
+    assert follow_ups.told == [(person("U1"), f"failed {token}")]
+
+
+async def test_a_burst_of_requests_leaves_room_for_owed_replies_and_background_retries(
+    store: SqlStore,
+) -> None:
+    gateway, follow_ups = ScriptedGateway(gated=True), RecordedFollowUps()
+    outbox = outbox_for(store, gateway, follow_ups, max_in_flight=2)
+    # A burst: many people's requests, all waiting their turn under the rate limit.
+    burst = [await saved(store, outbox, f"burst-{i}") for i in range(6)]
+    for stored in burst:
+        assert isinstance(await outbox.deliver(stored, wait=0), Queued)
+    # Meanwhile a reply is owed (Slack refused it before) and another entry is due for a retry.
+    now = datetime.now(UTC)
+    due = OwedReply("r1", client_token("old"), person("U9"), "landed event-old", True, now, now)
+    await store.owe_replies([due])
+    await store.save_entry_once(entry("retry"), "{}", now)
+    assert await outbox.sweep() == 1  # the retry starts, besides the burst
+
+    async def told() -> bool:
+        return not await store.owed_replies(client_token("old"))
+
+    await wait_for(told, outbox, "the owed reply")
+    assert follow_ups.told == [(person("U9"), "landed event-old")]
+    assert len(outbox._deliveries) == 7  # the burst is still waiting its turn
+    gateway.gate.set()
+    await settle(outbox)
 
 
 class CountingPrunes(SqlStore):

@@ -14,14 +14,16 @@ from botocore.validate import ParamValidator
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.domain.arn import InvalidIncidentArn, parse_incident_record_arn
+from bot.domain.arn import InvalidIncidentArn, parse_incident_record_arn, parse_incident_reference
 from bot.domain.commands import (
     AddEntry,
     Bind,
     Compose,
     EmptyEntry,
     Malformed,
+    PickIncident,
     Status,
+    Timeline,
     Unbind,
     parse_command,
 )
@@ -46,6 +48,7 @@ from bot.usecases.errors import (
     BindNotAllowed,
     ChannelNotBound,
     EntryEmpty,
+    IncidentNotOpen,
     IncidentResolved,
     MalformedCommand,
 )
@@ -342,10 +345,10 @@ def test_any_slash_command_gets_an_immediate_reply_that_is_never_an_internal_err
     command = parse_command(text)
     reply = immediate_reply(command)
     # Replies on the ack are exactly the forms that need no store, Slack or AWS call.
-    needs_work = isinstance(command, AddEntry | Unbind | Status | Compose)
+    needs_work = isinstance(command, AddEntry | Unbind | Status | Compose | PickIncident | Timeline)
     if isinstance(command, Bind):
         try:
-            parse_incident_record_arn(command.arn_text)
+            parse_incident_reference(command.arn_text)
         except InvalidIncidentArn:
             needs_work = False
         else:
@@ -361,7 +364,7 @@ user_input_errors = st.one_of(
     # The problem is the parser's own finding; what the person typed is the original.
     st.builds(
         lambda malformed, typed: MalformedCommand(malformed.reason, malformed.keyword, typed),
-        st.sampled_from(["bind", "bind a b", "status now", "unbind x"]).map(
+        st.sampled_from(["timeline x", "bind a b", "status now", "unbind x"]).map(
             lambda typed: cast(Malformed, parse_command(typed))
         ),
         hostile_soup,
@@ -372,11 +375,26 @@ user_input_errors = st.one_of(
     st.builds(ChannelNotBound),
     st.builds(BindingChanged, hostile_soup),
     st.builds(IncidentResolved, hostile_soup, hostile_soup),
+    st.builds(IncidentNotOpen, hostile_soup),
     st.builds(BindNotAllowed, st.frozensets(slack_id), st.frozensets(slack_id)),
 )
 failure_contexts = st.builds(
     FailureContext,
-    action=st.sampled_from(["add", "bind", "unbind", "status", "announce", "compose", "capture", "pin"]),
+    action=st.sampled_from(
+        [
+            "add",
+            "bind",
+            "unbind",
+            "status",
+            "announce",
+            "compose",
+            "capture",
+            "pin",
+            "pick",
+            "timeline",
+            "relate",
+        ]
+    ),
     operation=st.sampled_from(["CreateTimelineEvent", "GetIncidentRecord", "views.open"]),
     incident_title=st.one_of(st.none(), hostile_soup),
     region=st.one_of(st.none(), st.sampled_from(["eu-west-1", "us-gov-west-1"])),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import EventType
 from bot.slack.directory import UserDirectory
 from bot.store import SqlStore
-from bot.usecases.outbox import Notice, NoticeKind, Outbox
-from bot.usecases.ports import EntryState, StoredEntry
+from bot.usecases.outbox import Notice, NoticeKind, Outbox, Told
+from bot.usecases.ports import EntryState, OwedReply, StoredEntry
 from bot.usecases.timeline import CapturedEntry, EntryAdded, TimelineService
 from tests.conftest import BOT_TOKEN, REGION
 from tests.fakes.incident_manager import FakeIncidentManager
@@ -28,14 +29,18 @@ class NoFollowUps:
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         raise AssertionError("the person waiting is answered directly")
 
-    async def tell(self, stored: StoredEntry, reply: str, landed: bool) -> None:
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         raise AssertionError("the person waiting is answered directly")
 
 
 class StoreThatCannotRecordSent(SqlStore):
     async def mark_sent(
-        self, client_token: str, event_id: str, reply: str | None = None, hold_until: datetime | None = None
-    ) -> None:
+        self,
+        client_token: str,
+        event_id: str,
+        owed: Sequence[OwedReply] = (),
+        awaiting: Collection[int] = (),
+    ) -> bool:
         raise OSError("disk full")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -10,8 +11,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.arn import InvalidIncidentArn, console_url, parse_incident_record_arn
-from bot.domain.binding import Binding
+from bot.domain.arn import InvalidIncidentArn, console_url, parse_incident_reference
+from bot.domain.binding import Binding, channel_link
 from bot.domain.commands import (
     AddEntry,
     Bind,
@@ -20,24 +21,45 @@ from bot.domain.commands import (
     EmptyEntry,
     Help,
     Malformed,
+    PickIncident,
     Status,
+    Timeline,
     Unbind,
     parse_command,
 )
 from bot.domain.slack_text import readable
 from bot.domain.timeline import EventType
-from bot.listeners.common import reply_with_outcome
+from bot.listeners.common import (
+    RichReply,
+    bind_and_announce,
+    relate_failure,
+    reply_with_outcome,
+    workspace_url,
+)
 from bot.listeners.deps import Deps, deps_of
 from bot.listeners.middleware import ChannelBinding, binding_of
 from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.messages import binding as says
+from bot.presentation.messages import timeline as timeline_says
 from bot.presentation.messages.help import command_incomplete, help_reply
 from bot.presentation.outcomes import entry_reply
-from bot.presentation.views import ComposeContext, compose_modal
+from bot.presentation.views import (
+    ComposeContext,
+    PickerContext,
+    compose_modal,
+    picker_modal,
+    picker_notice_modal,
+    timeline_message,
+)
+from bot.usecases.binding import BindRequest, OpenIncidents
 from bot.usecases.errors import EntryEmpty, MalformedCommand
 from bot.usecases.sources import slash_entry
 
 logger = logging.getLogger(__name__)
+
+# How long the picker waits for the open incidents before it opens a placeholder form instead: Slack's
+# trigger_id lasts 3 seconds, and Incident Manager may be slow or the bot's rate limit busy.
+PICKER_QUICK_SECONDS = 1.5
 
 
 def immediate_reply(command: Command) -> str | None:
@@ -52,7 +74,7 @@ def immediate_reply(command: Command) -> str | None:
             return explain(failure, FailureContext(action=Action.ADD)).text
         case Bind(arn_text=arn_text):
             try:
-                parse_incident_record_arn(arn_text)
+                parse_incident_reference(arn_text)
             except InvalidIncidentArn as error:
                 return explain(error, FailureContext(action=Action.BIND, operation="GetIncidentRecord")).text
     return None
@@ -86,10 +108,16 @@ async def handle_incident_note(
     user_id = str(command.get("user_id") or "")
     response_url = command.get("response_url")
     replier = deps.repliers(channel.channel_id, user_id, response_url)
+    picker = PickerContext(
+        team_id=channel.team_id,
+        channel_id=channel.channel_id,
+        channel_name=str(command.get("channel_name") or ""),
+        workspace_url=workspace_url(context, str(command.get("team_domain") or "")),
+    )
     await reply_with_outcome(
         replier,
         failure_context(parsed, deps.gateway.region),
-        _serve(parsed, deps, client, channel, user_id, command, received_at),
+        _serve(parsed, deps, client, channel, user_id, command, received_at, picker),
     )
 
 
@@ -101,11 +129,12 @@ async def _serve(
     user_id: str,
     command: dict[str, Any],
     received_at: datetime,
-) -> str | None:
+    picker: PickerContext,
+) -> str | RichReply | None:
     """The slow part of a command; its reply, or None when there is nothing to say (a form opened)."""
     team_id, channel_id = channel.team_id, channel.channel_id
     trigger_id = str(command.get("trigger_id") or "")
-    changes_binding = isinstance(parsed, Bind | Unbind)
+    changes_binding = isinstance(parsed, Bind | PickIncident | Unbind)
     if changes_binding and trigger_id and not deps.handled_commands.first_time(f"{team_id}:{trigger_id}"):
         logger.warning(
             "replayed command ignored", extra={"form": command_form(parsed), "channel": channel_id}
@@ -127,19 +156,28 @@ async def _serve(
             outcome = await deps.timeline.add(captured, notice, await channel.get())
             return entry_reply(outcome, deps.gateway.region)
         case Bind(arn_text=arn_text):
-            return await _bind(deps, client, team_id, channel_id, user_id, arn_text)
+            link = channel_link(team_id, channel_id, picker.channel_name, picker.workspace_url)
+            request = BindRequest(team_id, channel_id, user_id, arn_text, link, trigger_id)
+            return await bind_and_announce(deps, client, request)
+        case PickIncident():
+            return await _open_picker(deps, client, picker, user_id, trigger_id)
         case Unbind():
-            return await _unbind(deps, team_id, channel_id, user_id)
+            return await _unbind(deps, team_id, channel_id, user_id, trigger_id)
         case Compose():
             return await _open_compose(client, await channel.get(), trigger_id)
         case Status():
             return await _status(deps, await channel.get())
+        case Timeline(count=count):
+            return await timeline_reply(deps, await channel.get(), count)
     return None
 
 
 def command_form(command: Command) -> str:
-    """The form's name for the metrics: note, event, bind, unbind, status, help, compose, empty, malformed."""
+    """The form's name for the metrics: note, event, bind, pick (`bind` alone), unbind, status, timeline,
+    help, compose, empty, malformed."""
     match command:
+        case PickIncident():
+            return "pick"
         case AddEntry(event_type=EventType.NOTE):
             return "note"
         case AddEntry():
@@ -157,6 +195,10 @@ def failure_context(command: Command, region: str | None) -> FailureContext:
             return FailureContext(action=Action.ADD, region=region, text=readable(text))
         case Bind():
             return FailureContext(action=Action.BIND, operation="GetIncidentRecord", region=region)
+        case PickIncident():
+            return FailureContext(action=Action.PICK, operation="ListIncidentRecords", region=region)
+        case Timeline():
+            return FailureContext(action=Action.TIMELINE, operation="ListTimelineEvents", region=region)
         case Unbind():
             return FailureContext(action=Action.UNBIND, region=region)
         case Compose():
@@ -176,33 +218,73 @@ async def _open_compose(client: AsyncWebClient, binding: Binding | None, trigger
     return None
 
 
-async def _bind(
-    deps: Deps, client: AsyncWebClient, team_id: str, channel_id: str, user_id: str, arn_text: str
-) -> str:
-    outcome = await deps.bindings.bind(team_id, channel_id, user_id, arn_text)
-    incident = outcome.incident
-    url = console_url(outcome.binding.incident_arn, deps.gateway.region)
-    previous = outcome.previous
-    if previous is not None and previous.incident_arn == outcome.binding.incident_arn:
-        return says.rebound_same(incident.title, url, incident.status, incident.impact)
-    reply = says.bound(
-        incident.title, url, incident.status, incident.impact, previous.incident_title if previous else None
-    )
+async def _open_picker(
+    deps: Deps, client: AsyncWebClient, picker: PickerContext, user_id: str, trigger_id: str
+) -> str | None:
+    """The form offering the open incidents; a reply instead when there is none, or the person may not
+    bind. When listing them takes long, a placeholder form opens while the trigger_id is still good, and
+    is filled in when the list comes."""
+    await deps.bindings.check_permission(user_id)
+    region = deps.gateway.region
+    listing = asyncio.ensure_future(deps.bindings.open_incidents.get())
+    done, _ = await asyncio.wait({listing}, timeout=PICKER_QUICK_SECONDS)
+    if listing in done:
+        incidents = listing.result()
+        if not incidents.incidents:
+            return says.no_open_incidents(region)
+        await client.views_open(trigger_id=trigger_id, view=_picker(picker, incidents, region))
+        return None
     try:
-        await client.chat_postMessage(
-            channel=channel_id, text=says.bind_announcement(user_id, incident.title, url)
+        opened = await client.views_open(
+            trigger_id=trigger_id, view=picker_notice_modal(picker, says.picker_loading())
         )
-    except Exception as error:  # noqa: BLE001 - the binding stands; the person learns why nobody saw it
-        explanation = explain(error, FailureContext(action=Action.ANNOUNCE, operation="chat.postMessage"))
-        reply += says.announcement_failed(explanation.text)
-    return reply
+    except BaseException:
+        listing.cancel()
+        raise
+    view_id = str((opened.get("view") or {}).get("id") or "")
+    try:
+        incidents = await listing
+    except Exception as error:  # noqa: BLE001 - the mapping layer's reply goes where the person looks
+        failure = FailureContext(action=Action.PICK, operation="ListIncidentRecords", region=region)
+        view = picker_notice_modal(picker, explain(error, failure).text)
+    else:
+        view = (
+            _picker(picker, incidents, region)
+            if incidents.incidents
+            else picker_notice_modal(picker, says.no_open_incidents(region))
+        )
+    await client.views_update(view_id=view_id, view=view)
+    return None
 
 
-async def _unbind(deps: Deps, team_id: str, channel_id: str, user_id: str) -> str:
-    removed = await deps.bindings.unbind(team_id, channel_id, user_id)
+def _picker(picker: PickerContext, incidents: OpenIncidents, region: str | None) -> dict[str, Any]:
+    return picker_modal(picker, incidents, region, datetime.now(UTC))
+
+
+async def _unbind(deps: Deps, team_id: str, channel_id: str, user_id: str, trigger_id: str) -> str:
+    outcome = await deps.bindings.unbind(team_id, channel_id, user_id, trigger_id)
+    removed = outcome.removed
     if removed is None:
         return says.nothing_to_unbind()
-    return says.unbound(removed.incident_title)
+    reply = says.unbound(removed.incident_title)
+    if outcome.unlink_error is None:
+        return reply + says.unlinked()
+    reason = explain(outcome.unlink_error, relate_failure(deps.gateway.region)).text
+    return reply + says.unlink_failed(removed.incident_title, reason)
+
+
+async def timeline_reply(
+    deps: Deps, binding: Binding | None, count: int, next_token: str | None = None
+) -> str | RichReply:
+    """A page of the channel's incident's timeline, newest first (`next_token`: an older page)."""
+    if binding is None:
+        return timeline_says.not_bound()
+    page = await deps.reader.latest(binding.incident_arn, count, next_token)
+    url = console_url(binding.incident_arn, deps.gateway.region)
+    text, blocks = timeline_message(
+        binding.incident_title, url, page, count, binding.incident_arn, first_page=next_token is None
+    )
+    return RichReply(text, blocks)
 
 
 async def _status(deps: Deps, binding: Binding | None) -> str:

@@ -19,7 +19,7 @@ from bot.listeners.middleware import ChannelBinding, binding_of
 from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.outcomes import entry_reply
 from bot.slack.conversation import fetch_message, mark_added, permalink_of
-from bot.usecases.sources import pin_token_source, pinned_entry
+from bot.usecases.sources import pin_notice, pin_token_source, pinned_entry
 from bot.usecases.timeline import EntryAdded, EntryQueued
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ async def _pin(
         return None
     # Known already (another pin, Slack re-delivering): answered from the store, no Slack read at all.
     token_source = pin_token_source(channel.team_id, channel.channel_id, ts, binding.incident_arn)
-    known = await deps.timeline.already_recorded(token_source, binding)
+    notice = pin_notice(channel.team_id, channel.channel_id, user_id, ts)
+    known = await deps.timeline.already_recorded(token_source, binding, notice)
     if known is not None:
         return known
     message = parse_message(await fetch_message(client, channel.channel_id, ts))

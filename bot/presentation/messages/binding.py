@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.presentation.ids import COMMAND
 from bot.presentation.messages.common import (
@@ -10,6 +10,7 @@ from bot.presentation.messages.common import (
     BIND_HOW,
     TEXT,
     escape,
+    impact_name,
     incident_label,
     link,
     utc,
@@ -37,6 +38,25 @@ def rebound_same(title: str, url: str, status: str, impact: int | None) -> str:
     )
 
 
+def linked() -> str:
+    return " Responders in the console find this channel under the incident's *Related items*."
+
+
+def unlinked() -> str:
+    return " It is off the incident's *Related items* in the console too."
+
+
+def link_failed(reason: str) -> str:
+    return f"\n(The binding stands, but this channel isn't on the incident's *Related items* in the console: {reason})"
+
+
+def unlink_failed(title: str, reason: str) -> str:
+    return (
+        f"\n(I couldn't take this channel off the *Related items* of *{escape(title)}*, which it no longer "
+        f"serves: {reason})"
+    )
+
+
 def bind_announcement(user_id: str, title: str, url: str) -> str:
     return (
         f"<@{user_id}> bound this channel to the incident {link(url, title)}. "
@@ -53,6 +73,79 @@ def unbound(title: str) -> str:
         f"This channel is no longer bound to *{escape(title)}*. Notes won't go anywhere until someone binds "
         f"it again with {BIND_FORM}."
     )
+
+
+def no_open_incidents(region: str | None) -> str:
+    where = f" in {escape(region)}" if region else ""
+    return (
+        f"There are no open incidents in Incident Manager{where}, so there is nothing to pick. To bind this "
+        f"channel to a particular incident, use {BIND_FORM} (the incident's console address, or its "
+        "`plan/id`, works too)."
+    )
+
+
+# The picker form (`bind` alone).
+
+PICKER_TITLE = "Bind this channel"
+PICKER_SUBMIT = "Bind"
+PICKER_LABEL = "Incident"
+
+
+def picker_intro(region: str | None, count: int, complete: bool, searchable: bool) -> str:
+    where = f" in {escape(region)}" if region else ""
+    if not searchable:
+        return f"The open incidents in Incident Manager{where}, newest first. Bind this channel to:"
+    many = f"{count:,}" if complete else f"more than {count:,}"
+    return (
+        f"There are {many} open incidents in Incident Manager{where}: type part of a title to find one "
+        "(newest first)."
+    )
+
+
+def picker_by_arn() -> str:
+    return f"Not listed? Use {BIND_FORM} with its ARN, console address or `plan/id`."
+
+
+def picker_loading() -> str:
+    return "Looking for the open incidents in Incident Manager…"
+
+
+def picker_search_placeholder() -> str:
+    return "Type part of a title"
+
+
+def pick_one() -> str:
+    return "Pick the incident to bind this channel to."
+
+
+def pick_again() -> str:
+    return "The search couldn't list the incidents then: type again, or close this and bind by ARN."
+
+
+def search_failed_option(reference: str) -> str:
+    """What the search menu shows when listing failed (plain text: an option's holds 75 characters)."""
+    reference = "".join(char for char in reference if char.isascii() and char.isalnum())[:12]
+    return f"Couldn't list incidents, try again (ref {reference})"
+
+
+def started_ago(started: datetime | None, now: datetime) -> str:
+    if started is None:
+        return "start unknown"
+    elapsed = max(now - started, timedelta(0))
+    minutes = int(elapsed.total_seconds() // 60)
+    if minutes < 1:
+        return "started just now"
+    if minutes < 60:
+        return f"started {minutes} min ago"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"started {hours} h {minutes} min ago" if minutes else f"started {hours} h ago"
+    return f"started {hours // 24} days ago"
+
+
+def incident_option_detail(impact: int | None, started: datetime | None, now: datetime) -> str:
+    """What follows an incident's title in the picker's menu (plain text)."""
+    return f"{impact_name(impact)} · {started_ago(started, now)}"
 
 
 def already_done(keyword: str) -> str:

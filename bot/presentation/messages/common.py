@@ -12,7 +12,8 @@ TEXT = "&lt;text&gt;"
 ARN = "&lt;incident-record-arn&gt;"
 BIND_FORM = f"`{COMMAND} bind {ARN}`"
 # How to bind, as every "not bound" reply says it.
-BIND_HOW = f"Bind it with {BIND_FORM} (copy the ARN from the incident's page in the Incident Manager console)"
+PICK_FORM = f"`{COMMAND} bind`"
+BIND_HOW = f"Bind it with {BIND_FORM}, or with {PICK_FORM} alone to pick the incident from the open ones"
 
 # The one escape (the domain's): user text can never become a mention or a link.
 escape = escape_markup
@@ -45,6 +46,15 @@ def incident_label(status: str, impact: int | None) -> str:
     if impact is not None:
         label += f", impact {impact} ({IMPACT_NAMES.get(impact, 'unknown')})"
     return label
+
+
+def impact_name(impact: int | None) -> str:
+    return IMPACT_NAMES.get(impact, "unknown impact") if impact is not None else "impact not set"
+
+
+def slack_date(moment: datetime) -> str:
+    """A time Slack shows in each reader's own timezone; the fallback (old clients) is UTC."""
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time_secs}}|{utc(moment)}>"
 
 
 def with_reference(text: str, reference: str) -> str:

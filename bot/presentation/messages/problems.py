@@ -24,6 +24,11 @@ class Action(StrEnum):
     COMPOSE = "compose"
     CAPTURE = "capture"
     PIN = "pin"
+    # Listing the open incidents for the picker (and its search); seeing the timeline.
+    PICK = "pick"
+    TIMELINE = "timeline"
+    # Putting the channel on its incident's related items, or taking it off (the binding stands).
+    RELATE = "relate"
 
 
 _OUTCOMES = {
@@ -99,6 +104,14 @@ def incident_resolved(title: str) -> Failure:
     return Failure(
         f"*{escape(title)}* is already resolved, so this channel was not bound to it.",
         "Bind the channel to an open incident instead.",
+    )
+
+
+def incident_not_open(reference: str, region: str | None) -> Failure:
+    return Failure(
+        f"There is no open incident `{escape(reference)}` in Incident Manager{_in_region(region)}, so the "
+        "channel was not bound.",
+        "A resolved incident can't be bound; otherwise check the address, or paste the incident's ARN.",
     )
 
 
@@ -190,9 +203,14 @@ def _in_region(region: str | None) -> str:
     return f" in {escape(region)}" if region else ""
 
 
+# Operations whose IAM action takes no resource: their refusal is not about one incident.
+_NO_RESOURCE = {"ListIncidentRecords"}
+
+
 def access_denied(operation: str) -> Failure:
+    where = "" if operation in _NO_RESOURCE else " on this incident"
     return Failure(
-        f"The bot's AWS role isn't allowed to call `ssm-incidents:{escape(operation)}` on this incident.",
+        f"The bot's AWS role isn't allowed to call `ssm-incidents:{escape(operation)}`{where}.",
         "Ask your AWS administrator to grant it (README.md has the IAM policy the bot needs).",
     )
 
@@ -206,6 +224,11 @@ FIELD_NAMES = {
     "eventTime": "the event time",
     "eventType": "the event type",
     "eventReferences": "the event references",
+    "eventId": "the event id",
+    "relatedItemsUpdate": "the related item",
+    "nextToken": "the page token",
+    "maxResults": "the page size",
+    "filters": "the filters",
 }
 
 

@@ -1,4 +1,4 @@
-"""``python -m tests.fakes.incident_manager --port 4566 --seed "Title"`` (see ``cli.main``)."""
+"""``python -m tests.fakes.incident_manager --port 4566 --incident "Title"`` (see ``cli.main``)."""
 
 from .cli import main
 

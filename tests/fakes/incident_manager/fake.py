@@ -173,6 +173,10 @@ class FakeIncidentManager:
         """Seed a timeline event (any type, e.g. the ones Incident Manager creates itself)."""
         return self._state.add_event(arn, event_type, event_data, event_time, event_references)
 
+    def related_items(self, arn: str) -> list[dict[str, Any]]:
+        """The incident's related items in the order added (as ListRelatedItems returns them)."""
+        return self._state.related_item_list(arn)
+
     def incident(self, arn: str) -> dict[str, Any]:
         """The stored incident record (as GetIncidentRecord would return it, datetimes aware)."""
         return self._state.incident(arn)

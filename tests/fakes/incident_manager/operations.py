@@ -11,6 +11,7 @@ import binascii
 import copy
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,8 @@ class Operations:
             "GetIncidentRecord": self._get_incident_record,
             "ListIncidentRecords": self._list_incident_records,
             "UpdateIncidentRecord": self._update_incident_record,
+            "UpdateRelatedItems": self._update_related_items,
+            "ListRelatedItems": self._list_related_items,
         }
 
     def _require_incident(self, arn: str) -> Incident:
@@ -252,6 +255,55 @@ class Operations:
             "incidentRecordSummaries": [copy.deepcopy(i.summary_record()) for i in page],
             "nextToken": token,
         }
+
+    def _update_related_items(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+        """Add or remove one related item (the union, already validated, holds exactly one of the two).
+
+        Chosen where AWS documents nothing: adding an item whose identifier (type and value) the incident
+        already has is a ConflictException, and removing one it doesn't have a ResourceNotFoundException;
+        a repeated clientToken with the same parameters answers as the first call did."""
+        arn: str = params["incidentRecordArn"]
+        incident = self._require_incident(arn)
+        update = params["relatedItemsUpdate"]
+
+        def run() -> dict[str, Any]:
+            if "itemToAdd" in update:
+                item = copy.deepcopy(update["itemToAdd"])
+                if any(known["identifier"] == item["identifier"] for known in incident.related_items):
+                    raise AwsError(
+                        "ConflictException",
+                        "A related item with this identifier already exists on the incident record",
+                        resourceIdentifier=arn,
+                        resourceType="INCIDENT_RECORD",
+                    )
+                kind = item["identifier"]["type"]
+                item.setdefault("generatedId", f"related-item/{kind}/{uuid.uuid4().hex.upper()}")
+                item["seq"] = self.state.next_seq()
+                incident.related_items.append(item)
+            else:
+                identifier = update["itemToRemove"]
+                kept = [known for known in incident.related_items if known["identifier"] != identifier]
+                if len(kept) == len(incident.related_items):
+                    raise AwsError(
+                        "ResourceNotFoundException",
+                        "The related item was not found on the incident record",
+                        resourceIdentifier=arn,
+                        resourceType="INCIDENT_RECORD",
+                    )
+                incident.related_items[:] = kept
+            incident.last_modified_time = ctx.now
+            incident.last_modified_by = ctx.caller_arn
+            return {}
+
+        return self._idempotent("UpdateRelatedItems", params, arn, run)
+
+    def _list_related_items(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+        # ListRelatedItems models no ResourceNotFoundException: an unknown incident has no items.
+        incident = self.state.incidents.get(params["incidentRecordArn"])
+        items = list(incident.related_items) if incident is not None else []
+        page, token = self._paginate(items, lambda item: [item["seq"]], False, params)
+        listed = [{k: copy.deepcopy(v) for k, v in item.items() if k != "seq"} for item in page]
+        return {"relatedItems": listed, "nextToken": token}
 
     def _update_incident_record(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         arn: str = params["arn"]

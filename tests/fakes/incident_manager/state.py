@@ -10,7 +10,7 @@ import copy
 import hashlib
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,8 @@ class Incident:
     chat_channel: dict[str, Any] | None = None
     notification_targets: list[dict[str, Any]] | None = None
     automation_executions: list[dict[str, Any]] | None = None
+    # The Related items tab: {"identifier", "title"?, "generatedId"?} each, with "seq" (order added).
+    related_items: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -202,6 +204,15 @@ class State:
         with self.lock:
             self.incidents[arn] = incident
         return arn
+
+    def related_item_list(self, arn: str) -> list[dict[str, Any]]:
+        with self.lock:
+            items = self.incident_or_key_error(arn).related_items
+            return [{k: copy.deepcopy(v) for k, v in item.items() if k != "seq"} for item in items]
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
 
     def resolve_incident(self, arn: str) -> None:
         with self.lock:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from slack_sdk.models.blocks import Block
+
 JSONDict = dict[str, Any]
 
 
@@ -63,3 +65,27 @@ def is_reply(msg: JSONDict) -> bool:
 def short(value: Any, limit: int = 200) -> str:
     text = json.dumps(value, default=str, sort_keys=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# A message holds at most 50 blocks (Slack's Block Kit reference).
+MESSAGE_BLOCKS_LIMIT = 50
+
+
+def message_blocks_valid(raw: Any) -> bool:
+    """Whether a message's ``blocks`` (as posted: a JSON string or a list) are ones Slack accepts, as far as
+    ``slack_sdk.models`` can tell (Slack answers ``invalid_blocks`` otherwise). Absent blocks are valid."""
+    if raw is None or raw == "":
+        return True
+    blocks = json_param(raw)
+    if not isinstance(blocks, list) or len(blocks) > MESSAGE_BLOCKS_LIMIT:
+        return False
+    try:
+        for block in blocks:
+            parsed = Block.parse(block) if isinstance(block, dict) else None
+            if parsed is None:
+                return False
+            parsed.validate_json()
+            parsed.to_dict()
+    except Exception:  # whatever slack_sdk rejects, Slack rejects
+        return False
+    return True

@@ -319,6 +319,11 @@ class FakeSlack:
         Slack's edge or a proxy in front of it does during an outage."""
         self._faults.fail_next_http(method, status, body, times)
 
+    def set_down(self, *methods: str, down: bool = True) -> None:
+        """Until set back (``down=False``), every call of these methods (``"response_url"`` for every
+        response_url) answers HTTP 503 with a plain-text body, as Slack's edge does during an outage."""
+        self._faults.set_down(methods, down)
+
     def set_latency(self, seconds: float, method: str | None = None) -> None:
         """Delay answers by ``seconds`` (all Web API methods, or one; ``"response_url"`` too)."""
         self._faults.set_latency(seconds, method)

@@ -1,10 +1,11 @@
-"""Faults the tests inject into the Web API: queued errors, rate limits, non-JSON HTTP failures, and
-latency (for ``response_url`` too)."""
+"""Faults the tests inject into the Web API: queued errors, rate limits, non-JSON HTTP failures, methods
+down for as long as the test says, and latency (``response_url`` takes all of them too)."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .common import JSONDict
@@ -34,10 +35,12 @@ class FaultPlan:
         self._faults: dict[str, deque[Fault]] = {}
         self._latency_default = 0.0
         self._latency: dict[str, float] = {}
+        self._down: set[str] = set()
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._down.clear()
             self._latency.clear()
             self._latency_default = 0.0
 
@@ -57,6 +60,13 @@ class FaultPlan:
         with self._lock:
             self._faults.setdefault(method, deque()).append(Fault("http", times, error=body, status=status))
 
+    def set_down(self, methods: Iterable[str], down: bool = True) -> None:
+        with self._lock:
+            if down:
+                self._down.update(methods)
+            else:
+                self._down.difference_update(methods)
+
     def set_latency(self, seconds: float, method: str | None = None) -> None:
         with self._lock:
             if method is None:
@@ -71,6 +81,8 @@ class FaultPlan:
     def take(self, method: str) -> Answer | None:
         """The injected answer for this call of ``method``, if one is queued (and count it)."""
         with self._lock:
+            if method in self._down:
+                return 503, {RAW_TEXT: "upstream connect error"}, {}
             queue = self._faults.get(method)
             if not queue:
                 return None

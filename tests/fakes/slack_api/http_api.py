@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .common import ApiError, JSONDict, Settings, truthy
+from .common import ApiError, JSONDict, Settings, message_blocks_valid, truthy
 from .faults import RAW_TEXT, FaultPlan
 from .methods import Method
 from .recorder import Recorder
@@ -171,8 +171,17 @@ class HttpApi:
         if delay > 0:
             await asyncio.sleep(delay)
 
+        injected = self._faults.take("response_url")
         with self._cond:
             entry = self._ws.response_urls.get(key)
+            if injected is not None:
+                status, answer_body, headers = injected
+                answer = str(answer_body.get(RAW_TEXT) or answer_body.get("error") or "")
+                self._recorder.response_log.append(
+                    RecordedResponse(url=url, payload=payload, status=status, answer=answer, time=time.time())
+                )
+                self._cond.notify_all()
+                return web.Response(status=status, text=answer, content_type="text/plain", headers=headers)
             if entry is None:
                 status, answer = 404, "no_service"
             elif time.monotonic() - entry.created_at > self._settings.response_url_ttl:
@@ -181,6 +190,8 @@ class HttpApi:
                 status, answer = 404, "used_url"
             elif not valid:
                 status, answer = 400, "invalid_payload"
+            elif not message_blocks_valid(payload.get("blocks")):
+                status, answer = 400, "invalid_blocks"
             elif not (
                 payload.get("text") or payload.get("blocks") or payload.get("attachments")
             ) and not truthy(payload.get("delete_original")):

@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .common import ApiError, JSONDict, is_reply, json_param, truthy, ts_key
+from .common import ApiError, JSONDict, is_reply, json_param, message_blocks_valid, truthy, ts_key
 from .constants import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, TEAM_NAME, WORKSPACE_URL
 from .workspace import Workspace
 
@@ -122,12 +122,16 @@ class WebApi:
             raise ApiError("user_not_in_channel")
         if not has_content(params):
             raise ApiError("no_text")
+        if not message_blocks_valid(params.get("blocks")):
+            raise ApiError("invalid_blocks")
         return {"message_ts": self._ws.next_ts()}
 
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
         chan = self._ws.resolve_channel(params.get("channel"), for_write=True)
         if not has_content(params):
             raise ApiError("no_text")
+        if not message_blocks_valid(params.get("blocks")):
+            raise ApiError("invalid_blocks")
         msg: JSONDict = {
             "user": BOT_USER_ID,
             "type": "message",
