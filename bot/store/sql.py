@@ -3,10 +3,10 @@ default) and PostgreSQL (asyncpg, for several replicas).
 
 Claims are atomic on both. On PostgreSQL they select with `FOR UPDATE SKIP LOCKED`, so two replicas
 sweeping at once take disjoint sets without waiting for each other. SQLAlchemy leaves that clause out on
-SQLite, where every writing transaction is BEGIN IMMEDIATE instead: it takes the file's write lock at
-once, so a read-then-write is atomic across processes. In one process, SQLite work goes through one
-connection, one unit at a time (it serializes writes anyway; waiting here is an asyncio wait, not a
-busy-loop on the file lock).
+SQLite, where every unit of several statements is BEGIN IMMEDIATE instead: it takes the file's write lock
+at once, so a read-then-write is atomic across processes (a unit of one statement is atomic by itself).
+In one process, SQLite work goes through one connection, one unit at a time (it serializes writes
+anyway; waiting here is an asyncio wait, not a busy-loop on the file lock).
 """
 
 from __future__ import annotations
