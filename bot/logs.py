@@ -159,4 +159,6 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: 
     root.setLevel(level)
     # botocore logs request details at DEBUG; keep it and aiohttp's access log quiet.
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    # aiosqlite logs every statement at DEBUG (the sweep's included): noise, and a log that grows by itself.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
