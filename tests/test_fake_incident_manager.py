@@ -633,6 +633,22 @@ def test_injected_error_details(fake: FakeIncidentManager, strict: Any) -> None:
         fake.fail_next("ListTimelineEvents", "ResourceNotFoundException")
 
 
+def test_stop_failing_ends_an_injected_outage(fake: FakeIncidentManager, strict: Any) -> None:
+    arn = fake.add_incident("Outage")
+    fake.fail_next("CreateTimelineEvent", "InternalServerException", times=1000)
+    fake.fail_next("GetIncidentRecord", "InternalServerException", times=1000)
+    for _ in range(2):
+        with pytest.raises(strict.exceptions.InternalServerException):
+            strict.create_timeline_event(**event_args(arn))
+    fake.stop_failing("CreateTimelineEvent")
+    strict.create_timeline_event(**event_args(arn))
+    assert len(fake.events(arn)) == 1
+    with pytest.raises(strict.exceptions.InternalServerException):
+        strict.get_incident_record(arn=arn)
+    fake.stop_failing()
+    assert strict.get_incident_record(arn=arn)["incidentRecord"]["arn"] == arn
+
+
 def test_brief_client_config_retries_once(fake: FakeIncidentManager, client: Any) -> None:
     """retries={'max_attempts': 1} (legacy mode) = 1 retry: a single throttle is absorbed by botocore."""
     arn = fake.add_incident("Retry")

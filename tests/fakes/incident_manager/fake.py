@@ -206,6 +206,11 @@ class FakeIncidentManager:
         """Answer the next `times` calls of `operation` with `error_code` (before validation)."""
         self._faults.fail_next(operation, error_code, times, message)
 
+    def stop_failing(self, operation: str | None = None) -> None:
+        """Forget the failures `fail_next` queued (of `operation`, or all): an outage of unknown length
+        is `fail_next(op, code, times=<many>)`, ended by this when the test decides."""
+        self._faults.stop_failing(operation)
+
     def set_latency(self, seconds: float, operation: str | None = None) -> None:
         """Sleep (asynchronously, on the fake's loop) before answering; 0 removes it."""
         self._faults.set_latency(seconds, operation)

@@ -86,6 +86,13 @@ class FaultPlan:
         with self._lock:
             self._faults.failures.setdefault(operation, []).append(Failure(error_code, times, message))
 
+    def stop_failing(self, operation: str | None = None) -> None:
+        with self._lock:
+            if operation is None:
+                self._faults.failures.clear()
+            else:
+                self._faults.failures.pop(operation, None)
+
     def set_latency(self, seconds: float, operation: str | None = None) -> None:
         if operation is not None:
             self.model.operation_model(operation)
