@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, call_budget_seconds
+from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway
 from bot.config import Settings
 from bot.inflight import InFlight
 from bot.listeners import register_listeners
@@ -37,8 +37,9 @@ from bot.usecases.timeline_events import TimelineReader
 
 logger = logging.getLogger(__name__)
 
-# A claimed entry is held a little longer than one call can take, rate-limit wait included.
-OUTBOX_LEASE_MARGIN_SECONDS = 5.0
+# A claimed entry (or an owed reply being told) is held this long, renewed by the outbox's heartbeat (a
+# third of it) while this process works on it: a replica that dies gives its work up within one lease.
+OUTBOX_LEASE = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ async def build_runtime(
         store,
         gateway,
         follow_ups,
-        lease=timedelta(seconds=call_budget_seconds(settings.aws_read_timeout) + OUTBOX_LEASE_MARGIN_SECONDS),
+        lease=OUTBOX_LEASE,
         # Claim no more than the rate limit sends in about two seconds: the rest stays due in the store.
         max_in_flight=min(AWS_THREADS, max(1, int(settings.aws_calls_per_second * 2))),
         on_outcome=metrics.observe_outcome,

@@ -283,6 +283,9 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event, list
         # Load the AWS client (and find its credentials) off the request path and off the event loop.
         warm = asyncio.create_task(_warm(runtime.deps.gateway))
     try:
+        # Resume at once what a previous run (or a replica that died) left pending, and retry what gets
+        # queued: the outbox needs the store and AWS, not the Slack connection.
+        runtime.deps.outbox.start()
         if socket_handler is not None:
             # slack_sdk keeps retrying a failed connection; racing it with stop keeps SIGTERM working, and
             # /healthz says 503 until it is connected.
@@ -300,8 +303,6 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event, list
                 f"ready, listening on http://0.0.0.0:{settings.port}/slack/events",
                 extra={"port": settings.port, "path": "/slack/events"},
             )
-        # Serving: resume what a previous run left pending, and retry what gets queued.
-        runtime.deps.outbox.start()
         await stop.wait()
     finally:
         await _stop(runtime, runner, socket_handler, warm)

@@ -411,6 +411,17 @@ class SqlStore:
                 )
         return [replace(_owed_from_row(row), due_at=lease_until) for row in rows]
 
+    async def renew_reply_lease(self, reply_id: str, held: datetime | None, until: datetime) -> bool:
+        # Compare-and-set, as renew_lease: only the teller that left the hold as `held` may move it.
+        return (
+            await self._change(
+                update(owed_replies)
+                .where(_owed.id == reply_id, _owed.due_at.is_not_distinct_from(held))
+                .values(due_at=until)
+            )
+            == 1
+        )
+
     async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
         await self._change(
             update(owed_replies)

@@ -255,6 +255,11 @@ class EntryStore(Protocol):
         until `lease_until`; ids in `skip` (the caller's own tellers) are left as they are."""
         ...
 
+    async def renew_reply_lease(self, reply_id: str, held: datetime | None, until: datetime) -> bool:
+        """Hold an owed reply until `until`, if it is still as this caller left it (`held`): False when
+        another teller has taken it since, or it is gone (told)."""
+        ...
+
     async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
         """Count a try that did not reach the person; due again at `due_at`."""
         ...

@@ -435,6 +435,30 @@ async def test_an_owed_reply_is_due_once_its_tellers_hold_runs_out_and_gone_once
     assert await store.claim_due(now + timedelta(days=1), now, 10) == []  # settled entries are never resent
 
 
+async def test_an_owed_reply_hold_is_renewed_only_by_its_teller_and_keeps_it_from_other_claims(
+    open_store: StoreMaker,
+) -> None:
+    """What the heartbeat of a teller needs: a compare-and-set renewal, again and again."""
+    first, second = await open_store(), await open_store()
+    now = datetime.now(UTC)
+    token = client_token("owed-held")
+    await first.save_entry_once(entry(token), "{}", now)
+    assert await first.mark_sent(token, "event-1", [owed(token, "Now on the timeline", True, now)])
+    (claimed,) = await first.claim_owed_replies(now, now + timedelta(seconds=3), 10)
+    held = claimed.due_at
+    for beat in range(1, 6):
+        until = now + timedelta(seconds=3 + beat)
+        assert await first.renew_reply_lease(claimed.id, held, until)
+        held = until
+        assert await second.claim_owed_replies(now + timedelta(seconds=beat), now + timedelta(minutes=1), 10) == []
+    assert not await second.renew_reply_lease(claimed.id, now, now + timedelta(minutes=1))  # not theirs
+    # Its hold ran out and another teller took it: the first one's renewal now fails.
+    (taken,) = await second.claim_owed_replies(held, held + timedelta(seconds=3), 10)
+    assert not await first.renew_reply_lease(claimed.id, held, held + timedelta(seconds=3))
+    await second.forget_reply(taken.id)
+    assert not await second.renew_reply_lease(taken.id, taken.due_at, held + timedelta(seconds=6))  # gone
+
+
 # Owed replies and the people awaiting an entry
 
 
