@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +34,7 @@ from bot.store import open_store
 from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
+from bot.usecases.replicas import Replicas
 from bot.usecases.timeline import TimelineService
 from bot.usecases.timeline_events import TimelineReader
 
@@ -49,6 +52,8 @@ class Runtime:
     client: AsyncWebClient
     identity: SlackIdentity
     http: aiohttp.ClientSession
+    # This replica among those on the database: its share of the rate limit.
+    replicas: Replicas
 
     async def close(self) -> None:
         self.deps.metrics.detach()
@@ -142,4 +147,18 @@ async def build_runtime(
         handled_commands=RecentKeys(),
     )
     app = build_app(settings, deps, client, identity)
-    return Runtime(app=app, deps=deps, client=client, identity=identity, http=http)
+    replicas = Replicas(
+        store,
+        replica_id(),
+        settings.aws_calls_per_second,
+        gateway.set_rate
+        if isinstance(gateway, Boto3IncidentGateway) and settings.aws_calls_per_second
+        else None,
+    )
+    return Runtime(app=app, deps=deps, client=client, identity=identity, http=http, replicas=replicas)
+
+
+def replica_id() -> str:
+    """Names this process among the replicas: its host, its pid, and a few random characters (a container
+    restarted on one host may get the same pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"

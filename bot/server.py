@@ -277,6 +277,8 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event, list
     # In-flight HTTP requests are acks (fast); the slow work after them is drained separately below.
     runner = web.AppRunner(application, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
     await runner.setup()
+    # Counted among the replicas (and its rate limit shared) before it serves or sends anything.
+    await runtime.replicas.join()
     await web.SockSite(runner, listener).start()
     warm: asyncio.Task[None] | None = None
     if isinstance(runtime.deps.gateway, Boto3IncidentGateway):
@@ -333,6 +335,8 @@ async def _stop(
             "stopped with outbox attempts unfinished; their entries stay pending for the next run",
             extra={"attempts": remaining},
         )
+    # Sending no more: the other replicas take this one's share of the rate limit at once.
+    await _step("leave the replicas", runtime.replicas.leave(), 1.0)
 
 
 async def _step(what: str, work: Awaitable[object], seconds: float) -> None:

@@ -549,6 +549,8 @@ class Outbox:
         """Renew every hold this process has: entries waiting their turn or with Incident Manager, replies
         being told. Return how many were found lost (taken by another worker after they ran out)."""
         lost = 0
+        Renew = Callable[[str, datetime | None, datetime], Coroutine[Any, Any, bool]]
+        holds: list[tuple[str, _Hold, Renew]]
         holds = [(token, d.hold, self._store.renew_lease) for token, d in self._deliveries.items()]
         holds += [(reply_id, hold, self._store.renew_reply_lease) for reply_id, hold in self._telling.items()]
         for key, hold, renew in holds:

@@ -147,7 +147,7 @@ def outbox_for(
         max_in_flight=max_in_flight,
         policy=policy,
         heartbeat=heartbeat,
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock or (lambda: datetime.now(UTC)),
     )
 
 
@@ -718,7 +718,9 @@ async def test_a_worker_that_dies_mid_call_gives_its_entry_up_within_one_lease(t
         assert await survivor.sweep() == 1
         await settle(survivor)
         token = stored.entry.client_token
-        assert other.tokens == [token]  # the same token: AWS answers with the event the dead call made, if any
+        assert other.tokens == [
+            token
+        ]  # the same token: AWS answers with the event the dead call made, if any
         assert follow_ups.landed_entries == [(token, f"event-{token}")]
     finally:
         await dying.stop(0.05)
@@ -733,8 +735,12 @@ async def test_an_entry_waiting_its_turn_whose_hold_was_taken_is_never_sent_from
     stores = [SqlStore(path), SqlStore(path)]
     clock = Clock(datetime.now(UTC))
     queue, other = ScriptedGateway(gated=True), ScriptedGateway()
-    stalled = outbox_for(stores[0], queue, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
-    taker = outbox_for(stores[1], other, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
+    stalled = outbox_for(
+        stores[0], queue, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
+    taker = outbox_for(
+        stores[1], other, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
     try:
         stored = await saved(stores[0], stalled)
         assert await stalled.deliver(stored, wait=0.01) == Queued(None, waiting_for_turn=True)
@@ -757,8 +763,12 @@ async def test_a_reply_told_through_a_slow_slack_call_keeps_its_hold_and_is_told
     stores = [SqlStore(path), SqlStore(path)]
     clock = Clock(datetime.now(UTC))
     slow_slack, elsewhere = RecordedFollowUps(gated=True), RecordedFollowUps()
-    first = outbox_for(stores[0], ScriptedGateway(), slow_slack, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
-    second = outbox_for(stores[1], ScriptedGateway(), elsewhere, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
+    first = outbox_for(
+        stores[0], ScriptedGateway(), slow_slack, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
+    second = outbox_for(
+        stores[1], ScriptedGateway(), elsewhere, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
     token = entry().client_token
     try:
         await stores[0].owe_replies([owed(token, f"landed event-{token}", True, clock.now, person("U1"))])
