@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, call_budget_seconds
+from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway
 from bot.config import Settings
 from bot.inflight import InFlight
 from bot.listeners import register_listeners
@@ -32,13 +34,15 @@ from bot.store import open_store
 from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
+from bot.usecases.replicas import Replicas
 from bot.usecases.timeline import TimelineService
 from bot.usecases.timeline_events import TimelineReader
 
 logger = logging.getLogger(__name__)
 
-# A claimed entry is held a little longer than one call can take, rate-limit wait included.
-OUTBOX_LEASE_MARGIN_SECONDS = 5.0
+# A claimed entry (or an owed reply being told) is held this long, renewed by the outbox's heartbeat (a
+# third of it) while this process works on it: a replica that dies gives its work up within one lease.
+OUTBOX_LEASE = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Runtime:
     client: AsyncWebClient
     identity: SlackIdentity
     http: aiohttp.ClientSession
+    # This replica among those on the database: its share of the rate limit.
+    replicas: Replicas
 
     async def close(self) -> None:
         self.deps.metrics.detach()
@@ -118,7 +124,7 @@ async def build_runtime(
         store,
         gateway,
         follow_ups,
-        lease=timedelta(seconds=call_budget_seconds(settings.aws_read_timeout) + OUTBOX_LEASE_MARGIN_SECONDS),
+        lease=OUTBOX_LEASE,
         # Claim no more than the rate limit sends in about two seconds: the rest stays due in the store.
         max_in_flight=min(AWS_THREADS, max(1, int(settings.aws_calls_per_second * 2))),
         on_outcome=metrics.observe_outcome,
@@ -141,4 +147,18 @@ async def build_runtime(
         handled_commands=RecentKeys(),
     )
     app = build_app(settings, deps, client, identity)
-    return Runtime(app=app, deps=deps, client=client, identity=identity, http=http)
+    replicas = Replicas(
+        store,
+        replica_id(),
+        settings.aws_calls_per_second,
+        gateway.set_rate
+        if isinstance(gateway, Boto3IncidentGateway) and settings.aws_calls_per_second
+        else None,
+    )
+    return Runtime(app=app, deps=deps, client=client, identity=identity, http=http, replicas=replicas)
+
+
+def replica_id() -> str:
+    """Names this process among the replicas: its host, its pid, and a few random characters (a container
+    restarted on one host may get the same pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"

@@ -142,6 +142,17 @@ deliveries = Table(
     Column("seen_at", Moment, nullable=False),
 )
 
+# The replicas serving this database, each seen at its latest heartbeat (about every second): the rate
+# limit towards Incident Manager is divided among those seen lately. A replica that stops deletes its row;
+# one that died stops counting once its row is stale, and retention deletes it (revision 0004).
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("replica_id", Text, primary_key=True),
+    Column("started_at", Moment, nullable=False),
+    Column("seen_at", Moment, nullable=False),
+)
+
 # The sweep's look-ups, so that they never scan the settled history: pending entries by due time (also
 # pending_count), owed replies by due time (a partial index: only the few rows still owing one), and what
 # retention deletes, by age.
@@ -158,3 +169,4 @@ DRAFTS_BY_AGE = Index("drafts_by_age", drafts.c.created_at)
 DELIVERIES_BY_AGE = Index("deliveries_by_age", deliveries.c.seen_at)
 OWED_REPLIES_DUE = Index("owed_replies_due", owed_replies.c.due_at)
 OWED_REPLIES_BY_ENTRY = Index("owed_replies_by_entry", owed_replies.c.client_token)
+REPLICAS_BY_SEEN = Index("replicas_by_seen", replicas.c.seen_at)

@@ -41,7 +41,15 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry
 from bot.store.errors import StoreUnavailable
 from bot.store.migrate import SQLITE_BUSY_MILLISECONDS, upgrade
-from bot.store.schema import awaiting_replies, bindings, deliveries, drafts, owed_replies, timeline_entries
+from bot.store.schema import (
+    awaiting_replies,
+    bindings,
+    deliveries,
+    drafts,
+    owed_replies,
+    replicas,
+    timeline_entries,
+)
 from bot.store.urls import describe, engine_url, is_in_memory
 from bot.usecases.ports import Awaiting, EntryState, OwedReply, StoredEntry
 
@@ -53,6 +61,8 @@ DRAFT_MAX_AGE = timedelta(days=1)
 DEFAULT_ENTRY_RETENTION = timedelta(days=30)
 # How long a Slack delivery is remembered: Slack retries within about five minutes.
 DELIVERY_MEMORY = timedelta(minutes=15)
+# A replica not seen for this long died without saying so (kill -9, a lost host): its row is deleted.
+REPLICA_MEMORY = timedelta(minutes=10)
 # Retention deletes in batches, so it never holds SQLite's write lock (or many row locks) for long.
 PRUNE_BATCH = 1_000
 # How long a PostgreSQL connection attempt may take before the store is called unavailable.
@@ -411,6 +421,17 @@ class SqlStore:
                 )
         return [replace(_owed_from_row(row), due_at=lease_until) for row in rows]
 
+    async def renew_reply_lease(self, reply_id: str, held: datetime | None, until: datetime) -> bool:
+        # Compare-and-set, as renew_lease: only the teller that left the hold as `held` may move it.
+        return (
+            await self._change(
+                update(owed_replies)
+                .where(_owed.id == reply_id, _owed.due_at.is_not_distinct_from(held))
+                .values(due_at=until)
+            )
+            == 1
+        )
+
     async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
         await self._change(
             update(owed_replies)
@@ -474,7 +495,28 @@ class SqlStore:
         await self._change(delete(owed_replies).where(_owed.owed_since < cutoff))
         await self._change(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
         await self._change(delete(deliveries).where(deliveries.c.seen_at < now - DELIVERY_MEMORY))
+        await self._change(delete(replicas).where(replicas.c.seen_at < now - REPLICA_MEMORY))
         return deleted
+
+    # Replicas
+
+    async def heartbeat_replica(self, replica_id: str, live_within: timedelta) -> int:
+        # PostgreSQL's own clock (replicas on several hosts); SQLite's replicas share one host, and its clock.
+        now: Any = self._clock() if self._sqlite else func.now()
+        upsert = _insert_for(self._sqlite, replicas).values(
+            replica_id=replica_id, started_at=now, seen_at=now
+        )
+        async with self._write() as connection:
+            await connection.execute(
+                upsert.on_conflict_do_update(index_elements=[replicas.c.replica_id], set_={"seen_at": now})
+            )
+            live = await connection.execute(
+                select(func.count()).select_from(replicas).where(replicas.c.seen_at >= now - live_within)
+            )
+            return int(live.scalar_one())
+
+    async def remove_replica(self, replica_id: str) -> None:
+        await self._change(delete(replicas).where(replicas.c.replica_id == replica_id))
 
     # Deliveries
 
