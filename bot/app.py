@@ -25,7 +25,7 @@ from bot.listeners.deps import Deps
 from bot.listeners.middleware import attach
 from bot.metrics import Metrics
 from bot.presentation.followups import SlackFollowUps
-from bot.recent import RecentKeys
+from bot.recent import DeliveredOnce
 from bot.slack.directory import UserDirectory
 from bot.slack.identity import SlackIdentity
 from bot.slack.permission import SlackBindPermission
@@ -143,8 +143,8 @@ async def build_runtime(
             client, channel_id, user_id, response_url=response_url, session=http
         ),
         inflight=InFlight(),
-        delivered_events=RecentKeys(),
-        handled_commands=RecentKeys(),
+        delivered_events=DeliveredOnce(store, "event"),
+        handled_commands=DeliveredOnce(store, "command"),
     )
     app = build_app(settings, deps, client, identity)
     replicas = Replicas(
