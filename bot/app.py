@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
@@ -91,7 +90,11 @@ async def build_runtime(
     settings: Settings, gateway: IncidentGateway | None = None, store: Store | None = None
 ) -> Runtime:
     """Open the store and wire everything; nothing here calls Slack or AWS."""
-    store = store or open_store(settings.database_url, timedelta(days=settings.entry_retention_days))
+    store = store or open_store(
+        settings.database_url,
+        timedelta(days=settings.entry_retention_days),
+        holder=replica_name(settings.port),
+    )
     await store.ping()
     metrics = Metrics()
     metrics.attach()
@@ -149,7 +152,7 @@ async def build_runtime(
     app = build_app(settings, deps, client, identity)
     replicas = Replicas(
         store,
-        replica_id(),
+        store.holder,
         settings.aws_calls_per_second,
         gateway.set_rate
         if isinstance(gateway, Boto3IncidentGateway) and settings.aws_calls_per_second
@@ -158,7 +161,9 @@ async def build_runtime(
     return Runtime(app=app, deps=deps, client=client, identity=identity, http=http, replicas=replicas)
 
 
-def replica_id() -> str:
-    """Names this process among the replicas: its host, its pid, and a few random characters (a container
-    restarted on one host may get the same pid)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+def replica_name(port: int) -> str:
+    """Names this replica among those on the database: its host and the port it listens on (/healthz in
+    Socket Mode too). `serve` holds that port before the store is opened, so no other live process has
+    this name: a process that had it before is gone (killed), and what it held is this one's to resume at
+    once. Replicas must have distinct host names (as Docker, Kubernetes and ECS give them)."""
+    return f"{socket.gethostname()}:{port}"
