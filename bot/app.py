@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +24,7 @@ from bot.listeners.deps import Deps
 from bot.listeners.middleware import attach
 from bot.metrics import Metrics
 from bot.presentation.followups import SlackFollowUps
-from bot.recent import RecentKeys
+from bot.recent import DeliveredOnce
 from bot.slack.directory import UserDirectory
 from bot.slack.identity import SlackIdentity
 from bot.slack.permission import SlackBindPermission
@@ -91,7 +90,11 @@ async def build_runtime(
     settings: Settings, gateway: IncidentGateway | None = None, store: Store | None = None
 ) -> Runtime:
     """Open the store and wire everything; nothing here calls Slack or AWS."""
-    store = store or open_store(settings.database_url, timedelta(days=settings.entry_retention_days))
+    store = store or open_store(
+        settings.database_url,
+        timedelta(days=settings.entry_retention_days),
+        holder=replica_name(settings.port),
+    )
     await store.ping()
     metrics = Metrics()
     metrics.attach()
@@ -143,13 +146,13 @@ async def build_runtime(
             client, channel_id, user_id, response_url=response_url, session=http
         ),
         inflight=InFlight(),
-        delivered_events=RecentKeys(),
-        handled_commands=RecentKeys(),
+        delivered_events=DeliveredOnce(store, "event"),
+        handled_commands=DeliveredOnce(store, "command"),
     )
     app = build_app(settings, deps, client, identity)
     replicas = Replicas(
         store,
-        replica_id(),
+        store.holder,
         settings.aws_calls_per_second,
         gateway.set_rate
         if isinstance(gateway, Boto3IncidentGateway) and settings.aws_calls_per_second
@@ -158,7 +161,9 @@ async def build_runtime(
     return Runtime(app=app, deps=deps, client=client, identity=identity, http=http, replicas=replicas)
 
 
-def replica_id() -> str:
-    """Names this process among the replicas: its host, its pid, and a few random characters (a container
-    restarted on one host may get the same pid)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+def replica_name(port: int) -> str:
+    """Names this replica among those on the database: its host and the port it listens on (/healthz in
+    Socket Mode too). `serve` holds that port before the store is opened, so no other live process has
+    this name: a process that had it before is gone (killed), and what it held is this one's to resume at
+    once. Replicas must have distinct host names (as Docker, Kubernetes and ECS give them)."""
+    return f"{socket.gethostname()}:{port}"

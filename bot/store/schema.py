@@ -93,6 +93,9 @@ timeline_entries = Table(
     # Where versions before owed_replies kept the one reply owed (left in place, emptied: an older replica
     # may still write it during a rolling upgrade, and each start moves it on).
     Column("reply_pending", Text),
+    # Pending and held: the replica holding it (its host and port), so the same replica restarted after
+    # a kill takes it back at once instead of waiting for the hold to run out (revision 0004).
+    Column("held_by", Text),
 )
 
 # One row per person still owed a second reply about an entry (it landed or finally failed after they heard
@@ -109,6 +112,8 @@ owed_replies = Table(
     Column("due_at", Moment, nullable=False),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("owed_since", Moment, nullable=False),
+    # Who holds it while telling it, as timeline_entries.held_by (revision 0004).
+    Column("held_by", Text),
 )
 
 # People told "saved" about an entry another request recorded (a second pin): settling the entry turns

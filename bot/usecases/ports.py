@@ -319,12 +319,21 @@ class ReplicaStore(Protocol):
         within `live_within`. "Now" is the database's clock, so the hosts' clocks need not agree."""
         ...
 
+    async def release_holds(self, holder: str, now: datetime) -> int:
+        """Make due now every pending entry and owed reply `holder` holds: called by a replica starting,
+        for what its previous run (the same host and port, so surely gone) held when it was killed.
+        Return how many entries."""
+        ...
+
     async def remove_replica(self, replica_id: str) -> None:
         """This replica is stopping: it no longer counts."""
         ...
 
 
 class Store(BindingStore, EntryStore, DraftStore, DeliveryStore, ReplicaStore, Protocol):
+    # Stamped on every hold taken through this store: the replica's name (see ReplicaStore.release_holds).
+    holder: str
+
     async def ping(self) -> None:
         """Raise if the store cannot serve."""
         ...

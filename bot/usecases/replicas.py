@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.usecases.ports import ReplicaStore
 
@@ -93,8 +93,15 @@ class Replicas:
         return live
 
     async def join(self) -> int:
-        """The first heartbeat (before this replica serves or sends anything), then one about every
-        second."""
+        """Take back what this replica's previous run held (killed, it could not give it up), then the
+        first heartbeat: both before this replica serves or sends anything. Then one about every second."""
+        try:
+            resumed = await self._store.release_holds(self.replica_id, datetime.now(UTC))
+        except Exception as error:  # noqa: BLE001 - those holds run out by themselves within a lease
+            logger.warning("could not take back earlier holds", extra={"error": str(error)[:300]})
+        else:
+            if resumed:
+                logger.info("taking back what this replica's previous run held", extra={"entries": resumed})
         live = await self.beat()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._beat_forever())

@@ -806,3 +806,32 @@ async def test_replicas_beating_at_once_all_count_each_other(open_store: StoreMa
     await asyncio.gather(*(s.heartbeat_replica(f"r{i}", LIVE) for i, s in enumerate(stores)))
     counts = await asyncio.gather(*(s.heartbeat_replica(f"r{i}", LIVE) for i, s in enumerate(stores)))
     assert counts == [4, 4, 4, 4]
+
+
+async def test_a_replica_restarted_takes_back_at_once_what_its_previous_run_held(
+    open_store: StoreMaker,
+) -> None:
+    killed, other = await open_store(), await open_store()
+    killed.holder = "host-a:3000"
+    now = datetime.now(UTC)
+    held = now + timedelta(seconds=3)
+    sending, waiting, backing_off = (client_token("held", name) for name in ("sending", "waiting", "backoff"))
+    for token in (sending, waiting, backing_off):
+        await killed.save_entry_once(entry(token), "{}", held)
+    await killed.schedule_retry(backing_off, now + timedelta(seconds=30), "ThrottlingException", False)
+    others = client_token("held", "by another replica")
+    await other.save_entry_once(entry(others), "{}", held)
+    told = client_token("held", "told")
+    await killed.save_entry_once(entry(told), "{}", held)
+    assert await killed.mark_sent(told, "event-1", [owed(told, "Now on the timeline", True, held)])
+
+    restarted = await open_store()
+    restarted.holder = "host-a:3000"  # the same host and port: the killed run's successor
+    assert await restarted.release_holds(restarted.holder, now) == 2
+    claimed = await restarted.claim_due(now, now + timedelta(seconds=3), 10)
+    assert {c.entry.client_token for c in claimed} == {sending, waiting}  # not its backoff, not others'
+    (reply,) = await restarted.claim_owed_replies(now, now + timedelta(seconds=3), 10)
+    assert reply.client_token == told
+    # Another name takes nothing back, and the holds just taken are the restarted replica's.
+    assert await restarted.release_holds("host-b:3000", now) == 0
+    assert await restarted.claim_due(now + timedelta(seconds=1), now + timedelta(seconds=3), 10) == []

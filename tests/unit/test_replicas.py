@@ -4,7 +4,7 @@ replicas, changed (with one log line, none for a replica alone from the start) o
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,12 +22,17 @@ class Heartbeats:
         self.broken = False
         self.beats: list[str] = []
         self.removed: list[str] = []
+        self.released: list[str] = []
 
     async def heartbeat_replica(self, replica_id: str, live_within: timedelta) -> int:
         if self.broken:
             raise OSError("database unreachable")
         self.beats.append(replica_id)
         return self.live
+
+    async def release_holds(self, holder: str, now: datetime) -> int:
+        self.released.append(holder)
+        return 0
 
     async def remove_replica(self, replica_id: str) -> None:
         self.removed.append(replica_id)
@@ -79,6 +84,7 @@ async def test_leaving_stops_the_heartbeat_and_removes_the_row() -> None:
     await replicas.join()
     await replicas.leave()
     beats = len(store.beats)
+    assert store.released == ["r1"]  # what its previous run held, taken back before the first beat
     assert store.removed == ["r1"]
     await replicas.beat()
     assert len(store.beats) == beats + 1  # only the one asked for: the loop is gone
