@@ -32,6 +32,8 @@ QUOTA = 5.0
 MOST_THROTTLED_SHARE = 0.08
 # The target: the queued entries of a killed replica land within this long while another runs.
 KILLED_REPLICA_RESUME_SECONDS = 15.0
+# ...and after a restart of a single replica, within this long (from the restarted process serving).
+RESTARTED_REPLICA_RESUME_SECONDS = 2.0
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
@@ -168,13 +170,14 @@ def test_a_replica_killed_with_notes_queued_while_aws_fails_the_other_lands_them
     assert resumed_after <= KILLED_REPLICA_RESUME_SECONDS, f"{resumed_after:.1f} s after AWS recovered"
 
 
-def test_the_only_replica_killed_with_notes_queued_lands_them_once_after_its_restart(
+def test_the_only_replica_killed_with_notes_queued_lands_them_once_within_2s_of_its_restart(
     deployment: Deployment, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
 ) -> None:
     (first,) = deployment.start(1)
     arn = bind(first, fake_slack, fake_aws)
     fake_aws.fail_next("CreateTimelineEvent", "InternalServerException", times=1_000_000)
-    notes = [f"queued note {i}" for i in range(10)]
+    # Six: at the deployment's 5 calls/s, ten would take 1.8 s of the 2 by their spacing alone.
+    notes = [f"queued note {i}" for i in range(6)]
     results = [first.command(fake_slack, note) for note in notes]
     for result in results:
         (queued,) = fake_slack.wait_for_responses(result.response_url, 1, timeout=60)
@@ -183,7 +186,7 @@ def test_the_only_replica_killed_with_notes_queued_lands_them_once_after_its_res
     killed_at = time.monotonic()
     fake_aws.stop_failing()
 
-    deployment.start(1)
+    deployment.restart(first)  # same host and port: the holds its previous run left are its own
     serving_at = time.monotonic()
     resumed_after = wait_until(lambda: len(fake_aws.events(arn)) >= len(notes), 60, "the queued notes")
     print(
@@ -197,9 +200,7 @@ def test_the_only_replica_killed_with_notes_queued_lands_them_once_after_its_res
         replies = fake_slack.wait_for_responses(result.response_url, 2, timeout=30)
         assert LANDED_LATER in replies[1]["text"], replies
     assert_nobody_told_it_failed(fake_slack)
-    # The 2 s after a restart is not asserted: a restart quicker than the killed process's
-    # hold (a 3 s lease) waits for the hold first, and 10 notes at 5 calls/s take 1.8 s by themselves.
-    # The time is printed; a test asserting it would measure how fast this machine starts a process.
+    assert resumed_after <= RESTARTED_REPLICA_RESUME_SECONDS, f"{resumed_after:.1f} s after the restart"
 
 
 def test_a_slash_command_and_its_redelivery_to_the_other_replica_make_one_event(
