@@ -48,6 +48,7 @@ class MessageFailure:
 
     message: SlackMessage
     error: BaseException
+    permalink: str | None = None
 
 
 @dataclass
@@ -85,6 +86,15 @@ class ThreadRequest:
     thread: ThreadMessages
 
 
+@dataclass(frozen=True)
+class ThreadPlan:
+    request: ThreadRequest
+    # The messages this run puts on the timeline, in order.
+    messages: list[SlackMessage]
+    # Its counts so far (skipped, over the cap, left out), then as it goes.
+    tally: ThreadTally
+
+
 @dataclass
 class _Recorded:
     message: SlackMessage
@@ -112,23 +122,33 @@ class ThreadImport:
         self._sends_at_once = max(1, sends_at_once)
         self._records_at_once = max(1, records_at_once)
 
+    async def plan(self, request: ThreadRequest) -> ThreadPlan:
+        """What this run will do: which messages go (not on the timeline yet, up to the cap), which are
+        there already, which are past the cap. Store reads only (one per message), no Slack or AWS call."""
+        tally = ThreadTally(left_out=dict(request.thread.left_out))
+        wanted: list[SlackMessage] = []
+        for message in request.thread.messages:
+            captured, _ = self._entry(request, message, None)
+            stored = await self._store.get_entry(client_token(*captured.token_source))
+            if stored is not None and stored.state is EntryState.SENT:
+                tally.skipped += 1
+            else:
+                wanted.append(message)
+        tally.over_cap = wanted[self._cap :]
+        tally.total = min(len(wanted), self._cap)
+        return ThreadPlan(request, wanted[: self._cap], tally)
+
     async def add_thread(
         self,
-        request: ThreadRequest,
+        plan: ThreadPlan,
         links: Links,
         marks: Marks,
         progress: Callable[[ThreadTally], Awaitable[None]] | None = None,
     ) -> ThreadTally:
-        """Put the thread's messages on the request's incident; `links` gives a message's permalink,
+        """Put the planned messages on the request's incident; `links` gives a message's permalink,
         `marks` puts the ✅ on one that landed, `progress` hears the tally as it changes."""
-        tally = ThreadTally(left_out=dict(request.thread.left_out))
-        wanted = await self._not_on_the_timeline(request, tally)
-        tally.over_cap = wanted[self._cap :]
-        wanted = wanted[: self._cap]
-        tally.total = len(wanted)
-        if progress is not None:
-            await progress(tally)
-        recorded = await self._record(request, wanted, links, tally)
+        request, tally = plan.request, plan.tally
+        recorded = await self._record(request, plan.messages, links, tally)
         await self._send(request, recorded, marks, tally, progress)
         tally.finished = True
         logger.info(
@@ -157,25 +177,14 @@ class ThreadImport:
             permalink=permalink,
         )
 
-    async def _not_on_the_timeline(self, request: ThreadRequest, tally: ThreadTally) -> list[SlackMessage]:
-        """The messages whose entry is not on the timeline yet, in order (one store read each)."""
-        wanted: list[SlackMessage] = []
-        for message in request.thread.messages:
-            captured, _ = self._entry(request, message, None)
-            stored = await self._store.get_entry(client_token(*captured.token_source))
-            if stored is not None and stored.state is EntryState.SENT:
-                tally.skipped += 1
-            else:
-                wanted.append(message)
-        return wanted
-
     async def _record(
         self, request: ThreadRequest, messages: list[SlackMessage], links: Links, tally: ThreadTally
     ) -> list[_Recorded]:
         """Save each in the outbox (not sent yet); the ones that cannot be are counted as they are."""
 
         async def record(message: SlackMessage) -> _Recorded | None:
-            captured, notice = self._entry(request, message, await links(message.ts))
+            permalink = await links(message.ts)
+            captured, notice = self._entry(request, message, permalink)
             try:
                 answer = await self._timeline.add(captured, notice, request.binding, send=False)
             except EntryEmpty:
@@ -184,7 +193,7 @@ class ThreadImport:
                 tally.left_out[LeftOut.EMPTY] = tally.left_out.get(LeftOut.EMPTY, 0) + 1
                 return None
             except Exception as error:  # noqa: BLE001 - one message's failure is told with the others
-                tally.failed.append(MessageFailure(message, error))
+                tally.failed.append(MessageFailure(message, error, permalink))
                 return None
             if isinstance(answer, EntryAdded):
                 # It landed meanwhile (someone pinned it while the thread was being read).
@@ -215,7 +224,7 @@ class ThreadImport:
                 try:
                     answer = await self._timeline.add(item.captured, item.notice, request.binding)
                 except Exception as error:  # noqa: BLE001 - told with the others, through the mapping layer
-                    tally.failed.append(MessageFailure(item.message, error))
+                    tally.failed.append(MessageFailure(item.message, error, item.captured.permalink))
                 else:
                     if isinstance(answer, EntryQueued):
                         tally.queued.append(item.message)
@@ -245,7 +254,8 @@ class ThreadImport:
                 await self._store.renew_lease(token, stored.next_attempt_at, datetime.now(UTC))
         except Exception as error:  # noqa: BLE001 - held a little longer: the outbox takes it when it ends
             logger.warning(
-                "could not hand a thread entry to the outbox", extra={"token": token, "error": str(error)[:200]}
+                "could not hand a thread entry to the outbox",
+                extra={"token": token, "error": str(error)[:200]},
             )
 
 
