@@ -45,7 +45,7 @@ def report_text(tally: ThreadTally, title: str, url: str, region: str | None) ->
         paragraphs = [
             says.thread_counts(title, url, tally.added, tally.skipped, len(tally.failed), len(tally.queued))
         ]
-        if tally.added or tally.queued:
+        if tally.added:
             paragraphs.append(says.thread_how_added())
     if tally.left_out:
         paragraphs.append(

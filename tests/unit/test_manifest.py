@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.presentation.ids import CallbackId
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = (ROOT / "manifest.yml").read_text()
 
@@ -69,8 +71,6 @@ def test_the_pickers_search_has_its_options_load_url_and_nothing_else_was_added(
 
 
 def test_both_message_shortcuts_are_declared_with_the_ids_the_listeners_use() -> None:
-    from bot.presentation.ids import CallbackId
-
     shortcuts = MANIFEST.split("shortcuts:", 1)[1].split("oauth_config:", 1)[0]
     declared = re.findall(r"callback_id: (\S+)", shortcuts)
     assert declared == [CallbackId.ADD_TO_TIMELINE, CallbackId.ADD_THREAD_TO_TIMELINE]

@@ -59,7 +59,7 @@ def thread_all_there(title: str, url: str, skipped: int) -> str:
 
 
 def thread_how_added() -> str:
-    return "Each is a note at its message's own time, by its own author, and has the ✅ in the thread."
+    return "Each added message is a note at its own time, by its own author, and has the ✅ in the thread."
 
 
 def thread_left_out(own: int, notices: int, empty: int) -> str:
