@@ -293,7 +293,9 @@ def test_replies_are_cursor_paginated_and_every_page_is_headed_by_the_parent(
     assert err.value.response["error"] == "invalid_cursor"
     # A message with no thread is a thread of one.
     alone = fake.add_message("C0001", {"user": "U0001", "text": "alone"})
-    assert [m["text"] for m in client.conversations_replies(channel="C0001", ts=alone)["messages"]] == ["alone"]
+    assert [m["text"] for m in client.conversations_replies(channel="C0001", ts=alone)["messages"]] == [
+        "alone"
+    ]
 
 
 def test_invalid_view_does_not_consume_trigger(fake: FakeSlack, client: WebClient) -> None:

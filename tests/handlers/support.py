@@ -124,7 +124,7 @@ class FakeWebClient:
                 headers={},
                 status_code=200,
             )
-            raise SlackApiError(error, response)
+            raise SlackApiError(error, response)  # type: ignore[no-untyped-call]
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [kwargs for name, kwargs in self.calls if name == method]

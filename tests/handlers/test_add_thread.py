@@ -140,7 +140,7 @@ async def test_a_pinned_message_in_the_thread_is_skipped(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
     thread = seed_thread(bot, 30)
     pinned = thread[12]["ts"]
-    body = {
+    body: dict[str, Any] = {
         "type": "event_callback",
         "team_id": TEAM,
         "event_id": "Ev1",
@@ -162,21 +162,18 @@ async def test_a_pinned_message_in_the_thread_is_skipped(bot: World) -> None:
 
 async def test_bot_messages_notices_and_empty_ones_are_left_out_other_apps_go(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
-    thread = seed_thread(
-        bot,
-        5,
-        **{
-            reply_ts(1): {"user": BOT_USER, "bot_id": "BBOT", "text": "Added a note to Checkout DB down"},
-            reply_ts(2): {
-                "user": None,
-                "bot_id": "BALERT",
-                "username": "CloudWatch",
-                "text": "ALARM: db-cpu",
-            },
-            reply_ts(3): {"text": ""},
-            reply_ts(4): {"subtype": "channel_join", "text": "<@U0003> has joined the channel"},
+    changes: dict[str, dict[str, Any]] = {
+        reply_ts(1): {"user": BOT_USER, "bot_id": "BBOT", "text": "Added a note to Checkout DB down"},
+        reply_ts(2): {
+            "user": None,
+            "bot_id": "BALERT",
+            "username": "CloudWatch",
+            "text": "ALARM: db-cpu",
         },
-    )
+        reply_ts(3): {"text": ""},
+        reply_ts(4): {"subtype": "channel_join", "text": "<@U0003> has joined the channel"},
+    }
+    thread = seed_thread(bot, 5, **changes)
     await run(bot, thread[0])
     texts = sorted(
         decode_event_data(entry.event_data).split("\n")[0] for entry in bot.gateway.events_on(ARN_A)
