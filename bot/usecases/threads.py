@@ -38,6 +38,7 @@ SENDS_AT_ONCE = 3
 RECORDS_AT_ONCE = 4
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 Links = Callable[[str], Awaitable[str | None]]
 Marks = Callable[[str], Awaitable[None]]
 
@@ -202,7 +203,7 @@ class ThreadImport:
                 return None
             return _Recorded(message, captured, notice)
 
-        results = await _bounded(self._records_at_once, [record(message) for message in messages])
+        results = await _bounded(self._records_at_once, messages, record)
         return [result for result in results if result is not None]
 
     async def _send(
@@ -243,7 +244,7 @@ class ThreadImport:
             if progress is not None:
                 await progress(tally)
 
-        await _bounded(self._sends_at_once, [send(item) for item in recorded])
+        await _bounded(self._sends_at_once, recorded, send)
 
     async def _hand_to_outbox(self, item: _Recorded) -> None:
         """End this run's hold on a recorded entry, so the outbox sends it now, with its own backoff."""
@@ -259,12 +260,12 @@ class ThreadImport:
             )
 
 
-async def _bounded(limit: int, work: Sequence[Awaitable[T]]) -> list[T]:
-    """Run `work` at most `limit` at a time, starting them in order; results in order."""
+async def _bounded(limit: int, items: Sequence[Item], step: Callable[[Item], Awaitable[T]]) -> list[T]:
+    """`step` each item, at most `limit` at a time, started in order; results in order."""
     gate = asyncio.Semaphore(limit)
 
-    async def one(step: Awaitable[T]) -> T:
+    async def one(item: Item) -> T:
         async with gate:
-            return await step
+            return await step(item)
 
-    return list(await asyncio.gather(*(one(step) for step in work)))
+    return list(await asyncio.gather(*(one(item) for item in items)))

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.models.views import View
 
 from bot.domain.threads import THREAD_CAP
-from bot.domain.timeline import client_token, decode_event_data, from_slack_ts
+from bot.domain.timeline import TimelineEntry, client_token, decode_event_data, from_slack_ts
 from bot.listeners.events.reaction_added import handle_reaction_added
 from bot.listeners.shortcuts.add_thread_to_timeline import handle_add_thread_to_timeline
 from bot.presentation.ids import CallbackId
 from bot.presentation.messages.threads import thread_not_bound
 from bot.usecases.errors import IncidentManagerError
-from bot.usecases.outbox import Notice, NoticeKind
+from bot.usecases.outbox import Notice, NoticeKind, Outbox
 from bot.usecases.ports import EntryState
 from bot.usecases.sources import pin_token_source
-from tests.handlers.support import ARN_A, BOT_USER, CHANNEL, TEAM, FakeAck, World
+from bot.usecases.timeline import TimelineService
+from tests.handlers.support import (
+    ARN_A,
+    BOT_USER,
+    CHANNEL,
+    TEAM,
+    FakeAck,
+    MemoryGateway,
+    NoFollowUps,
+    World,
+    world,
+)
 
 PARENT = "1764150000.000100"
 USERS = ("U0001", "U0002", "U0003")
@@ -279,3 +295,49 @@ async def test_a_thread_that_cannot_be_read_is_explained_with_a_reference(bot: W
     assert "Nothing from the thread was added to the timeline." in final and "_Reference: " in final
     assert bot.gateway.events_on(ARN_A) == []
     assert json.dumps(bot.client.called("views.open")[0]["view"]).count("Reading the thread") == 1
+
+
+@dataclass
+class HeldGateway(MemoryGateway):
+    """Incident Manager that never answers a create: the thread is stopped while it waits."""
+
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def create_timeline_event(
+        self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> str:
+        self.asked.set()
+        if before_send is not None:
+            await before_send()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_bot_stopping_half_way_loses_nothing_every_message_is_in_the_outbox() -> None:
+    bot = world()
+    held = HeldGateway()
+    outbox = Outbox(bot.store, held, NoFollowUps(), lease=timedelta(seconds=30), max_in_flight=4)
+    bot.deps = replace(
+        bot.deps, gateway=held, outbox=outbox, timeline=TimelineService(bot.store, outbox, bot.deps.directory)
+    )
+    bot.gateway = held
+    try:
+        await bot.bind(ARN_A, "Checkout DB down")
+        thread = seed_thread(bot, 30)
+        work = asyncio.ensure_future(run(bot, thread[0]))
+        await asyncio.wait_for(held.asked.wait(), 10)
+        # By the first call to Incident Manager, every message is in the outbox.
+        assert await bot.store.pending_count() == 31
+        # Stopped (the grace ran out) while the first messages are with Incident Manager.
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        assert await bot.store.pending_count() == 31
+        for message in thread:
+            token = client_token(*pin_token_source(TEAM, CHANNEL, message["ts"], ARN_A))
+            stored = await bot.store.get_entry(token)
+            assert stored is not None and stored.state is EntryState.PENDING
+            assert stored.entry.event_time == from_slack_ts(message["ts"])
+    finally:
+        await outbox.stop(0.1)
+        await bot.store.close()
