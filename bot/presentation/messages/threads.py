@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bot.domain.threads import THREAD_CAP
@@ -12,6 +13,7 @@ MODAL_TITLE = "Add thread to timeline"  # Slack: a modal's title holds 24 charac
 MODAL_CLOSE = "Close"
 # A failed message's text, given back this long at most (the message itself is still in Slack).
 EXCERPT_LENGTH = 150
+_PLAIN_URL = re.compile(r"https://[^\s|<>]+")
 
 
 def _messages(count: int) -> str:
@@ -89,7 +91,9 @@ def thread_failed(count: int, explanation: str) -> str:
 def failed_message(author: str, posted_at: datetime, text: str, permalink: str | None) -> str:
     """One failed message, its text given back (in part: the message is still in the thread)."""
     excerpt = text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
-    where = f" ({link(permalink, 'the message')})" if permalink else ""
+    # Slack's own link (chat.getPermalink); anything that could end the link early is left out.
+    safe = permalink is not None and _PLAIN_URL.fullmatch(permalink) is not None
+    where = f" ({link(permalink, 'the message')})" if safe and permalink else ""
     return f"• {escape(author)}, {utc(posted_at)}{where}: “{escape(excerpt)}”"
 
 
