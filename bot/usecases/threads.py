@@ -24,7 +24,7 @@ from bot.domain.slack_message import SlackMessage
 from bot.domain.threads import THREAD_CAP, LeftOut, ThreadMessages
 from bot.domain.timeline import client_token
 from bot.usecases.errors import EntryEmpty
-from bot.usecases.outbox import Notice
+from bot.usecases.outbox import REPLY_PATIENCE_SECONDS, Notice
 from bot.usecases.ports import EntryState, EntryStore
 from bot.usecases.sources import pinned_entry
 from bot.usecases.timeline import CapturedEntry, EntryAdded, EntryQueued, TimelineService
@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 SENDS_AT_ONCE = 3
 # Messages prepared at once (a chat.getPermalink each, then the store).
 RECORDS_AT_ONCE = 4
+# An entry whose attempt another worker has (see `_lands_soon`) is waited for this long, as the person's
+# own request waits for its first attempt, looked at this often.
+LANDING_PATIENCE_SECONDS = REPLY_PATIENCE_SECONDS
+LANDING_POLL_SECONDS = 0.2
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -116,12 +120,14 @@ class ThreadImport:
         cap: int = THREAD_CAP,
         sends_at_once: int = SENDS_AT_ONCE,
         records_at_once: int = RECORDS_AT_ONCE,
+        landing_patience: float = LANDING_PATIENCE_SECONDS,
     ) -> None:
         self._timeline = timeline
         self._store = store
         self._cap = cap
         self._sends_at_once = max(1, sends_at_once)
         self._records_at_once = max(1, records_at_once)
+        self._landing_patience = landing_patience
 
     async def plan(self, request: ThreadRequest) -> ThreadPlan:
         """What this run will do: which messages go (not on the timeline yet, up to the cap), which are
@@ -227,6 +233,11 @@ class ThreadImport:
                 except Exception as error:  # noqa: BLE001 - told with the others, through the mapping layer
                     tally.failed.append(MessageFailure(item.message, error, item.captured.permalink))
                 else:
+                    # No reason: its attempt is someone else's (the outbox took it once this run's hold ran
+                    # out, or another replica did), or slow; it may well land in a moment.
+                    queued_for_nothing = isinstance(answer, EntryQueued) and answer.reason is None
+                    if queued_for_nothing and await self._lands_soon(item.token):
+                        answer = EntryAdded(answer.entry, answer.binding, "", answer.text)
                     if isinstance(answer, EntryQueued):
                         tally.queued.append(item.message)
                         if tally.queued_reason is None:
@@ -235,16 +246,26 @@ class ThreadImport:
                             tally.queued_waiting_for_turn = answer.waiting_for_turn
                         # Incident Manager is throttling or failing: the outbox retries with backoff.
                         outage = outage or answer.reason is not None
-                    elif answer.repeat:
-                        tally.total -= 1
-                        tally.skipped += 1
                     else:
+                        # Landed now (even through another attempt: the outbox's, a pin's at the same
+                        # moment), as it was not on the timeline when this run looked.
                         tally.added += 1
                         await marks(item.message.ts)
             if progress is not None:
                 await progress(tally)
 
         await _bounded(self._sends_at_once, recorded, send)
+
+    async def _lands_soon(self, token: str) -> bool:
+        """Whether the entry is on the timeline within LANDING_PATIENCE_SECONDS (store reads only)."""
+        deadline = asyncio.get_running_loop().time() + self._landing_patience
+        while True:
+            stored = await self._store.get_entry(token)
+            if stored is None or stored.state is not EntryState.PENDING:
+                return stored is not None and stored.state is EntryState.SENT
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(LANDING_POLL_SECONDS)
 
     async def _hand_to_outbox(self, item: _Recorded) -> None:
         """End this run's hold on a recorded entry, so the outbox sends it now, with its own backoff."""

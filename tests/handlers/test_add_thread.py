@@ -19,8 +19,8 @@ from bot.listeners.shortcuts.add_thread_to_timeline import handle_add_thread_to_
 from bot.presentation.ids import CallbackId
 from bot.presentation.messages.threads import thread_not_bound
 from bot.usecases.errors import IncidentManagerError
-from bot.usecases.outbox import Notice, NoticeKind, Outbox
-from bot.usecases.ports import EntryState
+from bot.usecases.outbox import Notice, NoticeKind, Outbox, Told
+from bot.usecases.ports import EntryState, StoredEntry
 from bot.usecases.sources import pin_token_source
 from bot.usecases.threads import SENDS_AT_ONCE
 from bot.usecases.timeline import TimelineService
@@ -343,4 +343,59 @@ async def test_a_bot_stopping_half_way_loses_nothing_every_message_is_in_the_out
             assert stored.entry.event_time == from_slack_ts(message["ts"])
     finally:
         await outbox.stop(0.1)
+        await bot.store.close()
+
+
+@dataclass
+class SlowGateway(MemoryGateway):
+    """Incident Manager taking a moment per create: a long thread outlasts the hold on its entries."""
+
+    async def create_timeline_event(
+        self, entry: TimelineEntry, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> str:
+        await asyncio.sleep(0.15)
+        return await super().create_timeline_event(entry, before_send)
+
+
+class MarkingFollowUps:
+    """The outbox's second replies as the Slack side gives them: a pin's is the ✅."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def landed_reply(self, stored: StoredEntry, event_id: str) -> str:
+        return "landed"
+
+    def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
+        return "failed"
+
+    async def tell(self, notice: str, reply: str, landed: bool) -> Told:
+        recorded = Notice.from_json(notice)
+        assert recorded is not None and recorded.message_ts
+        await self.client.reactions_add(channel=recorded.channel_id, timestamp=recorded.message_ts, name="x")
+        return Told(reached=True)
+
+
+async def test_entries_the_outbox_takes_while_the_thread_goes_in_count_as_added() -> None:
+    bot = world()
+    slow = SlowGateway()
+    # A hold that runs out long before the thread is in: the outbox's sweep sends some of them itself.
+    outbox = Outbox(
+        bot.store, slow, MarkingFollowUps(bot.client), lease=timedelta(seconds=0.05), max_in_flight=4
+    )
+    bot.deps = replace(
+        bot.deps, gateway=slow, outbox=outbox, timeline=TimelineService(bot.store, outbox, bot.deps.directory)
+    )
+    bot.gateway = slow
+    outbox.start()
+    try:
+        await bot.bind(ARN_A, "Checkout DB down")
+        thread = seed_thread(bot, 30)
+        await run(bot, thread[0])
+        assert len(slow.events_on(ARN_A)) == 31
+        final = final_text(bot)
+        assert "*31 added*, 0 skipped (already on the timeline), 0 failed, 0 queued" in final
+        assert await bot.store.pending_count() == 0
+    finally:
+        await outbox.stop(0.5)
         await bot.store.close()
