@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway, call_budget_seconds
+from bot.aws.incidents import AWS_THREADS, Boto3IncidentGateway
 from bot.config import Settings
 from bot.inflight import InFlight
 from bot.listeners import register_listeners
@@ -23,7 +24,7 @@ from bot.listeners.deps import Deps
 from bot.listeners.middleware import attach
 from bot.metrics import Metrics
 from bot.presentation.followups import SlackFollowUps
-from bot.recent import RecentKeys
+from bot.recent import DeliveredOnce
 from bot.slack.directory import UserDirectory
 from bot.slack.identity import SlackIdentity
 from bot.slack.permission import SlackBindPermission
@@ -32,13 +33,15 @@ from bot.store import open_store
 from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
+from bot.usecases.replicas import Replicas
 from bot.usecases.timeline import TimelineService
 from bot.usecases.timeline_events import TimelineReader
 
 logger = logging.getLogger(__name__)
 
-# A claimed entry is held a little longer than one call can take, rate-limit wait included.
-OUTBOX_LEASE_MARGIN_SECONDS = 5.0
+# A claimed entry (or an owed reply being told) is held this long, renewed by the outbox's heartbeat (a
+# third of it) while this process works on it: a replica that dies gives its work up within one lease.
+OUTBOX_LEASE = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Runtime:
     client: AsyncWebClient
     identity: SlackIdentity
     http: aiohttp.ClientSession
+    # This replica among those on the database: its share of the rate limit.
+    replicas: Replicas
 
     async def close(self) -> None:
         self.deps.metrics.detach()
@@ -85,7 +90,11 @@ async def build_runtime(
     settings: Settings, gateway: IncidentGateway | None = None, store: Store | None = None
 ) -> Runtime:
     """Open the store and wire everything; nothing here calls Slack or AWS."""
-    store = store or open_store(settings.database_url, timedelta(days=settings.entry_retention_days))
+    store = store or open_store(
+        settings.database_url,
+        timedelta(days=settings.entry_retention_days),
+        holder=replica_name(settings.port),
+    )
     await store.ping()
     metrics = Metrics()
     metrics.attach()
@@ -118,7 +127,7 @@ async def build_runtime(
         store,
         gateway,
         follow_ups,
-        lease=timedelta(seconds=call_budget_seconds(settings.aws_read_timeout) + OUTBOX_LEASE_MARGIN_SECONDS),
+        lease=OUTBOX_LEASE,
         # Claim no more than the rate limit sends in about two seconds: the rest stays due in the store.
         max_in_flight=min(AWS_THREADS, max(1, int(settings.aws_calls_per_second * 2))),
         on_outcome=metrics.observe_outcome,
@@ -137,8 +146,24 @@ async def build_runtime(
             client, channel_id, user_id, response_url=response_url, session=http
         ),
         inflight=InFlight(),
-        delivered_events=RecentKeys(),
-        handled_commands=RecentKeys(),
+        delivered_events=DeliveredOnce(store, "event"),
+        handled_commands=DeliveredOnce(store, "command"),
     )
     app = build_app(settings, deps, client, identity)
-    return Runtime(app=app, deps=deps, client=client, identity=identity, http=http)
+    replicas = Replicas(
+        store,
+        store.holder,
+        settings.aws_calls_per_second,
+        gateway.set_rate
+        if isinstance(gateway, Boto3IncidentGateway) and settings.aws_calls_per_second
+        else None,
+    )
+    return Runtime(app=app, deps=deps, client=client, identity=identity, http=http, replicas=replicas)
+
+
+def replica_name(port: int) -> str:
+    """Names this replica among those on the database: its host and the port it listens on (/healthz in
+    Socket Mode too). `serve` holds that port before the store is opened, so no other live process has
+    this name: a process that had it before is gone (killed), and what it held is this one's to resume at
+    once. Replicas must have distinct host names (as Docker, Kubernetes and ECS give them)."""
+    return f"{socket.gethostname()}:{port}"

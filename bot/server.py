@@ -277,12 +277,17 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event, list
     # In-flight HTTP requests are acks (fast); the slow work after them is drained separately below.
     runner = web.AppRunner(application, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
     await runner.setup()
+    # Counted among the replicas (and its rate limit shared) before it serves or sends anything.
+    await runtime.replicas.join()
     await web.SockSite(runner, listener).start()
     warm: asyncio.Task[None] | None = None
     if isinstance(runtime.deps.gateway, Boto3IncidentGateway):
         # Load the AWS client (and find its credentials) off the request path and off the event loop.
         warm = asyncio.create_task(_warm(runtime.deps.gateway))
     try:
+        # Resume at once what a previous run (or a replica that died) left pending, and retry what gets
+        # queued: the outbox needs the store and AWS, not the Slack connection.
+        runtime.deps.outbox.start()
         if socket_handler is not None:
             # slack_sdk keeps retrying a failed connection; racing it with stop keeps SIGTERM working, and
             # /healthz says 503 until it is connected.
@@ -300,8 +305,6 @@ async def _serve(settings: Settings, runtime: Runtime, stop: asyncio.Event, list
                 f"ready, listening on http://0.0.0.0:{settings.port}/slack/events",
                 extra={"port": settings.port, "path": "/slack/events"},
             )
-        # Serving: resume what a previous run left pending, and retry what gets queued.
-        runtime.deps.outbox.start()
         await stop.wait()
     finally:
         await _stop(runtime, runner, socket_handler, warm)
@@ -332,6 +335,8 @@ async def _stop(
             "stopped with outbox attempts unfinished; their entries stay pending for the next run",
             extra={"attempts": remaining},
         )
+    # Sending no more: the other replicas take this one's share of the rate limit at once.
+    await _step("leave the replicas", runtime.replicas.leave(), 1.0)
 
 
 async def _step(what: str, work: Awaitable[object], seconds: float) -> None:

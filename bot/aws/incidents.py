@@ -111,12 +111,6 @@ class _AttemptLog(threading.local):
         self.sent_at = None
 
 
-def call_budget_seconds(read_timeout: float) -> float:
-    """The longest one call can take with botocore's attempts (connect, read, backoff): a lease on an entry
-    being sent must outlast it."""
-    return ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + read_timeout) + 2 * ATTEMPTS
-
-
 class Boto3IncidentGateway:
     def __init__(
         self,

@@ -11,7 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.config import Settings
 from bot.inflight import InFlight
 from bot.metrics import Metrics
-from bot.recent import RecentKeys
+from bot.recent import DeliveredOnce
 from bot.usecases.binding import BindingService
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, NameDirectory, Store
@@ -47,11 +47,13 @@ class Deps:
     directory: NameDirectory
     repliers: Repliers
     inflight: InFlight
-    # Events API deliveries already taken (Slack re-delivers slow ones with the same event_id).
-    delivered_events: RecentKeys
-    # bind/unbind commands already carried out, by trigger_id: a replay of a signed command (within
-    # Slack's five-minute window) must not announce again, or undo a newer bind.
-    handled_commands: RecentKeys
+    # Events API deliveries already taken, by any replica (Slack re-delivers slow ones with the same
+    # event_id, to whichever replica it reaches).
+    delivered_events: DeliveredOnce
+    # bind/unbind commands (and picker submits) already carried out, by any replica, by trigger (view) id:
+    # a replay of a signed command (within Slack's five-minute window) must not announce again, or undo a
+    # newer bind.
+    handled_commands: DeliveredOnce
 
 
 def deps_of(context: AsyncBoltContext) -> Deps:

@@ -23,9 +23,12 @@ __all__ = [
 ]
 
 
-def open_store(database_url: str, entry_retention: timedelta = DEFAULT_ENTRY_RETENTION) -> SqlStore:
-    """The store DATABASE_URL names; it connects (and migrates) on first use."""
-    return SqlStore(database_url, entry_retention=entry_retention)
+def open_store(
+    database_url: str, entry_retention: timedelta = DEFAULT_ENTRY_RETENTION, holder: str | None = None
+) -> SqlStore:
+    """The store DATABASE_URL names; it connects (and migrates) on first use. `holder` names this replica
+    on the holds it takes."""
+    return SqlStore(database_url, entry_retention=entry_retention, holder=holder)
 
 
 async def migrate_database(database_url: str) -> str:

@@ -93,6 +93,9 @@ timeline_entries = Table(
     # Where versions before owed_replies kept the one reply owed (left in place, emptied: an older replica
     # may still write it during a rolling upgrade, and each start moves it on).
     Column("reply_pending", Text),
+    # Pending and held: the replica holding it (its host and port), so the same replica restarted after
+    # a kill takes it back at once instead of waiting for the hold to run out (revision 0004).
+    Column("held_by", Text),
 )
 
 # One row per person still owed a second reply about an entry (it landed or finally failed after they heard
@@ -109,6 +112,8 @@ owed_replies = Table(
     Column("due_at", Moment, nullable=False),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("owed_since", Moment, nullable=False),
+    # Who holds it while telling it, as timeline_entries.held_by (revision 0004).
+    Column("held_by", Text),
 )
 
 # People told "saved" about an entry another request recorded (a second pin): settling the entry turns
@@ -142,6 +147,17 @@ deliveries = Table(
     Column("seen_at", Moment, nullable=False),
 )
 
+# The replicas serving this database, each seen at its latest heartbeat (about every second): the rate
+# limit towards Incident Manager is divided among those seen lately. A replica that stops deletes its row;
+# one that died stops counting once its row is stale, and retention deletes it (revision 0004).
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("replica_id", Text, primary_key=True),
+    Column("started_at", Moment, nullable=False),
+    Column("seen_at", Moment, nullable=False),
+)
+
 # The sweep's look-ups, so that they never scan the settled history: pending entries by due time (also
 # pending_count), owed replies by due time (a partial index: only the few rows still owing one), and what
 # retention deletes, by age.
@@ -158,3 +174,4 @@ DRAFTS_BY_AGE = Index("drafts_by_age", drafts.c.created_at)
 DELIVERIES_BY_AGE = Index("deliveries_by_age", deliveries.c.seen_at)
 OWED_REPLIES_DUE = Index("owed_replies_due", owed_replies.c.due_at)
 OWED_REPLIES_BY_ENTRY = Index("owed_replies_by_entry", owed_replies.c.client_token)
+REPLICAS_BY_SEEN = Index("replicas_by_seen", replicas.c.seen_at)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import (
     ColumnElement,
@@ -41,7 +42,15 @@ from bot.domain.binding import Binding
 from bot.domain.timeline import EventType, TimelineEntry
 from bot.store.errors import StoreUnavailable
 from bot.store.migrate import SQLITE_BUSY_MILLISECONDS, upgrade
-from bot.store.schema import awaiting_replies, bindings, deliveries, drafts, owed_replies, timeline_entries
+from bot.store.schema import (
+    awaiting_replies,
+    bindings,
+    deliveries,
+    drafts,
+    owed_replies,
+    replicas,
+    timeline_entries,
+)
 from bot.store.urls import describe, engine_url, is_in_memory
 from bot.usecases.ports import Awaiting, EntryState, OwedReply, StoredEntry
 
@@ -53,6 +62,8 @@ DRAFT_MAX_AGE = timedelta(days=1)
 DEFAULT_ENTRY_RETENTION = timedelta(days=30)
 # How long a Slack delivery is remembered: Slack retries within about five minutes.
 DELIVERY_MEMORY = timedelta(minutes=15)
+# A replica not seen for this long died without saying so (kill -9, a lost host): its row is deleted.
+REPLICA_MEMORY = timedelta(minutes=10)
 # Retention deletes in batches, so it never holds SQLite's write lock (or many row locks) for long.
 PRUNE_BATCH = 1_000
 # How long a PostgreSQL connection attempt may take before the store is called unavailable.
@@ -133,6 +144,7 @@ class SqlStore:
         *,
         entry_retention: timedelta = DEFAULT_ENTRY_RETENTION,
         clock: Callable[[], datetime] = _utc_now,
+        holder: str | None = None,
     ) -> None:
         self._url: URL = engine_url(database_url)
         self._sqlite = self._url.get_backend_name() == "sqlite"
@@ -140,6 +152,8 @@ class SqlStore:
         self._statement_engine = self._engine.execution_options(**{_ONE_STATEMENT: True})
         self._retention = entry_retention
         self._clock = clock
+        # Stamped on every hold this store's caller takes (see release_holds); one of its own by default.
+        self.holder = holder or f"store:{uuid4().hex}"
         self._serial = asyncio.Lock()
         self._migrate_lock = asyncio.Lock()
         self._migrated = False
@@ -247,7 +261,13 @@ class SqlStore:
 
     async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
         now = self._clock()
-        fresh = {"notice": notice, "next_attempt_at": lease_until, "created_at": now, "updated_at": now}
+        fresh = {
+            "notice": notice,
+            "next_attempt_at": lease_until,
+            "held_by": self.holder,
+            "created_at": now,
+            "updated_at": now,
+        }
         upsert = _insert_for(self._sqlite, timeline_entries).values(
             client_token=entry.client_token,
             incident_arn=entry.incident_arn,
@@ -287,7 +307,7 @@ class SqlStore:
                     _entries.state == EntryState.PENDING.value,
                     _entries.next_attempt_at.is_not_distinct_from(held),
                 )
-                .values(next_attempt_at=until)
+                .values(next_attempt_at=until, held_by=self.holder)
             )
             == 1
         )
@@ -310,6 +330,7 @@ class SqlStore:
                 event_id=event_id,
                 last_error=None,
                 next_attempt_at=None,
+                held_by=None,
                 updated_at=self._clock(),
             ),
         )
@@ -331,6 +352,7 @@ class SqlStore:
                 state=EntryState.FAILED.value,
                 last_error=reason,
                 next_attempt_at=None,
+                held_by=None,
                 updated_at=self._clock(),
             ),
         )
@@ -354,7 +376,7 @@ class SqlStore:
             if not present <= set(awaiting):
                 return False
             if (await connection.execute(settle)).rowcount:
-                await _insert_owed(connection, owed)
+                await _insert_owed(connection, owed, self.holder)
                 await connection.execute(
                     delete(awaiting_replies).where(awaiting_replies.c.client_token == client_token)
                 )
@@ -386,7 +408,7 @@ class SqlStore:
     async def owe_replies(self, owed: Sequence[OwedReply]) -> None:
         if owed:
             async with self._write() as connection:
-                await _insert_owed(connection, owed)
+                await _insert_owed(connection, owed, self.holder)
 
     async def owed_replies(self, client_token: str) -> list[OwedReply]:
         async with self._one_statement() as connection:
@@ -407,15 +429,28 @@ class SqlStore:
             ids = [row.id for row in rows]
             if ids:
                 await connection.execute(
-                    update(owed_replies).where(_owed.id.in_(ids)).values(due_at=lease_until)
+                    update(owed_replies)
+                    .where(_owed.id.in_(ids))
+                    .values(due_at=lease_until, held_by=self.holder)
                 )
         return [replace(_owed_from_row(row), due_at=lease_until) for row in rows]
+
+    async def renew_reply_lease(self, reply_id: str, held: datetime | None, until: datetime) -> bool:
+        # Compare-and-set, as renew_lease: only the teller that left the hold as `held` may move it.
+        return (
+            await self._change(
+                update(owed_replies)
+                .where(_owed.id == reply_id, _owed.due_at.is_not_distinct_from(held))
+                .values(due_at=until, held_by=self.holder)
+            )
+            == 1
+        )
 
     async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
         await self._change(
             update(owed_replies)
             .where(_owed.id == reply_id)
-            .values(attempts=_owed.attempts + 1, due_at=due_at)
+            .values(attempts=_owed.attempts + 1, due_at=due_at, held_by=None)
         )
 
     async def forget_reply(self, reply_id: str) -> None:
@@ -428,6 +463,7 @@ class SqlStore:
             "attempts": _entries.attempts + 1,
             "last_error": reason,
             "next_attempt_at": next_attempt_at,
+            "held_by": None,
             "updated_at": self._clock(),
         }
         if uncertain:
@@ -451,7 +487,7 @@ class SqlStore:
                 await connection.execute(
                     update(timeline_entries)
                     .where(_entries.client_token.in_(tokens))
-                    .values(next_attempt_at=lease_until)
+                    .values(next_attempt_at=lease_until, held_by=self.holder)
                 )
         claimed = [_entry_from_row(row) for row in rows]
         return [_held(stored, lease_until) for stored in claimed]
@@ -474,7 +510,46 @@ class SqlStore:
         await self._change(delete(owed_replies).where(_owed.owed_since < cutoff))
         await self._change(delete(drafts).where(drafts.c.created_at < now - DRAFT_MAX_AGE))
         await self._change(delete(deliveries).where(deliveries.c.seen_at < now - DELIVERY_MEMORY))
+        await self._change(delete(replicas).where(replicas.c.seen_at < now - REPLICA_MEMORY))
         return deleted
+
+    # Replicas
+
+    async def heartbeat_replica(self, replica_id: str, live_within: timedelta) -> int:
+        # PostgreSQL's own clock (replicas on several hosts); SQLite's replicas share one host, and its clock.
+        now: Any = self._clock() if self._sqlite else func.now()
+        upsert = _insert_for(self._sqlite, replicas).values(
+            replica_id=replica_id, started_at=now, seen_at=now
+        )
+        async with self._write() as connection:
+            await connection.execute(
+                upsert.on_conflict_do_update(index_elements=[replicas.c.replica_id], set_={"seen_at": now})
+            )
+            live = await connection.execute(
+                select(func.count()).select_from(replicas).where(replicas.c.seen_at >= now - live_within)
+            )
+            return int(live.scalar_one())
+
+    async def release_holds(self, holder: str, now: datetime) -> int:
+        # Pending entries only (the index on state and due time finds them, not the settled history).
+        entries = await self._change(
+            update(timeline_entries)
+            .where(
+                _entries.state == EntryState.PENDING.value,
+                _entries.next_attempt_at > now,
+                _entries.held_by == holder,
+            )
+            .values(next_attempt_at=now, held_by=None)
+        )
+        await self._change(
+            update(owed_replies)
+            .where(_owed.due_at > now, _owed.held_by == holder)
+            .values(due_at=now, held_by=None)
+        )
+        return entries
+
+    async def remove_replica(self, replica_id: str) -> None:
+        await self._change(delete(replicas).where(replicas.c.replica_id == replica_id))
 
     # Deliveries
 
@@ -641,7 +716,7 @@ def _owed_from_row(row: Row[Any]) -> OwedReply:
     )
 
 
-async def _insert_owed(connection: AsyncConnection, owed: Sequence[OwedReply]) -> None:
+async def _insert_owed(connection: AsyncConnection, owed: Sequence[OwedReply], holder: str) -> None:
     if not owed:
         return
     await connection.execute(
@@ -656,6 +731,8 @@ async def _insert_owed(connection: AsyncConnection, owed: Sequence[OwedReply]) -
                 "due_at": reply.due_at,
                 "attempts": reply.attempts,
                 "owed_since": reply.owed_since,
+                # Held by the caller until due_at, while it tells them at once.
+                "held_by": holder,
             }
             for reply in owed
         ],

@@ -10,6 +10,13 @@ A second reply is owed to everyone told "saved" (the one who asked, and anyone w
 same entry was told so: a second pin). It is written, one row per person, in the step that records the
 outcome, and kept until it reaches them: Slack down, rate limited or failing only delays it (retried with
 backoff, Slack's Retry-After honoured, for up to a day).
+
+Holds are short (a few seconds) and renewed by a heartbeat while this process works on the row: an entry
+waiting its turn under the rate limit or with Incident Manager (botocore's retries included), a reply
+being told. Each renewal is a compare-and-set on the hold as this process last left it, so a hold that ran
+out and was taken by another worker is known to be lost (an entry not sent yet is then left to that
+worker: NotSent). A process that dies stops renewing: its rows are free for another replica, or for the
+next run, within one lease.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any, Protocol
 from uuid import uuid4
 
 from bot.usecases.errors import GaveUp, IncidentManagerError, NotSent, is_retryable
-from bot.usecases.ports import EntryStore, IncidentGateway, OwedReply, StoredEntry
+from bot.usecases.ports import EntryState, EntryStore, IncidentGateway, OwedReply, StoredEntry
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +42,11 @@ logger = logging.getLogger(__name__)
 REPLY_PATIENCE_SECONDS = 5.0
 # How often the outbox looks for entries that are due (it is also woken when one is queued).
 SWEEP_SECONDS = 1.0
+# A hold is renewed this many times per lease: two renewals can be late (a busy loop, a slow database
+# round trip) before it runs out.
+HEARTBEATS_PER_LEASE = 3
+# Never renew more often than this, however short the lease (tests use leases of nothing at all).
+MIN_HEARTBEAT_SECONDS = 0.05
 # How often the sweep prunes settled history (every replica does; deleting twice is harmless).
 PRUNE_EVERY = timedelta(minutes=5)
 # Tries at recording that an entry landed (left pending, it would be resent, harmlessly, after its hold).
@@ -155,12 +167,30 @@ class RetryPolicy:
         return max(self.delay(attempts), retry_after or 0.0)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Hold:
+    """This process's hold on one row (an entry being sent, a reply being told): the end of its lease as
+    the store has it, which the next compare-and-set renewal must match."""
+
+    held: datetime | None
+    # One renewal at a time (the heartbeat's, the one before the call goes out), so neither sees a stale
+    # `held` and takes the other's success for a loss.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # Another worker took the row after this hold ran out: it is theirs now.
+    lost: bool = False
+
+
 @dataclass
 class _Delivery:
     """One attempt at sending one entry; requests for the same token while it runs share it."""
 
     stored: StoredEntry
     source: AttemptSource
+    hold: _Hold
     # Whoever asked waits for this; it is answered once, with the attempt's outcome or Queued.
     answer: asyncio.Future[Outcome]
     # Nobody waits any more: the outcome is told through the entry's notice.
@@ -197,11 +227,16 @@ class Outbox:
         reply_capacity: int = REPLY_CAPACITY,
         policy: RetryPolicy | None = None,
         on_outcome: Callable[[str, Outcome, str], None] | None = None,
+        heartbeat: timedelta | None = None,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._store = store
         self._gateway = gateway
         self._follow_ups = follow_ups
         self._lease = lease
+        # How often every hold is renewed (a fraction of the lease, so a late renewal or two is no loss).
+        self._heartbeat_every = heartbeat if heartbeat is not None else lease / HEARTBEATS_PER_LEASE
+        self._clock = clock
         # Entries the sweep sends at once; a person's own request is not counted, so a burst of them does
         # not stop background retries (they queue with the burst under the gateway's rate limit).
         self._max_in_flight = max(1, max_in_flight)
@@ -210,15 +245,16 @@ class Outbox:
         # (how the attempt started: request | background, its outcome, the event type), for the metrics.
         self._on_outcome = on_outcome
         self._deliveries: dict[str, _Delivery] = {}
-        # Owed replies (by id) being told right now, by this process.
-        self._telling: set[str] = set()
+        # Owed replies (by id) being told right now, by this process, with its hold on each.
+        self._telling: dict[str, _Hold] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._pruned_at: datetime | None = None
 
     def lease_until(self) -> datetime:
-        return datetime.now(UTC) + self._lease
+        return self._clock() + self._lease
 
     async def deliver(self, stored: StoredEntry, wait: float = REPLY_PATIENCE_SECONDS) -> Outcome:
         """Send a recorded entry now (or join the attempt already on its way) and wait up to `wait`
@@ -243,11 +279,14 @@ class Outbox:
 
     def _start(self, stored: StoredEntry, *, source: AttemptSource) -> _Delivery:
         loop = asyncio.get_running_loop()
-        delivery = _Delivery(stored=stored, source=source, answer=loop.create_future())
+        delivery = _Delivery(
+            stored=stored, source=source, hold=_Hold(stored.next_attempt_at), answer=loop.create_future()
+        )
         if source is AttemptSource.BACKGROUND:
             delivery.detach()
         self._deliveries[stored.entry.client_token] = delivery
         delivery.task = self._spawn(self._attempt(delivery, source))
+        self._keep_holds()
         return delivery
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -261,10 +300,10 @@ class Outbox:
         token = stored.entry.client_token
 
         async def still_ours() -> bool:
-            # The rate limit's wait may have outlasted the hold: take it afresh for the call itself, unless
-            # another worker (another process) has taken the entry meanwhile.
+            # Renewed right before the call goes out, unless another worker (another process) has taken
+            # the entry meanwhile (this hold ran out: the heartbeat could not reach the store in time).
             delivery.sending = True
-            return await self._store.renew_lease(token, stored.next_attempt_at, self.lease_until())
+            return await self._renew(delivery.hold, token, self._store.renew_lease)
 
         try:
             try:
@@ -277,13 +316,29 @@ class Outbox:
             except Exception as error:  # noqa: BLE001 - every failure is either retried or reported
                 outcome = await self._after_failure(delivery, error)
             else:
-                await self._record_sent(delivery, event_id)
+                if not await self._settled_elsewhere(delivery):
+                    await self._record_sent(delivery, event_id)
                 outcome = Landed(event_id)
         finally:
             self._deliveries.pop(token, None)
         if self._on_outcome is not None:
             self._on_outcome(source, outcome, stored.entry.event_type.value)
         self._settle(delivery, outcome)
+
+    async def _settled_elsewhere(self, delivery: _Delivery) -> bool:
+        """After a call whose hold was lost on the way (the store out of reach for a whole lease): whether
+        the worker that took the entry has settled it already, and so tells its people itself. Then this
+        attempt records nothing and owes nothing (AWS made one event for the token either way)."""
+        if not delivery.hold.lost:
+            return False
+        try:
+            stored = await self._store.get_entry(delivery.stored.entry.client_token)
+        except Exception:  # noqa: BLE001 - recorded as usual: a second record is the lesser harm
+            return False
+        if stored is None or stored.state is not EntryState.SENT:
+            return False
+        delivery.owes_its_person = True
+        return True
 
     async def _record_sent(self, delivery: _Delivery, event_id: str) -> None:
         token = delivery.stored.entry.client_token
@@ -313,7 +368,7 @@ class Outbox:
         try:
             if not is_retryable(error):
                 return await self._finally_failed(delivery, error, reason)
-            now = datetime.now(UTC)
+            now = self._clock()
             uncertain = stored.uncertain or (
                 isinstance(error, IncidentManagerError) and error.may_have_landed
             )
@@ -386,7 +441,7 @@ class Outbox:
             reply=reply_for(replace(stored, notice=notice)),
             landed=landed,
             due_at=self.lease_until(),
-            owed_since=datetime.now(UTC),
+            owed_since=self._clock(),
         )
 
     def _settle(self, delivery: _Delivery, outcome: Outcome) -> None:
@@ -411,15 +466,19 @@ class Outbox:
         return self._follow_ups.failed_reply(stored, outcome.error)
 
     def _tell_later(self, owed: OwedReply, *, record: bool = False) -> None:
-        self._telling.add(owed.id)
-        task = self._spawn(self._tell(owed, record))
-        task.add_done_callback(lambda _: self._telling.discard(owed.id))
+        hold = _Hold(owed.due_at)
+        self._telling[owed.id] = hold
+        task = self._spawn(self._tell(owed, hold, record))
+        task.add_done_callback(lambda _: self._telling.pop(owed.id, None))
+        self._keep_holds()
 
-    async def _tell(self, owed: OwedReply, record: bool) -> None:
+    async def _tell(self, owed: OwedReply, hold: _Hold, record: bool) -> None:
         token = owed.client_token
         try:
             if record:
-                await self._store.owe_replies([owed])
+                # The row exists once this returns: the heartbeat waits for it rather than miss it.
+                async with hold.lock:
+                    await self._store.owe_replies([owed])
         except Exception as error:  # noqa: BLE001 - told from memory all the same
             logger.warning("could not keep an owed reply", extra={"token": token, "error": str(error)[:300]})
         try:
@@ -439,7 +498,7 @@ class Outbox:
         if told.reached:
             await self._store.forget_reply(owed.id)
             return
-        now = datetime.now(UTC)
+        now = self._clock()
         attempts = owed.attempts + 1
         if now - owed.owed_since >= self._policy.reply_owed_for:
             await self._store.forget_reply(owed.id)
@@ -455,6 +514,58 @@ class Outbox:
             "owed reply not delivered, retrying",
             extra={"token": token, "reply_id": owed.id, "attempts": attempts, "retry_in": round(delay, 2)},
         )
+
+    # Holds, and the heartbeat that keeps them
+
+    async def _renew(
+        self,
+        hold: _Hold,
+        key: str,
+        renew: Callable[[str, datetime | None, datetime], Coroutine[Any, Any, bool]],
+    ) -> bool:
+        """Move this hold one lease ahead, if the row is still as this process left it; False once it is
+        lost (and from then on). A store failure raises, and leaves the hold as it was."""
+        async with hold.lock:
+            if hold.lost:
+                return False
+            until = self.lease_until()
+            if await renew(key, hold.held, until):
+                hold.held = until
+                return True
+            hold.lost = True
+            return False
+
+    def _keep_holds(self) -> None:
+        """Make sure the heartbeat runs while this process holds anything (it stops by itself after)."""
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeat_forever())
+
+    async def _heartbeat_forever(self) -> None:
+        while self._deliveries or self._telling:
+            await asyncio.sleep(max(MIN_HEARTBEAT_SECONDS, self._heartbeat_every.total_seconds()))
+            await self.heartbeat()
+
+    async def heartbeat(self) -> int:
+        """Renew every hold this process has: entries waiting their turn or with Incident Manager, replies
+        being told. Return how many were found lost (taken by another worker after they ran out)."""
+        lost = 0
+        Renew = Callable[[str, datetime | None, datetime], Coroutine[Any, Any, bool]]
+        holds: list[tuple[str, _Hold, Renew]]
+        holds = [(token, d.hold, self._store.renew_lease) for token, d in self._deliveries.items()]
+        holds += [(reply_id, hold, self._store.renew_reply_lease) for reply_id, hold in self._telling.items()]
+        for key, hold, renew in holds:
+            if hold.lost:
+                continue
+            try:
+                if await self._renew(hold, key, renew):
+                    continue
+            except Exception as error:  # noqa: BLE001 - kept as it was; the next beat tries again
+                logger.warning("could not renew a hold", extra={"key": key, "error": str(error)[:300]})
+                continue
+            lost += 1
+            # Only when the store could not be reached for a whole lease: another worker sends or tells it.
+            logger.warning("a hold ran out and another worker took it", extra={"key": key})
+        return lost
 
     # The background part
 
@@ -484,7 +595,7 @@ class Outbox:
         room = self._reply_capacity - len(self._telling)
         if room <= 0:
             return
-        now = datetime.now(UTC)
+        now = self._clock()
         due = await self._store.claim_owed_replies(now, self.lease_until(), room, skip=list(self._telling))
         for owed in due:
             if owed.id not in self._telling:
@@ -500,7 +611,7 @@ class Outbox:
         # Entries this process is already sending (a request waiting its turn under the rate limit, its
         # hold run out) are left alone: claiming them would take them from their own attempt.
         on_their_way = list(self._deliveries)
-        claimed = await self._store.claim_due(datetime.now(UTC), self.lease_until(), room, skip=on_their_way)
+        claimed = await self._store.claim_due(self._clock(), self.lease_until(), room, skip=on_their_way)
         started = 0
         for stored in claimed:
             if stored.entry.client_token in self._deliveries:
@@ -512,7 +623,7 @@ class Outbox:
         return started
 
     async def _prune_now_and_then(self) -> None:
-        now = datetime.now(UTC)
+        now = self._clock()
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
@@ -534,9 +645,25 @@ class Outbox:
             self._sweeper = None
         pending = set(self._tasks)
         if not pending:
+            await self._stop_heartbeat()
             return 0
         _, unfinished = await asyncio.wait(pending, timeout=grace_seconds)
+        # Entries still waiting their turn were never sent from here: given up now, another replica (or
+        # the next run) takes them at once. One with Incident Manager keeps its hold until it runs out, so
+        # nobody sends its token while this call may still be on the wire.
+        waiting = [(token, d.hold) for token, d in self._deliveries.items() if not d.sending]
         for task in unfinished:
             task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
+        await self._stop_heartbeat()
+        for token, hold in waiting:
+            with contextlib.suppress(Exception):  # it runs out by itself anyway
+                await self._store.renew_lease(token, hold.held, self._clock())
         return len(unfinished)
+
+    async def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -255,6 +255,11 @@ class EntryStore(Protocol):
         until `lease_until`; ids in `skip` (the caller's own tellers) are left as they are."""
         ...
 
+    async def renew_reply_lease(self, reply_id: str, held: datetime | None, until: datetime) -> bool:
+        """Hold an owed reply until `until`, if it is still as this caller left it (`held`): False when
+        another teller has taken it since, or it is gone (told)."""
+        ...
+
     async def reschedule_reply(self, reply_id: str, due_at: datetime) -> None:
         """Count a try that did not reach the person; due again at `due_at`."""
         ...
@@ -281,8 +286,8 @@ class EntryStore(Protocol):
 
     async def prune(self, now: datetime) -> int:
         """Delete what is kept no longer: settled entries (with their notice) past the retention, drafts
-        older than a day, and remembered deliveries past their window. Return how many entries were
-        deleted."""
+        older than a day, remembered deliveries past their window, and replicas long gone. Return how
+        many entries were deleted."""
         ...
 
 
@@ -306,7 +311,29 @@ class DeliveryStore(Protocol):
         ...
 
 
-class Store(BindingStore, EntryStore, DraftStore, DeliveryStore, Protocol):
+class ReplicaStore(Protocol):
+    """The replicas serving one database, so each can take its share of the deployment's rate limit."""
+
+    async def heartbeat_replica(self, replica_id: str, live_within: timedelta) -> int:
+        """Record that this replica is alive now; return how many replicas (this one included) were seen
+        within `live_within`. "Now" is the database's clock, so the hosts' clocks need not agree."""
+        ...
+
+    async def release_holds(self, holder: str, now: datetime) -> int:
+        """Make due now every pending entry and owed reply `holder` holds: called by a replica starting,
+        for what its previous run (the same host and port, so surely gone) held when it was killed.
+        Return how many entries."""
+        ...
+
+    async def remove_replica(self, replica_id: str) -> None:
+        """This replica is stopping: it no longer counts."""
+        ...
+
+
+class Store(BindingStore, EntryStore, DraftStore, DeliveryStore, ReplicaStore, Protocol):
+    # Stamped on every hold taken through this store: the replica's name (see ReplicaStore.release_holds).
+    holder: str
+
     async def ping(self) -> None:
         """Raise if the store cannot serve."""
         ...

@@ -6,6 +6,7 @@ fake Incident Manager of the test session.
         one, two = deployment.start(2, INCIDENT_MANAGER_READ_TIMEOUT="2")
         result = one.command(fake_slack, "bind arn:...")
         two.kill()  # SIGKILL, nothing finishes
+        two = deployment.restart(two)  # the same host and port again
 
 The `deployment` fixture needs the PostgreSQL server of TEST_DATABASE_URL: without one the test is left
 out locally (one line says how to run it) and fails under CI, as the store's PostgreSQL tests do. Import
@@ -47,6 +48,7 @@ class Replica:
     def __init__(self, name: str, process: subprocess.Popen[str], port: int, log: Path) -> None:
         self.name = name
         self.process = process
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
 
@@ -150,27 +152,34 @@ class Deployment:
     def start(self, count: int = 1, **env: str) -> list[Replica]:
         """Start `count` replicas at once (they race for the migration lock, as a rolling deploy does) with
         `env` added to their environment; return them once each answers /healthz."""
-        started: list[Replica] = []
-        for _ in range(count):
-            port = free_port()
-            name = f"replica-{len(self.replicas) + 1}"
-            log = self.workdir / f"{name}.log"
-            with log.open("w") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "bot"],
-                    cwd=self.workdir,  # no .env of the repository configures it
-                    env=self.environment(port, **env),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=out,
-                    text=True,
-                )
-            replica = Replica(name, process, port, log)
-            self.replicas.append(replica)
-            started.append(replica)
+        started = [self._spawn(free_port(), env) for _ in range(count)]
         for replica in started:
             self._wait_healthy(replica)
         return started
+
+    def restart(self, replica: Replica, **env: str) -> Replica:
+        """The same replica again (same host and port, as an orchestrator restarts it) once it is gone."""
+        replica.stop()
+        restarted = self._spawn(replica.port, env)
+        self._wait_healthy(restarted)
+        return restarted
+
+    def _spawn(self, port: int, env: dict[str, str]) -> Replica:
+        name = f"replica-{len(self.replicas) + 1}"
+        log = self.workdir / f"{name}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot"],
+                cwd=self.workdir,  # no .env of the repository configures it
+                env=self.environment(port, **env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                text=True,
+            )
+        replica = Replica(name, process, port, log)
+        self.replicas.append(replica)
+        return replica
 
     @staticmethod
     def _wait_healthy(replica: Replica) -> None:

@@ -28,8 +28,12 @@ FAILED_MARKS = ("Nothing was added", "_Reference:")  # every failure reply has a
 # Incident Manager's quota in the burst, and the deployment's configured rate (the bot's default): two
 # replicas must make 5 calls a second between them, not 10.
 QUOTA = 5.0
+# See the burst test: two replicas sharing the rate, against two each taking it whole.
+MOST_THROTTLED_SHARE = 0.08
 # The target: the queued entries of a killed replica land within this long while another runs.
 KILLED_REPLICA_RESUME_SECONDS = 15.0
+# ...and after a restart of a single replica, within this long (from the restarted process serving).
+RESTARTED_REPLICA_RESUME_SECONDS = 2.0
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
@@ -128,11 +132,14 @@ def test_a_burst_of_300_split_across_two_replicas_lands_once_each_at_the_deploym
         f"note ({landed_after:.1f} s after the acks); {len(calls)} CreateTimelineEvent calls over "
         f"{span:.1f} s = {rate:.2f}/s, busiest 10 s {busiest_10s}, throttled {throttled}"
     )
-    # Two replicas sharing 5 calls/s: over the burst, about 5 a second arrive (not 10), and they are
-    # spread so that throttling stays rare (each throttle also costs a retry).
+    # Two replicas sharing 5 calls/s: over the burst about 5 a second arrive, not 10. Each replica's own
+    # back-off on throttling would keep the arrivals near 5/s too, so what tells a shared rate from two
+    # replicas each taking the whole of it is how often they are throttled: two at 5/s each were
+    # throttled on ~15% of their calls (47 of 347), two sharing it on ~4% (14 of 314), one alone ~0.
+    # (Two replicas at 2.5/s each still meet now and then in a strict 1-second window.)
     assert rate <= QUOTA * 1.1, f"{rate:.2f} calls/s"
     assert busiest_10s <= 10 * QUOTA * 1.1 + 2, busiest_10s
-    assert throttled <= 0.05 * len(notes), f"{throttled} throttled of {len(calls)} calls"
+    assert throttled <= MOST_THROTTLED_SHARE * len(calls), f"{throttled} throttled of {len(calls)} calls"
 
 
 def test_a_replica_killed_with_notes_queued_while_aws_fails_the_other_lands_them_once_within_15s(
@@ -161,6 +168,39 @@ def test_a_replica_killed_with_notes_queued_while_aws_fails_the_other_lands_them
         assert LANDED_LATER in replies[1]["text"], replies
     assert_nobody_told_it_failed(fake_slack)
     assert resumed_after <= KILLED_REPLICA_RESUME_SECONDS, f"{resumed_after:.1f} s after AWS recovered"
+
+
+def test_the_only_replica_killed_with_notes_queued_lands_them_once_within_2s_of_its_restart(
+    deployment: Deployment, fake_slack: FakeSlack, fake_aws: FakeIncidentManager
+) -> None:
+    (first,) = deployment.start(1)
+    arn = bind(first, fake_slack, fake_aws)
+    fake_aws.fail_next("CreateTimelineEvent", "InternalServerException", times=1_000_000)
+    # Six: at the deployment's 5 calls/s, ten would take 1.8 s of the 2 by their spacing alone.
+    notes = [f"queued note {i}" for i in range(6)]
+    results = [first.command(fake_slack, note) for note in notes]
+    for result in results:
+        (queued,) = fake_slack.wait_for_responses(result.response_url, 1, timeout=60)
+        assert QUEUED in queued["text"], queued
+    first.kill()
+    killed_at = time.monotonic()
+    fake_aws.stop_failing()
+
+    deployment.restart(first)  # same host and port: the holds its previous run left are its own
+    serving_at = time.monotonic()
+    resumed_after = wait_until(lambda: len(fake_aws.events(arn)) >= len(notes), 60, "the queued notes")
+    print(
+        f"\nrestarted replica: its {len(notes)} queued notes landed {resumed_after:.1f} s after it served "
+        f"({time.monotonic() - killed_at:.1f} s after the kill, {serving_at - killed_at:.1f} s to start)"
+    )
+    time.sleep(1.5)  # would a second copy of any of them follow?
+    assert texts_on(fake_aws, arn) == sorted(note + SIGNATURE for note in notes)
+    assert len(tokens_sent(fake_aws)) == len(notes)
+    for result in results:
+        replies = fake_slack.wait_for_responses(result.response_url, 2, timeout=30)
+        assert LANDED_LATER in replies[1]["text"], replies
+    assert_nobody_told_it_failed(fake_slack)
+    assert resumed_after <= RESTARTED_REPLICA_RESUME_SECONDS, f"{resumed_after:.1f} s after the restart"
 
 
 def test_a_slash_command_and_its_redelivery_to_the_other_replica_make_one_event(

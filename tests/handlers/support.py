@@ -23,7 +23,7 @@ from bot.inflight import InFlight
 from bot.listeners.deps import CONTEXT_KEY, Deps
 from bot.listeners.middleware import BINDING_KEY, ChannelBinding
 from bot.metrics import Metrics
-from bot.recent import RecentKeys
+from bot.recent import DeliveredOnce
 from bot.store import SqlStore
 from bot.usecases.binding import BindingService
 from bot.usecases.errors import BindNotAllowed, IncidentManagerError, IncidentNotFound, NotSent
@@ -403,8 +403,8 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
         directory=names,
         repliers=replies,
         inflight=InFlight(),
-        delivered_events=RecentKeys(),
-        handled_commands=RecentKeys(),
+        delivered_events=DeliveredOnce(store, "event"),
+        handled_commands=DeliveredOnce(store, "command"),
     )
     return World(
         deps=deps, store=store, gateway=gateway, replies=replies, client=client, permission=permission

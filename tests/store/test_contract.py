@@ -15,7 +15,8 @@ from sqlalchemy.pool import NullPool
 
 from bot.domain.timeline import EventType, client_token
 from bot.store import SqlStore, StoreUnavailable
-from bot.store.sql import DELIVERY_MEMORY, DRAFT_MAX_AGE
+from bot.store.schema import iso
+from bot.store.sql import DELIVERY_MEMORY, DRAFT_MAX_AGE, REPLICA_MEMORY
 from bot.store.urls import engine_url
 from bot.usecases.ports import EntryState, Store
 from tests.store.conftest import StoreMaker
@@ -435,6 +436,33 @@ async def test_an_owed_reply_is_due_once_its_tellers_hold_runs_out_and_gone_once
     assert await store.claim_due(now + timedelta(days=1), now, 10) == []  # settled entries are never resent
 
 
+async def test_an_owed_reply_hold_is_renewed_only_by_its_teller_and_keeps_it_from_other_claims(
+    open_store: StoreMaker,
+) -> None:
+    """What the heartbeat of a teller needs: a compare-and-set renewal, again and again."""
+    first, second = await open_store(), await open_store()
+    now = datetime.now(UTC)
+    token = client_token("owed-held")
+    await first.save_entry_once(entry(token), "{}", now)
+    assert await first.mark_sent(token, "event-1", [owed(token, "Now on the timeline", True, now)])
+    (claimed,) = await first.claim_owed_replies(now, now + timedelta(seconds=3), 10)
+    held = claimed.due_at
+    for beat in range(1, 6):
+        until = now + timedelta(seconds=3 + beat)
+        assert await first.renew_reply_lease(claimed.id, held, until)
+        held = until
+        assert (
+            await second.claim_owed_replies(now + timedelta(seconds=beat), now + timedelta(minutes=1), 10)
+            == []
+        )
+    assert not await second.renew_reply_lease(claimed.id, now, now + timedelta(minutes=1))  # not theirs
+    # Its hold ran out and another teller took it: the first one's renewal now fails.
+    (taken,) = await second.claim_owed_replies(held, held + timedelta(seconds=3), 10)
+    assert not await first.renew_reply_lease(claimed.id, held, held + timedelta(seconds=3))
+    await second.forget_reply(taken.id)
+    assert not await second.renew_reply_lease(taken.id, taken.due_at, held + timedelta(seconds=6))  # gone
+
+
 # Owed replies and the people awaiting an entry
 
 
@@ -727,3 +755,83 @@ async def test_a_delivery_is_forgotten_after_its_window_and_pruned(
         "T1:old",
         "T1:young",
     ]
+
+
+# Replicas: who is serving the database, for the share of the rate limit
+
+LIVE = timedelta(seconds=3.5)
+
+
+async def last_seen(database_url: str, replica_id: str, at: datetime) -> None:
+    """Make a replica's latest heartbeat `at` (as if it had stopped beating then)."""
+    seen = iso(at) if database_url.startswith("sqlite") else at
+    await raw(
+        database_url, "UPDATE replicas SET seen_at = :seen WHERE replica_id = :id", seen=seen, id=replica_id
+    )
+
+
+async def test_each_replica_counts_the_live_ones_itself_included(open_store: StoreMaker) -> None:
+    first, second, third = await open_store(), await open_store(), await open_store()
+    assert await first.heartbeat_replica("a", LIVE) == 1
+    assert await second.heartbeat_replica("b", LIVE) == 2
+    assert await first.heartbeat_replica("a", LIVE) == 2  # beating again is not another replica
+    assert await third.heartbeat_replica("c", LIVE) == 3
+    await third.remove_replica("c")  # stopping: the others take its share at their next beat
+    assert await first.heartbeat_replica("a", LIVE) == 2
+    assert await second.heartbeat_replica("b", LIVE) == 2
+
+
+async def test_a_replica_not_seen_lately_stops_counting_and_is_pruned_long_after(
+    open_store: StoreMaker, database_url: str
+) -> None:
+    store, dead = await open_store(), await open_store()
+    await dead.heartbeat_replica("dead", LIVE)
+    await dead.heartbeat_replica("long-gone", LIVE)
+    assert await store.heartbeat_replica("alive", LIVE) == 3
+    now = datetime.now(UTC)
+    await last_seen(database_url, "dead", now - LIVE - timedelta(seconds=1))  # killed a moment ago
+    await last_seen(database_url, "long-gone", now - REPLICA_MEMORY - timedelta(minutes=1))
+    assert await store.heartbeat_replica("alive", LIVE) == 1
+    await store.prune(now)
+    assert sorted(r for (r,) in await raw(database_url, "SELECT replica_id FROM replicas")) == [
+        "alive",
+        "dead",
+    ]
+    # A replica that comes back (its heartbeat was only late) counts again.
+    assert await dead.heartbeat_replica("dead", LIVE) == 2
+
+
+async def test_replicas_beating_at_once_all_count_each_other(open_store: StoreMaker) -> None:
+    stores = [await open_store() for _ in range(4)]
+    await asyncio.gather(*(s.heartbeat_replica(f"r{i}", LIVE) for i, s in enumerate(stores)))
+    counts = await asyncio.gather(*(s.heartbeat_replica(f"r{i}", LIVE) for i, s in enumerate(stores)))
+    assert counts == [4, 4, 4, 4]
+
+
+async def test_a_replica_restarted_takes_back_at_once_what_its_previous_run_held(
+    open_store: StoreMaker,
+) -> None:
+    killed, other = await open_store(), await open_store()
+    killed.holder = "host-a:3000"
+    now = datetime.now(UTC)
+    held = now + timedelta(seconds=3)
+    sending, waiting, backing_off = (client_token("held", name) for name in ("sending", "waiting", "backoff"))
+    for token in (sending, waiting, backing_off):
+        await killed.save_entry_once(entry(token), "{}", held)
+    await killed.schedule_retry(backing_off, now + timedelta(seconds=30), "ThrottlingException", False)
+    others = client_token("held", "by another replica")
+    await other.save_entry_once(entry(others), "{}", held)
+    told = client_token("held", "told")
+    await killed.save_entry_once(entry(told), "{}", held)
+    assert await killed.mark_sent(told, "event-1", [owed(told, "Now on the timeline", True, held)])
+
+    restarted = await open_store()
+    restarted.holder = "host-a:3000"  # the same host and port: the killed run's successor
+    assert await restarted.release_holds(restarted.holder, now) == 2
+    claimed = await restarted.claim_due(now, now + timedelta(seconds=3), 10)
+    assert {c.entry.client_token for c in claimed} == {sending, waiting}  # not its backoff, not others'
+    (reply,) = await restarted.claim_owed_replies(now, now + timedelta(seconds=3), 10)
+    assert reply.client_token == told
+    # Another name takes nothing back, and the holds just taken are the restarted replica's.
+    assert await restarted.release_holds("host-b:3000", now) == 0
+    assert await restarted.claim_due(now + timedelta(seconds=1), now + timedelta(seconds=3), 10) == []

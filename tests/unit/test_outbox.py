@@ -17,7 +17,7 @@ from bot.store import SqlStore
 from bot.usecases.errors import GaveUp, NotSent, OutcomeUnknown
 from bot.usecases.outbox import Landed, Notice, NoticeKind, Outbox, Queued, Refused, RetryPolicy, Told
 from bot.usecases.ports import EntryState, OwedReply, StoredEntry
-from tests.store.support import Clock
+from tests.store.support import Clock, owed
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
 FAST = RetryPolicy(first_delay_seconds=0.01, max_delay_seconds=0.05)
@@ -136,6 +136,8 @@ def outbox_for(
     policy: RetryPolicy = FAST,
     max_in_flight: int = 10,
     lease: timedelta = timedelta(seconds=30),
+    clock: Callable[[], datetime] | None = None,
+    heartbeat: timedelta | None = None,
 ) -> Outbox:
     return Outbox(
         store,
@@ -144,6 +146,8 @@ def outbox_for(
         lease=lease,
         max_in_flight=max_in_flight,
         policy=policy,
+        heartbeat=heartbeat,
+        clock=clock or (lambda: datetime.now(UTC)),
     )
 
 
@@ -647,3 +651,152 @@ async def test_the_sweep_prunes_settled_history_every_few_minutes(tmp_path: Path
         assert store.prunes == 1  # not on every sweep: every few minutes
     finally:
         await store.close()
+
+
+# Short holds, kept by a heartbeat (a settable clock: the test says when time passes, and when to beat)
+
+LEASE = timedelta(seconds=3)
+# The heartbeat's own loop never comes round during a test: each beat is the test's `heartbeat()`.
+BEAT_BY_HAND = timedelta(hours=1)
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+async def test_a_call_that_outlasts_many_leases_keeps_its_entry_through_the_heartbeat(tmp_path: Path) -> None:
+    path = f"sqlite:///{tmp_path / 'bot.db'}"
+    stores = [SqlStore(path), SqlStore(path)]
+    clock = Clock(datetime.now(UTC))
+    slow, other = ScriptedGateway(gated=True, slow_aws=True), ScriptedGateway()
+    told, told_elsewhere = RecordedFollowUps(), RecordedFollowUps()
+    first = outbox_for(stores[0], slow, told, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
+    second = outbox_for(stores[1], other, told_elsewhere, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
+    try:
+        stored = await saved(stores[0], first)
+        assert await first.deliver(stored, wait=0.01) == Queued(None)
+        await until(lambda: slow.tokens == [stored.entry.client_token], "the call to be with AWS")
+        for _ in range(10):  # 20 s with Incident Manager, over six leases
+            clock.now += timedelta(seconds=2)
+            assert await first.heartbeat() == 0
+            assert await second.sweep() == 0
+        slow.gate.set()
+        await settle(first)
+        assert other.tokens == []
+        assert (await state_of(stores[0])).state is EntryState.SENT
+        assert [token for token, _ in told.landed_entries] == [stored.entry.client_token]
+        assert told_elsewhere.told == []
+    finally:
+        await first.stop(0.05)
+        await second.stop(0.05)
+        for opened in stores:
+            await opened.close()
+
+
+async def test_a_worker_that_dies_mid_call_gives_its_entry_up_within_one_lease(tmp_path: Path) -> None:
+    path = f"sqlite:///{tmp_path / 'bot.db'}"
+    stores = [SqlStore(path), SqlStore(path)]
+    clock = Clock(datetime.now(UTC))
+    hung, other = ScriptedGateway(gated=True, slow_aws=True), ScriptedGateway()
+    follow_ups = RecordedFollowUps()
+    dying = outbox_for(stores[0], hung, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
+    survivor = outbox_for(stores[1], other, follow_ups, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
+    try:
+        stored = await saved(stores[0], dying)
+        assert await dying.deliver(stored, wait=0.01) == Queued(None)
+        await until(lambda: bool(hung.tokens), "the call to be with AWS")
+        clock.now += timedelta(seconds=2)
+        assert await dying.heartbeat() == 0
+        clock.now += timedelta(seconds=2)
+        assert await survivor.sweep() == 0  # held: renewed 2 s ago
+        # The worker dies: nothing renews its hold any more.
+        clock.now += LEASE
+        assert await survivor.sweep() == 1
+        await settle(survivor)
+        token = stored.entry.client_token
+        assert other.tokens == [
+            token
+        ]  # the same token: AWS answers with the event the dead call made, if any
+        assert follow_ups.landed_entries == [(token, f"event-{token}")]
+    finally:
+        await dying.stop(0.05)
+        for opened in stores:
+            await opened.close()
+
+
+async def test_an_entry_waiting_its_turn_whose_hold_was_taken_is_never_sent_from_here(
+    tmp_path: Path,
+) -> None:
+    path = f"sqlite:///{tmp_path / 'bot.db'}"
+    stores = [SqlStore(path), SqlStore(path)]
+    clock = Clock(datetime.now(UTC))
+    queue, other = ScriptedGateway(gated=True), ScriptedGateway()
+    stalled = outbox_for(
+        stores[0], queue, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
+    taker = outbox_for(
+        stores[1], other, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
+    try:
+        stored = await saved(stores[0], stalled)
+        assert await stalled.deliver(stored, wait=0.01) == Queued(None, waiting_for_turn=True)
+        # This process could not renew for a whole lease (its store out of reach): another worker took it.
+        clock.now += LEASE + timedelta(seconds=1)
+        assert await taker.sweep() == 1
+        await settle(taker)
+        assert await stalled.heartbeat() == 1
+        queue.gate.set()
+        await settle(stalled)
+        assert queue.tokens == [] and other.tokens == [stored.entry.client_token]
+    finally:
+        await stalled.stop(0.05)
+        for opened in stores:
+            await opened.close()
+
+
+async def test_a_reply_told_through_a_slow_slack_call_keeps_its_hold_and_is_told_once(tmp_path: Path) -> None:
+    path = f"sqlite:///{tmp_path / 'bot.db'}"
+    stores = [SqlStore(path), SqlStore(path)]
+    clock = Clock(datetime.now(UTC))
+    slow_slack, elsewhere = RecordedFollowUps(gated=True), RecordedFollowUps()
+    first = outbox_for(
+        stores[0], ScriptedGateway(), slow_slack, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
+    second = outbox_for(
+        stores[1], ScriptedGateway(), elsewhere, lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND
+    )
+    token = entry().client_token
+    try:
+        await stores[0].owe_replies([owed(token, f"landed event-{token}", True, clock.now, person("U1"))])
+        await first.sweep()
+        assert list(first._telling)  # Slack is taking its time
+        for _ in range(10):
+            clock.now += timedelta(seconds=2)
+            assert await first.heartbeat() == 0
+            await second.sweep()
+        assert elsewhere.told == [] and not second._telling
+        slow_slack.gate.set()
+        await until(lambda: not first._telling, "the reply to be told")
+        assert slow_slack.told == [(person("U1"), f"landed event-{token}")]
+        assert await stores[0].owed_replies(token) == []
+    finally:
+        await first.stop(0.05)
+        await second.stop(0.05)
+        for opened in stores:
+            await opened.close()
+
+
+async def test_a_stop_gives_up_entries_still_waiting_their_turn_at_once(store: SqlStore) -> None:
+    clock = Clock(datetime.now(UTC))
+    queue = ScriptedGateway(gated=True)
+    outbox = outbox_for(store, queue, RecordedFollowUps(), lease=LEASE, clock=clock, heartbeat=BEAT_BY_HAND)
+    stored = await saved(store, outbox)
+    assert await outbox.deliver(stored, wait=0.01) == Queued(None, waiting_for_turn=True)
+    assert await outbox.stop(grace_seconds=0.05) == 1
+    left = await state_of(store)
+    assert left.state is EntryState.PENDING
+    assert left.next_attempt_at is not None and left.next_attempt_at <= clock.now  # due now, for anyone

@@ -135,7 +135,11 @@ async def _serve(
     team_id, channel_id = channel.team_id, channel.channel_id
     trigger_id = str(command.get("trigger_id") or "")
     changes_binding = isinstance(parsed, Bind | PickIncident | Unbind)
-    if changes_binding and trigger_id and not deps.handled_commands.first_time(f"{team_id}:{trigger_id}"):
+    if (
+        changes_binding
+        and trigger_id
+        and not await deps.handled_commands.first_time(f"{team_id}:{trigger_id}")
+    ):
         logger.warning(
             "replayed command ignored", extra={"form": command_form(parsed), "channel": channel_id}
         )

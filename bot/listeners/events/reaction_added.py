@@ -40,8 +40,8 @@ async def handle_reaction_added(
     if not (channel.channel_id and ts and user_id) or user_id == context.bot_user_id:
         return
     event_id = str(body.get("event_id") or "")
-    if event_id and not deps.delivered_events.first_time(event_id):
-        # Slack re-delivering an event this bot already took (it answered slowly): that one carries on.
+    if event_id and not await deps.delivered_events.first_time(f"{channel.team_id}:{event_id}"):
+        # Slack re-delivering an event this bot (this replica or another) already took: that one carries on.
         return
     replier = deps.repliers(channel.channel_id, user_id)
     failure = FailureContext(action=Action.PIN, region=deps.gateway.region)

@@ -50,7 +50,7 @@ async def handle_bind_picker_submission(
     replier = deps.repliers(picker.channel_id, user_id)
     view_id = str(view.get("id") or "")
     # A replayed submit (same view) is carried out once: no second announcement.
-    if view_id and not deps.handled_commands.first_time(f"{picker.team_id}:{view_id}"):
+    if view_id and not await deps.handled_commands.first_time(f"{picker.team_id}:{view_id}"):
         logger.warning("replayed picker submission ignored", extra={"channel": picker.channel_id})
         await replier.send(says.already_done("bind"))
         return
