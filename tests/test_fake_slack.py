@@ -265,6 +265,39 @@ async def test_trigger_id_is_single_use_and_expires() -> None:
         assert err.value.response["error"] == "expired_trigger_id"
 
 
+def test_replies_are_cursor_paginated_and_every_page_is_headed_by_the_parent(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    parent = fake.add_message("C0001", {"user": "U0001", "text": "parent", "ts": "1700000000.000100"})
+    replies = [
+        fake.add_message(
+            "C0001", {"user": "U0002", "text": f"r{i}", "ts": f"1700000{i:03d}.000200", "thread_ts": parent}
+        )
+        for i in range(1, 6)
+    ]
+    pages: list[list[str]] = []
+    cursor = ""
+    while True:
+        answer = client.conversations_replies(channel="C0001", ts=replies[2], limit=2, cursor=cursor or None)
+        pages.append([m["text"] for m in answer["messages"]])
+        cursor = (answer.get("response_metadata") or {}).get("next_cursor", "")
+        assert answer["has_more"] is bool(cursor)
+        if not cursor:
+            break
+    # Asked with a reply's ts, it is the whole thread; oldest first; the parent heads each page.
+    assert pages == [["parent", "r1"], ["parent", "r2", "r3"], ["parent", "r4", "r5"]]
+    assert answer["messages"][0]["reply_count"] == 5
+    assert all(m["thread_ts"] == parent for m in answer["messages"])
+    with pytest.raises(SlackApiError) as err:
+        client.conversations_replies(channel="C0001", ts=parent, cursor="bogus")
+    assert err.value.response["error"] == "invalid_cursor"
+    # A message with no thread is a thread of one.
+    alone = fake.add_message("C0001", {"user": "U0001", "text": "alone"})
+    assert [m["text"] for m in client.conversations_replies(channel="C0001", ts=alone)["messages"]] == [
+        "alone"
+    ]
+
+
 def test_invalid_view_does_not_consume_trigger(fake: FakeSlack, client: WebClient) -> None:
     trigger = fake.issue_trigger_id()
     with pytest.raises(SlackApiError):

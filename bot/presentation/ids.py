@@ -12,6 +12,9 @@ class CallbackId(StrEnum):
     """Message shortcuts (in manifest.yml) and the modals the bot opens."""
 
     ADD_TO_TIMELINE = "add_to_timeline"
+    ADD_THREAD_TO_TIMELINE = "add_thread_to_timeline"
+    # The modal that shows a thread going in (no inputs, nothing to submit).
+    THREAD_PROGRESS = "thread_progress"
     COMPOSE = "compose_timeline_entry"
     CAPTURE = "capture_timeline_entry"
     BIND_PICKER = "bind_incident_picker"

@@ -177,10 +177,13 @@ class TimelineService:
         return text, Attribution(author, added_by, captured.permalink)
 
     async def add(
-        self, captured: CapturedEntry, notice: Notice, binding: Binding | None
+        self, captured: CapturedEntry, notice: Notice, binding: Binding | None, *, send: bool = True
     ) -> EntryAdded | EntryQueued:
         """Record the entry on `binding`'s incident (the channel's binding as this request resolved it,
-        once), then send it; `notice` says whom to tell if the outcome comes later."""
+        once), then send it; `notice` says whom to tell if the outcome comes later. With `send=False` it is
+        only recorded (answered "added" if it is on the timeline already, else queued with no reason), held
+        for this caller for one lease: a later `add` of the same source sends it, or the outbox does once
+        the hold runs out (a thread records every message before it sends the first)."""
         if binding is None:
             raise ChannelNotBound()
         if captured.expected_incident_arn not in (None, binding.incident_arn):
@@ -218,6 +221,8 @@ class TimelineService:
             if stored.state is EntryState.SENT and stored.event_id:
                 # Already on the timeline: AWS would answer with the same event, so don't ask it again.
                 return EntryAdded(stored.entry, binding, stored.event_id, said, repeat=True)
+            if not send:
+                return EntryQueued(stored.entry, binding, said, None)
             answer = self._answer(stored.entry, binding, said, await self._outbox.deliver(stored))
             # Someone else's entry still on its way (two people pinned one message at once): this person
             # was told "saved" too, so they hear the outcome too; if it settled meanwhile, ask again.

@@ -12,7 +12,9 @@ from typing import Any, cast
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.config import Settings, load_settings
 from bot.domain.binding import Binding
@@ -103,16 +105,38 @@ class FakeWebClient:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Threads by their parent's ts, parent first: conversations.replies pages through them by `limit`.
+    threads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Slack errors the next calls of a method answer with (each once).
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def _fail(self, method: str, kwargs: dict[str, Any]) -> None:
+        pending = self.errors.get(method)
+        if pending:
+            error = pending.pop(0)
+            body = {"ok": False, "error": error}
+            response = AsyncSlackResponse(
+                client=None,
+                http_verb="POST",
+                api_url=method,
+                req_args=kwargs,
+                data=body,
+                headers={},
+                status_code=200,
+            )
+            raise SlackApiError(error, response)  # type: ignore[no-untyped-call]
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [kwargs for name, kwargs in self.calls if name == method]
 
     async def views_open(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("views.open", kwargs))
+        self._fail("views.open", kwargs)
         return {"ok": True, "view": {"id": f"V{len(self.called('views.open'))}", "hash": "h1"}}
 
     async def views_update(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("views.update", kwargs))
+        self._fail("views.update", kwargs)
         return {"ok": True}
 
     async def chat_postMessage(self, **kwargs: Any) -> dict[str, Any]:
@@ -135,7 +159,19 @@ class FakeWebClient:
 
     async def conversations_replies(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("conversations.replies", kwargs))
-        return {"ok": True, "messages": []}
+        self._fail("conversations.replies", kwargs)
+        ts = str(kwargs["ts"])
+        thread = next((t for t in self.threads.values() if any(m["ts"] == ts for m in t)), None)
+        if thread is None or kwargs.get("latest"):
+            return {"ok": True, "messages": []}
+        # Pages of `limit`, the cursor an offset; later pages without the parent (readers take either).
+        start = int(kwargs.get("cursor") or 0)
+        end = start + int(kwargs.get("limit") or 1000)
+        more = end < len(thread)
+        answer: dict[str, Any] = {"ok": True, "messages": thread[start:end], "has_more": more}
+        if more:
+            answer["response_metadata"] = {"next_cursor": str(end)}
+        return answer
 
 
 @dataclass

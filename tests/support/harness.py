@@ -98,11 +98,14 @@ class Harness:
         user_id: str = "U0001",
         user_name: str = "alice",
         team_id: str = "T0001",
+        callback_id: str = "add_to_timeline",
     ) -> CommandResult:
-        """Pick "Add to timeline" on `message` (ideally one seeded in the fake, as Slack would send it)."""
+        """Pick "Add to timeline" (or the shortcut `callback_id` names) on `message` (ideally one seeded in
+        the fake, as Slack would send it)."""
         trigger_id = self.slack.issue_trigger_id(user_id)
         response_url = self.slack.new_response_url()
         payload = slack_requests.message_shortcut_payload(
+            callback_id,
             message=message,
             channel_id=channel_id,
             user_id=user_id,

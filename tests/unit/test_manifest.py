@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.presentation.ids import CallbackId
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = (ROOT / "manifest.yml").read_text()
 
@@ -52,6 +54,7 @@ def test_every_api_call_has_its_scope_and_no_scope_is_spare() -> None:
 def test_surface_matches_the_contract() -> None:
     assert re.search(r"command: /incident-note\b", MANIFEST)
     assert re.search(r"callback_id: add_to_timeline\b", MANIFEST)
+    assert re.search(r"callback_id: add_thread_to_timeline\b", MANIFEST)
     assert re.search(r"type: message\b", MANIFEST)
     assert re.search(r"bot_events:\s*\n\s*- reaction_added\b", MANIFEST)
     assert re.search(r"interactivity:\s*\n\s*is_enabled: true", MANIFEST)
@@ -65,3 +68,12 @@ def test_the_pickers_search_has_its_options_load_url_and_nothing_else_was_added(
     # The picker and `timeline` need no scope and no event beyond what notes already use.
     assert re.findall(r"bot_events:\s*\n((?:\s*- \S+\n)+)", MANIFEST) == ["      - reaction_added\n"]
     assert "bind [incident-record-arn]" in MANIFEST and "timeline [n]" in MANIFEST
+
+
+def test_both_message_shortcuts_are_declared_with_the_ids_the_listeners_use() -> None:
+    shortcuts = MANIFEST.split("shortcuts:", 1)[1].split("oauth_config:", 1)[0]
+    declared = re.findall(r"callback_id: (\S+)", shortcuts)
+    assert declared == [CallbackId.ADD_TO_TIMELINE, CallbackId.ADD_THREAD_TO_TIMELINE]
+    assert re.findall(r"type: (\S+)", shortcuts) == ["message", "message"]
+    # Reading a thread (conversations.replies) needs the history scopes pins already have.
+    assert {"channels:history", "groups:history"} <= _bot_scopes()

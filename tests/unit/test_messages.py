@@ -48,6 +48,7 @@ PRE_RENDERED = {
     ("malformed", "problem"),
     ("link_failed", "reason"),
     ("unlink_failed", "reason"),
+    ("thread_failed", "explanation"),
 }
 
 

@@ -29,6 +29,8 @@ class Action(StrEnum):
     TIMELINE = "timeline"
     # Putting the channel on its incident's related items, or taking it off (the binding stands).
     RELATE = "relate"
+    # "Add thread to timeline" as a whole (reading the thread); each message's own failure is a PIN's.
+    THREAD = "thread"
 
 
 _OUTCOMES = {
@@ -36,6 +38,7 @@ _OUTCOMES = {
     Action.BIND: "The channel was not bound.",
     Action.UNBIND: "Nothing was changed.",
     Action.PIN: "The message was not added to the timeline.",
+    Action.THREAD: "Nothing from the thread was added to the timeline.",
 }
 
 

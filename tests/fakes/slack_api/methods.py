@@ -205,7 +205,12 @@ class WebApi:
             and in_range(m.get("ts"), params)
         ]
         thread.sort(key=lambda m: ts_key(m.get("ts")))
-        page, has_more, cursor = paginate(thread, cursor_offset(params), page_limit(params, 1000))
+        offset, limit = cursor_offset(params), page_limit(params, 1000)
+        page, has_more, cursor = paginate(thread, offset, limit)
+        parent = thread[0] if thread and ts_key(thread[0].get("ts")) == ts_key(root_ts) else None
+        if offset and parent is not None:
+            # Slack heads every page of a thread with its parent, later pages too (readers drop repeats).
+            page = [parent, *page]
         out: JSONDict = {"messages": copy.deepcopy(page), "has_more": has_more}
         if cursor:
             out["response_metadata"] = {"next_cursor": cursor}
