@@ -93,6 +93,17 @@ def client_token(*source: str) -> str:
     return f"slack-{digest}"
 
 
+def change_token(entry_token: str, revision: int) -> str:
+    """The clientToken of an entry's update to `revision`: derived from the entry's own token, so a retried
+    update carries the same one, and each new revision a new one (the same length as an entry's, <= 128)."""
+    return client_token(entry_token, "update", str(revision))
+
+
+def edited_marker(edited_at: datetime) -> str:
+    """What an entry's text ends with once its message was edited in Slack."""
+    return f"(edited in Slack at {as_utc(edited_at):%H:%M} UTC)"
+
+
 def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("timeline times must be timezone-aware")
