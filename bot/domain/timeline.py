@@ -13,6 +13,8 @@ from bot.domain.slack_text import clean_text
 # CreateTimelineEvent limits (botocore model: EventData max 12000, ClientToken max 128).
 EVENT_DATA_LIMIT = 12_000
 CLIENT_TOKEN_LIMIT = 128
+# What an entry says once its message was deleted in Slack (DELETED_MESSAGE_ACTION=mark).
+DELETED_IN_SLACK = "(deleted in Slack)"
 # Who wrote it, when nothing better is known (the byline still reads "— someone, via Slack").
 UNKNOWN_AUTHOR = "someone"
 

@@ -383,6 +383,7 @@ class SqlStore:
                 "attempts": 0,
                 "uncertain": False,
                 "in_flight": False,
+                **_NO_CHANGE,
                 **fresh,
             },
             where=_entries.state == EntryState.FAILED.value,
@@ -436,12 +437,20 @@ class SqlStore:
             if row is None:
                 return None
             await connection.execute(
-                delete(entry_pinners).where(_pinners.client_token == client_token, _pinners.user_id == user_id)
+                delete(entry_pinners).where(
+                    _pinners.client_token == client_token, _pinners.user_id == user_id
+                )
             )
             return replace(_entry_from_row(row), pinners=await _pinners_of(connection, client_token))
 
     async def request_update(
-        self, client_token: str, content: TimelineEntry, notice: str, now: datetime
+        self,
+        client_token: str,
+        content: TimelineEntry,
+        notice: str,
+        now: datetime,
+        *,
+        stop_following: bool = False,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         async with self._write() as connection:
             row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
@@ -481,9 +490,13 @@ class SqlStore:
                 if stored.state is EntryState.SENT and not stored.in_flight:
                     # Due now; one in flight (an earlier update) leaves it due when it is recorded.
                     values.update(next_attempt_at=now, attempts=0, uncertain=False)
+            if stop_following:
+                values["follows_edits"] = False
             await connection.execute(update(timeline_entries).where(key).values(values))
             after = (await connection.execute(_entry_by_token(client_token))).one()
-            return applied, replace(_entry_from_row(after), pinners=await _pinners_of(connection, client_token))
+            return applied, replace(
+                _entry_from_row(after), pinners=await _pinners_of(connection, client_token)
+            )
 
     async def request_delete(
         self, client_token: str, notice: str, now: datetime, *, unless_pinned: bool = False
@@ -524,7 +537,9 @@ class SqlStore:
                 applied = ChangeApplied.OWED
             await connection.execute(update(timeline_entries).where(key).values(values))
             after = (await connection.execute(_entry_by_token(client_token))).one()
-            return applied, replace(_entry_from_row(after), pinners=await _pinners_of(connection, client_token))
+            return applied, replace(
+                _entry_from_row(after), pinners=await _pinners_of(connection, client_token)
+            )
 
     async def claim_due_changes(
         self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
@@ -541,7 +556,12 @@ class SqlStore:
                 return None
             stored = _entry_from_row(row)
             key = _entries.client_token == client_token
-            settled: dict[str, Any] = {"in_flight": False, "attempts": 0, "uncertain": False, "updated_at": now}
+            settled: dict[str, Any] = {
+                "in_flight": False,
+                "attempts": 0,
+                "uncertain": False,
+                "updated_at": now,
+            }
             if kind is ChangeKind.DELETE:
                 values: dict[str, Any] = {
                     **settled,
@@ -552,8 +572,10 @@ class SqlStore:
                     "last_error": None,
                 }
                 await connection.execute(delete(entry_pinners).where(_pinners.client_token == client_token))
-            elif stored.change is not None and stored.change.kind is ChangeKind.UPDATE and (
-                stored.change.revision == revision
+            elif (
+                stored.change is not None
+                and stored.change.kind is ChangeKind.UPDATE
+                and (stored.change.revision == revision)
             ):
                 content = stored.change.entry
                 assert content is not None
@@ -590,8 +612,17 @@ class SqlStore:
                 return None
             stored = _entry_from_row(row)
             key = _entries.client_token == client_token
-            settled: dict[str, Any] = {"in_flight": False, "attempts": 0, "uncertain": False, "updated_at": now}
-            same = stored.change is not None and stored.change.kind is kind and stored.change.revision == revision
+            settled: dict[str, Any] = {
+                "in_flight": False,
+                "attempts": 0,
+                "uncertain": False,
+                "updated_at": now,
+            }
+            same = (
+                stored.change is not None
+                and stored.change.kind is kind
+                and stored.change.revision == revision
+            )
             if same:
                 values: dict[str, Any] = {
                     **settled,
@@ -688,7 +719,6 @@ class SqlStore:
                 next_attempt_at=None,
                 in_flight=False,
                 live_message=None,
-                change=None,
                 updated_at=self._clock(),
             ),
         )
@@ -792,7 +822,9 @@ class SqlStore:
             values["uncertain"] = True  # once uncertain, always: a later refusal says nothing of that try
         values["in_flight"] = False
         await self._change(
-            update(timeline_entries).where(_entries.client_token == client_token, _something_owed()).values(values)
+            update(timeline_entries)
+            .where(_entries.client_token == client_token, _something_owed())
+            .values(values)
         )
 
     async def claim_due(

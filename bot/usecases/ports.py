@@ -349,11 +349,17 @@ class EntryStore(Protocol):
         ...
 
     async def request_update(
-        self, client_token: str, content: TimelineEntry, notice: str, now: datetime
+        self,
+        client_token: str,
+        content: TimelineEntry,
+        notice: str,
+        now: datetime,
+        *,
+        stop_following: bool = False,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         """Make the live entry say `content` (its type, time and data): folded into its create if that was
         never attempted, else owed as the next revision (replacing an update not yet sent). GONE when
-        it is not live."""
+        it is not live. `stop_following`: edits in Slack no longer change it (a person shaped its text)."""
         ...
 
     async def request_delete(
