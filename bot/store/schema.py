@@ -186,14 +186,23 @@ ENTRIES_OWED = Index(
     postgresql_where=timeline_entries.c.reply_pending.is_not(None),
 )
 # One live entry per message and incident; and the look-up of a message's entries (edits, deletes, pins).
+# Partial: only the rows that have one, so that however much history without one there is (typed entries,
+# deleted ones), the planner's statistics see what a look-up finds: a row or two.
 ENTRIES_LIVE = Index(
-    "entries_live", timeline_entries.c.live_message, timeline_entries.c.incident_arn, unique=True
+    "entries_live",
+    timeline_entries.c.live_message,
+    timeline_entries.c.incident_arn,
+    unique=True,
+    sqlite_where=timeline_entries.c.live_message.is_not(None),
+    postgresql_where=timeline_entries.c.live_message.is_not(None),
 )
 ENTRIES_BY_MESSAGE = Index(
     "entries_by_message",
     timeline_entries.c.message_team,
     timeline_entries.c.message_channel,
     timeline_entries.c.message_ts,
+    sqlite_where=timeline_entries.c.message_ts.is_not(None),
+    postgresql_where=timeline_entries.c.message_ts.is_not(None),
 )
 ENTRIES_BY_AGE = Index("entries_by_age", timeline_entries.c.updated_at)
 DRAFTS_BY_AGE = Index("drafts_by_age", drafts.c.created_at)

@@ -59,9 +59,24 @@ def upgrade() -> None:
         sa.Column("pinned_at", Moment(), nullable=False),
     )
     _give_messages_back(op.get_bind())
-    op.create_index("entries_live", "timeline_entries", ["live_message", "incident_arn"], unique=True)
+    # Partial: only the rows that have one (the planner's statistics then see a row or two per key,
+    # however much history has none).
+    has_live = sa.text("live_message IS NOT NULL")
     op.create_index(
-        "entries_by_message", "timeline_entries", ["message_team", "message_channel", "message_ts"]
+        "entries_live",
+        "timeline_entries",
+        ["live_message", "incident_arn"],
+        unique=True,
+        sqlite_where=has_live,
+        postgresql_where=has_live,
+    )
+    has_message = sa.text("message_ts IS NOT NULL")
+    op.create_index(
+        "entries_by_message",
+        "timeline_entries",
+        ["message_team", "message_channel", "message_ts"],
+        sqlite_where=has_message,
+        postgresql_where=has_message,
     )
 
 
