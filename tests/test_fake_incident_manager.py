@@ -447,7 +447,9 @@ def test_update_timeline_event_changes_a_note_or_a_custom_event(
         eventReferences=[],
     )
     with pytest.raises(strict.exceptions.ConflictException):
-        strict.update_timeline_event(incidentRecordArn=arn, eventId=event_id, clientToken="u-1", eventData="x")
+        strict.update_timeline_event(
+            incidentRecordArn=arn, eventId=event_id, clientToken="u-1", eventData="x"
+        )
 
 
 def test_update_timeline_event_refuses_what_aws_refuses(fake: FakeIncidentManager, strict: Any) -> None:

@@ -603,7 +603,9 @@ class Outbox:
         landed = isinstance(outcome, Landed)
         for owed in delivery.owed:
             self._tell_later(owed)
-        if not delivery.owes_its_person and not someone_waits:
+        change = delivery.stored.change
+        deleting = change is not None and change.kind is ChangeKind.DELETE
+        if not delivery.owes_its_person and not someone_waits and not deleting:
             # The person stopped waiting while the outcome was being recorded: owe them all the same.
             stored = delivery.stored
             owed = self._owed(stored, stored.notice, lambda _: self._reply_for(stored, outcome), landed)
