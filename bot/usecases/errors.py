@@ -56,10 +56,6 @@ def is_not_found(error: BaseException) -> bool:
     return isinstance(error, IncidentManagerError) and error.code == "ResourceNotFoundException"
 
 
-class ChangeRefused(Exception):
-    """A change of an entry that cannot be made as asked (its event is not one the bot can change)."""
-
-
 # What the person or the channel's state caused
 
 
