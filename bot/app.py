@@ -31,6 +31,7 @@ from bot.slack.permission import SlackBindPermission
 from bot.slack.replies import Replier
 from bot.store import open_store
 from bot.usecases.binding import BindingService
+from bot.usecases.changes import EntryChanges
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
 from bot.usecases.replicas import Replicas
@@ -139,6 +140,15 @@ async def build_runtime(
         outbox=outbox,
         metrics=metrics,
         timeline=TimelineService(store, outbox, directory),
+        changes=EntryChanges(
+            store,
+            outbox,
+            directory,
+            permission,
+            undo_window=settings.undo_window,
+            others_may_undo=bool(settings.bind_allowed_users or settings.bind_allowed_usergroups),
+            deleted_message_action=settings.deleted_message_action,
+        ),
         bindings=BindingService(store, gateway, permission),
         reader=TimelineReader(gateway),
         directory=directory,

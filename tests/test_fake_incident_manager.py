@@ -393,6 +393,77 @@ def test_delete_timeline_event(fake: FakeIncidentManager, strict: Any) -> None:
     assert exc.value.response["resourceType"] == "TIMELINE_EVENT"
 
 
+def test_deleted_events_are_gone_from_lists_and_deleting_again_is_no_error(
+    fake: FakeIncidentManager, strict: Any
+) -> None:
+    arn = fake.add_incident("Delete me")
+    kept = strict.create_timeline_event(**event_args(arn, eventData="kept"))["eventId"]
+    gone = strict.create_timeline_event(**event_args(arn, eventData="gone"))["eventId"]
+    strict.delete_timeline_event(incidentRecordArn=arn, eventId=gone)
+    listed = strict.list_timeline_events(incidentRecordArn=arn)["eventSummaries"]
+    assert [event["eventId"] for event in listed] == [kept]
+    # The model gives DeleteTimelineEvent no ResourceNotFoundException: a second delete answers 204.
+    again = strict.delete_timeline_event(incidentRecordArn=arn, eventId=gone)
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert "ResourceNotFoundException" not in {
+        shape.name for shape in MODEL.operation_model("DeleteTimelineEvent").error_shapes
+    }
+    with pytest.raises(ValueError, match="cannot fail with ResourceNotFoundException"):
+        fake.fail_next("DeleteTimelineEvent", "ResourceNotFoundException")
+
+
+@pytest.mark.parametrize("event_type", ["Note", "Custom Event"])
+def test_update_timeline_event_changes_a_note_or_a_custom_event(
+    fake: FakeIncidentManager, strict: Any, event_type: str
+) -> None:
+    """Botocore's model: "You can update events of type Custom Event and Note"."""
+    arn = fake.add_incident("Update me")
+    created = strict.create_timeline_event(
+        **event_args(arn, eventType=event_type, eventReferences=[{"resource": arn}]), clientToken="c-1"
+    )
+    event_id = created["eventId"]
+    response = strict.update_timeline_event(
+        incidentRecordArn=arn,
+        eventId=event_id,
+        clientToken="u-1",
+        eventData="edited",
+        eventType=event_type,
+        eventTime=datetime(2024, 5, 1, 12, 30, 15, 123000, tzinfo=UTC),
+        eventReferences=[],
+    )
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
+    event = strict.get_timeline_event(incidentRecordArn=arn, eventId=event_id)["event"]
+    assert event["eventData"] == "edited" and event["eventType"] == event_type
+    # "Updates all existing references": an empty list leaves none.
+    assert not event.get("eventReferences")
+    # The same clientToken with the same parameters is the same update; with others, a conflict.
+    strict.update_timeline_event(
+        incidentRecordArn=arn,
+        eventId=event_id,
+        clientToken="u-1",
+        eventData="edited",
+        eventType=event_type,
+        eventTime=datetime(2024, 5, 1, 12, 30, 15, 123000, tzinfo=UTC),
+        eventReferences=[],
+    )
+    with pytest.raises(strict.exceptions.ConflictException):
+        strict.update_timeline_event(
+            incidentRecordArn=arn, eventId=event_id, clientToken="u-1", eventData="x"
+        )
+
+
+def test_update_timeline_event_refuses_what_aws_refuses(fake: FakeIncidentManager, strict: Any) -> None:
+    arn = fake.add_incident("Update me")
+    system = fake.add_event(arn, "SSM Incident Trigger", '{"source":"aws.cloudwatch"}')
+    with pytest.raises(strict.exceptions.ValidationException):
+        strict.update_timeline_event(incidentRecordArn=arn, eventId=system, eventData="mine now")
+    event_id = strict.create_timeline_event(**event_args(arn))["eventId"]
+    strict.delete_timeline_event(incidentRecordArn=arn, eventId=event_id)
+    with pytest.raises(strict.exceptions.ResourceNotFoundException) as missing:
+        strict.update_timeline_event(incidentRecordArn=arn, eventId=event_id, eventData="too late")
+    assert missing.value.response["resourceType"] == "TIMELINE_EVENT"
+
+
 # ------------------------------------------------------------------------------------- validation
 
 EVENT_DATA_MAX = MODEL.shape_for("EventData").metadata["max"]

@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 
 from bot.aws.incidents import Boto3IncidentGateway
 from bot.domain.binding import channel_link
-from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_event_data
+from bot.domain.timeline import EventType, TimelineEntry, change_token, client_token, encode_event_data
 from bot.store import SqlStore
 from bot.usecases.binding import BindingService, BindRequest
 from bot.usecases.timeline_events import TimelineReader
@@ -130,10 +131,15 @@ async def test_the_bot_configured_as_documented_uses_every_operation_against_it(
             datetime.now(UTC),
             encode_event_data("the DB failover finished\n\n— alice, via Slack"),
         )
-        await gateway.create_timeline_event(entry)
+        event_id = await gateway.create_timeline_event(entry)
         page = await TimelineReader(gateway).latest(incident.arn, 10)
         assert [event.event_type for event in page.events] == ["Note", "SSM Incident Trigger"]
         assert page.events[0].text.text.startswith("the DB failover finished")
+        edited = replace(entry, event_data=encode_event_data("the DB failover finished at last"))
+        await gateway.update_timeline_event(edited, event_id, change_token(entry.client_token, 1))
+        await gateway.delete_timeline_event(incident.arn, event_id)
+        page = await TimelineReader(gateway).latest(incident.arn, 10)
+        assert [event.event_type for event in page.events] == ["SSM Incident Trigger"]
         unbound = await service.unbind("T0001", "C0001", "U0001", "trigger-2")
         assert unbound.removed is not None and unbound.unlink_error is None
     finally:

@@ -51,6 +51,11 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, IncidentManagerError) and error.retryable
 
 
+def is_not_found(error: BaseException) -> bool:
+    """AWS answered that what was named (the event, or its incident) does not exist."""
+    return isinstance(error, IncidentManagerError) and error.code == "ResourceNotFoundException"
+
+
 # What the person or the channel's state caused
 
 

@@ -15,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.domain.binding import Binding
-from bot.domain.slack_message import SlackMessage
+from bot.domain.slack_message import MessageRef, SlackMessage
 from bot.domain.threads import THREAD_CAP, LeftOut, ThreadMessages
-from bot.domain.timeline import client_token
 from bot.usecases.errors import EntryEmpty
 from bot.usecases.outbox import REPLY_PATIENCE_SECONDS, Notice
-from bot.usecases.ports import EntryState, EntryStore
+from bot.usecases.ports import EntryOrigin, EntryState, EntryStore
 from bot.usecases.sources import pinned_entry
 from bot.usecases.timeline import CapturedEntry, EntryAdded, EntryQueued, TimelineService
 
@@ -105,10 +104,8 @@ class _Recorded:
     message: SlackMessage
     captured: CapturedEntry
     notice: Notice
-
-    @property
-    def token(self) -> str:
-        return client_token(*self.captured.token_source)
+    # The entry recorded for it: its own, or the one its message already had (a pin's, a shortcut's).
+    token: str
 
 
 class ThreadImport:
@@ -135,9 +132,14 @@ class ThreadImport:
         tally = ThreadTally(left_out=dict(request.thread.left_out))
         wanted: list[SlackMessage] = []
         for message in request.thread.messages:
-            captured, _ = self._entry(request, message, None)
-            stored = await self._store.get_entry(client_token(*captured.token_source))
-            if stored is not None and stored.state is EntryState.SENT:
+            # On the timeline already, whichever way it went in (a pin, the shortcut, an earlier run).
+            live = await self._store.entries_for_message(
+                MessageRef(request.team_id, request.channel_id, message.ts)
+            )
+            if any(
+                stored.state is EntryState.SENT and stored.entry.incident_arn == request.binding.incident_arn
+                for stored in live
+            ):
                 tally.skipped += 1
             else:
                 wanted.append(message)
@@ -174,8 +176,9 @@ class ThreadImport:
     def _entry(
         self, request: ThreadRequest, message: SlackMessage, permalink: str | None
     ) -> tuple[CapturedEntry, Notice]:
-        # Exactly a pin of this message by this person: its token, its text, its notice (the ✅).
-        return pinned_entry(
+        # A pin of this message by this person (its token, its text, its notice: the ✅), except that
+        # nobody pins it: taking a 📌 off later does not delete what the thread put on the timeline.
+        captured, notice = pinned_entry(
             team_id=request.team_id,
             channel_id=request.channel_id,
             user_id=request.user_id,
@@ -183,6 +186,7 @@ class ThreadImport:
             incident_arn=request.binding.incident_arn,
             permalink=permalink,
         )
+        return replace(captured, origin=EntryOrigin.THREAD, pinner=None), notice
 
     async def _record(
         self, request: ThreadRequest, messages: list[SlackMessage], links: Links, tally: ThreadTally
@@ -207,7 +211,7 @@ class ThreadImport:
                 tally.total -= 1
                 tally.skipped += 1
                 return None
-            return _Recorded(message, captured, notice)
+            return _Recorded(message, captured, notice, answer.entry.client_token)
 
         results = await _bounded(self._records_at_once, messages, record)
         return [result for result in results if result is not None]

@@ -20,7 +20,7 @@ from bot.presentation.ids import CallbackId
 from bot.presentation.messages.threads import thread_not_bound
 from bot.usecases.errors import IncidentManagerError
 from bot.usecases.outbox import Notice, NoticeKind, Outbox, Told
-from bot.usecases.ports import EntryState, StoredEntry
+from bot.usecases.ports import EntryState, OwedChange, StoredEntry
 from bot.usecases.sources import pin_token_source
 from bot.usecases.threads import SENDS_AT_ONCE
 from bot.usecases.timeline import TimelineService
@@ -368,6 +368,9 @@ class MarkingFollowUps:
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         return "failed"
+
+    def change_reply(self, stored: StoredEntry, change: OwedChange, error: BaseException | None) -> str:
+        return "changed"
 
     async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         recorded = Notice.from_json(notice)

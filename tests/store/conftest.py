@@ -22,6 +22,7 @@ TABLES = (
     "owed_replies",
     "awaiting_replies",
     "replicas",
+    "entry_pinners",
 )
 
 StoreMaker = Callable[..., Awaitable[SqlStore]]

@@ -14,7 +14,15 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
 from bot.store.schema import Moment
-from bot.store.sql import due_entries, due_owed_replies, expired_entries, pending_entries_count
+from bot.store.sql import (
+    due_changes,
+    due_entries,
+    due_owed_replies,
+    expired_entries,
+    live_entries_of,
+    message_key,
+    pending_entries_count,
+)
 from bot.store.urls import engine_url
 
 SETTLED_ROWS = 100_000
@@ -66,6 +74,9 @@ async def sweep_plans(database_url: str) -> dict[str, str]:
     now = datetime.now(UTC)
     queries = {
         "claim_due": due_entries(now, 10),
+        "claim_due_changes": due_changes(now, 10),
+        # What every message event in a bound channel costs (edits, deletes, un-pins): one look-up.
+        "entries_for_message": live_entries_of(message_key("T1", "C1", "1712345678.000100")),
         "claim_owed_replies": due_owed_replies(now, 10),
         "pending_count": pending_entries_count(),
         "prune": expired_entries(now - timedelta(days=30), 1000),

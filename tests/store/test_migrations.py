@@ -496,3 +496,57 @@ async def test_a_database_at_the_first_revision_is_upgraded_keeping_its_rows(fre
     finally:
         await store.close()
     assert await raw(fresh_database_url, "SELECT version_num FROM alembic_version") == [(head(),)]
+
+
+async def test_a_database_at_revision_0003_gains_the_lifecycle_keeping_its_rows(
+    fresh_database_url: str,
+) -> None:
+    """Entries a pin or the shortcut made before 0005 get their message back from their notice: an un-pin
+    or a delete in Slack reaches them; the older of two live entries of one message keeps it live."""
+    old = SqlStore(fresh_database_url)
+    await upgrade(old._engine, "0003")
+    now = datetime.now(UTC)
+    pin = '{"kind":"pin","team_id":"T1","channel_id":"C1","user_id":"U1","message_ts":"1712345678.000100"}'
+    capture = (
+        '{"kind":"capture","team_id":"T1","channel_id":"C1","user_id":"U2","message_ts":"1712345678.000100"}'
+    )
+    typed = '{"kind":"reply","team_id":"T1","channel_id":"C1","user_id":"U1","message_ts":null}'
+    at = (lambda moment: _iso(moment)) if fresh_database_url.startswith("sqlite") else (lambda moment: moment)
+    for token, notice, state, age in (
+        ("pin", pin, "sent", 2),
+        ("shortcut", capture, "sent", 1),
+        ("typed", typed, "pending", 0),
+    ):
+        await raw(
+            fresh_database_url,
+            "INSERT INTO timeline_entries (client_token, incident_arn, event_type, event_time, event_data, "
+            "state, event_id, created_at, updated_at, notice, next_attempt_at) VALUES (:token, :arn, 'Note', "
+            ":at, '\"x\"', :state, :event, :at, :at, :notice, :due)",
+            token=token,
+            arn=ARN,
+            at=at(now - timedelta(minutes=age)),
+            state=state,
+            event=f"event-{token}" if state == "sent" else None,
+            notice=notice,
+            due=at(now) if state == "pending" else None,
+        )
+    await old.close()
+    store = SqlStore(fresh_database_url)
+    try:
+        assert await store.migrate() == head()
+        from bot.domain.slack_message import MessageRef
+        from bot.usecases.ports import EntryOrigin
+
+        (live,) = await store.entries_for_message(MessageRef("T1", "C1", "1712345678.000100"))
+        assert live.entry.client_token == "pin" and live.source is not None
+        assert live.source.origin is EntryOrigin.PIN and not live.source.follows_edits
+        removed = await store.remove_pinner("pin", "nobody")
+        assert removed is not None and removed.pinners == frozenset({"U1"})
+        shortcut = await store.get_entry("shortcut")
+        assert shortcut is not None and shortcut.source is not None
+        assert shortcut.source.origin is EntryOrigin.SHORTCUT and shortcut.state is EntryState.SENT
+        typed_entry = await store.get_entry("typed")
+        assert typed_entry is not None and typed_entry.source is None
+        assert typed_entry.state is EntryState.PENDING and await store.pending_count() == 1
+    finally:
+        await store.close()

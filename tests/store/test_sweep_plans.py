@@ -15,6 +15,8 @@ from tests.store.support import entry, owed
 # The index each query on timeline_entries must go through.
 EXPECTED = {
     "claim_due": "entries_due",
+    "claim_due_changes": "entries_due",
+    "entries_for_message": "entries_live",
     "pending_count": "entries_due",
     "prune": "entries_by_age",
 }

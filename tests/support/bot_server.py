@@ -94,7 +94,8 @@ class BotServer:
         raise TimeoutError("bot did not become healthy")
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
+        """Stop the bot (a second call, once it stopped, does nothing)."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout=15)

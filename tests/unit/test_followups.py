@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -11,6 +12,7 @@ import pytest
 from botocore import exceptions as aws
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.aws.incidents import translate
 from bot.domain.timeline import (
     Attribution,
     EventType,
@@ -20,9 +22,9 @@ from bot.domain.timeline import (
     encode_event_data,
 )
 from bot.presentation.followups import RESPONSE_URL_LIFETIME_SECONDS, SlackFollowUps
-from bot.usecases.errors import GaveUp
+from bot.usecases.errors import GaveUp, IncidentManagerError
 from bot.usecases.outbox import Notice, NoticeKind
-from bot.usecases.ports import EntryState, StoredEntry
+from bot.usecases.ports import ChangeKind, EntryState, OwedChange, StoredEntry
 from tests.conftest import BOT_TOKEN
 from tests.fakes.slack_api import FakeSlack
 
@@ -173,3 +175,81 @@ async def test_an_entry_without_a_readable_notice_tells_no_one(
     await landed(follow_ups, stored(""))
     await failed(follow_ups, stored("{not json"), RuntimeError("x"))
     assert fake_slack.calls == []
+
+
+# Changes that settled after the request was answered
+
+
+def change_notice(kind: NoticeKind, change: ChangeKind) -> Notice:
+    return Notice(
+        kind=kind,
+        team_id="T0001",
+        channel_id="C0001",
+        user_id="U0001",
+        message_ts=TS,
+        incident_title="Checkout DB down",
+        text="db failed over",
+        change=change.value,
+    )
+
+
+DELETE = OwedChange(ChangeKind.DELETE, 0)
+
+
+async def test_a_queued_un_pin_that_lands_takes_the_mark_off_and_says_nothing_more(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    ts = fake_slack.add_message("C0001", {"user": "U0002", "text": "db ok", "ts": TS})
+    await AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url).reactions_add(
+        channel="C0001", timestamp=ts, name="white_check_mark"
+    )
+    notice = change_notice(NoticeKind.PIN, ChangeKind.DELETE)
+    entry = replace(stored(notice), state=EntryState.SENT, event_id="event-1")
+    told = await follow_ups.tell(notice.to_json(), follow_ups.change_reply(entry, DELETE, None), landed=True)
+    assert told.reached
+    (removed,) = fake_slack.calls_to("reactions.remove")
+    assert removed.params["timestamp"] == ts and removed.params["name"] == "white_check_mark"
+    assert "reactions" not in next(m for m in fake_slack.messages("C0001") if m["ts"] == ts)
+    assert fake_slack.calls_to("chat.postEphemeral") == []
+
+
+async def test_a_queued_undo_that_lands_is_told_and_unmarks_the_message(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_message("C0001", {"user": "U0002", "text": "db ok", "ts": TS})
+    notice = change_notice(NoticeKind.CAPTURE, ChangeKind.DELETE)
+    entry = replace(stored(notice), state=EntryState.SENT, event_id="event-1")
+    reply = follow_ups.change_reply(entry, DELETE, None)
+    assert reply.startswith("Removed from the timeline:") and "Checkout DB down" in reply
+    assert (await follow_ups.tell(notice.to_json(), reply, landed=True)).reached
+    # The ✅ was not there any more: no_reaction counts as taken off, and the person is told.
+    assert len(fake_slack.calls_to("reactions.remove")) == 1
+    (ephemeral,) = fake_slack.calls_to("chat.postEphemeral")
+    assert ephemeral.params["text"] == reply
+
+
+async def test_a_change_that_fails_for_good_is_told_with_its_reference_and_operation(
+    follow_ups: SlackFollowUps,
+) -> None:
+    notice = change_notice(NoticeKind.CAPTURE, ChangeKind.DELETE)
+    entry = replace(stored(notice), state=EntryState.SENT, event_id="event-1")
+    denied = aws.ClientError(
+        {
+            "Error": {"Code": "AccessDeniedException", "Message": "no"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+        "DeleteTimelineEvent",
+    )
+    reply = follow_ups.change_reply(entry, DELETE, translate(denied))
+    assert "`ssm-incidents:DeleteTimelineEvent`" in reply and "It is still on the timeline." in reply
+    assert "Reference: " in reply
+    update = OwedChange(ChangeKind.UPDATE, 1, entry.entry)
+    refused = IncidentManagerError("no", code="AccessDeniedException", status=403)
+    reply = follow_ups.change_reply(entry, update, refused)
+    assert "`ssm-incidents:UpdateTimelineEvent`" in reply and "Reference: " in reply
+
+
+def test_a_cancelled_delete_says_it_never_reached_the_timeline(follow_ups: SlackFollowUps) -> None:
+    notice = change_notice(NoticeKind.REPLY, ChangeKind.DELETE)
+    entry = replace(stored(notice), state=EntryState.CANCELLED)
+    assert follow_ups.change_reply(entry, DELETE, None).startswith("Undone: the note never reached")

@@ -18,6 +18,7 @@ SCOPE_OF_METHOD: dict[str, str | tuple[str, ...] | None] = {
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
     "reactions_add": "reactions:write",
+    "reactions_remove": "reactions:write",
     # Incident channels are public or private; DMs cannot be bound to an incident usefully.
     "conversations_history": ("channels:history", "groups:history"),
     "conversations_replies": ("channels:history", "groups:history"),

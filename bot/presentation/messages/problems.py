@@ -31,6 +31,11 @@ class Action(StrEnum):
     RELATE = "relate"
     # "Add thread to timeline" as a whole (reading the thread); each message's own failure is a PIN's.
     THREAD = "thread"
+    # An entry following Slack: the Undo button, a 📌 taken off, a message edited or deleted.
+    UNDO = "undo"
+    UNPIN = "unpin"
+    EDIT = "edit"
+    DELETE = "delete"
 
 
 _OUTCOMES = {
@@ -39,6 +44,10 @@ _OUTCOMES = {
     Action.UNBIND: "Nothing was changed.",
     Action.PIN: "The message was not added to the timeline.",
     Action.THREAD: "Nothing from the thread was added to the timeline.",
+    Action.UNDO: "It is still on the timeline.",
+    Action.UNPIN: "It is still on the timeline.",
+    Action.EDIT: "The timeline still shows the message as it was.",
+    Action.DELETE: "It is still on the timeline.",
 }
 
 
@@ -192,6 +201,15 @@ def incident_missing_for_add(title: str | None, region: str | None) -> Failure:
     return Failure(
         f"{name} no longer exists in Incident Manager{_in_region(region)} (it may have been deleted).",
         f"Bind the channel to the current incident with {BIND_FORM}.",
+    )
+
+
+def event_missing(title: str | None) -> Failure:
+    name = f"*{escape(title)}*" if title else "the incident"
+    return Failure(
+        f"The event is no longer on the timeline of {name} (it was deleted in the console, say), so it "
+        "could not be changed.",
+        "Add the message again if it should be on the timeline.",
     )
 
 

@@ -132,6 +132,15 @@ class Operations:
     def _update_timeline_event(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         arn: str = params["incidentRecordArn"]
         event = self._find_event(arn, params["eventId"])
+        if event.event_type not in self.settings.creatable_event_types:
+            # Botocore's model: "You can update events of type Custom Event and Note"; the events Incident
+            # Manager writes itself (its triggers, record updates) are not updatable.
+            allowed = ", ".join(sorted(self.settings.creatable_event_types))
+            raise AwsError(
+                "ValidationException",
+                f"Timeline events of type '{event.event_type}' cannot be updated; only events of type "
+                f"[{allowed}] can",
+            )
         if "eventType" in params:
             self._check_event_type(params["eventType"])
 
@@ -150,6 +159,8 @@ class Operations:
         return self._idempotent("UpdateTimelineEvent", params, arn, run)
 
     def _delete_timeline_event(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+        # The model gives DeleteTimelineEvent no ResourceNotFoundException: an event (or incident) that is
+        # not there is answered as deleted.
         event = self.state.events.get(params["eventId"])
         if event is not None and event.incident_arn == params["incidentRecordArn"]:
             del self.state.events[event.event_id]
