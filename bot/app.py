@@ -30,6 +30,7 @@ from bot.slack.permission import SlackBindPermission
 from bot.slack.replies import Replier
 from bot.store import open_store
 from bot.usecases.binding import BindingService
+from bot.usecases.changes import EntryChanges
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, Store
 from bot.usecases.timeline import TimelineService
@@ -130,6 +131,7 @@ async def build_runtime(
         outbox=outbox,
         metrics=metrics,
         timeline=TimelineService(store, outbox, directory),
+        changes=EntryChanges(),
         bindings=BindingService(store, gateway, permission),
         reader=TimelineReader(gateway),
         directory=directory,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 import botocore.session
@@ -65,6 +67,11 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]+$")
 
 
+class DeletedMessageAction(StrEnum):
+    DELETE = "delete"
+    MARK = "mark"
+
+
 class ConfigError(Exception):
     """Configuration that cannot work; the message is one line for the operator."""
 
@@ -88,6 +95,8 @@ class Settings:
     aws_calls_per_second: float = DEFAULT_AWS_CALLS_PER_SECOND
     aws_retry_mode: str = "standard"
     entry_retention_days: int = DEFAULT_ENTRY_RETENTION_DAYS
+    undo_window: timedelta = timedelta(minutes=10)
+    deleted_message_action: DeletedMessageAction = DeletedMessageAction.DELETE
 
     @property
     def socket_mode(self) -> bool:

@@ -287,3 +287,12 @@ def _date(element: Mapping[str, Any]) -> str:
     if isinstance(timestamp, int) and not isinstance(timestamp, bool):
         return str(timestamp)
     return escape_markup(_text(timestamp))
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """One Slack message, wherever it is referred to from: its workspace, channel and ts."""
+
+    team_id: str
+    channel_id: str
+    ts: str

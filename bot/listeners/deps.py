@@ -13,6 +13,7 @@ from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.recent import RecentKeys
 from bot.usecases.binding import BindingService
+from bot.usecases.changes import EntryChanges
 from bot.usecases.outbox import Outbox
 from bot.usecases.ports import IncidentGateway, NameDirectory, Store
 from bot.usecases.timeline import TimelineService
@@ -42,6 +43,7 @@ class Deps:
     outbox: Outbox
     metrics: Metrics
     timeline: TimelineService
+    changes: EntryChanges
     bindings: BindingService
     reader: TimelineReader
     directory: NameDirectory
