@@ -76,3 +76,20 @@ async def mark_added(client: AsyncWebClient, channel_id: str, ts: str, reaction:
         logger.warning("could not mark the message", extra={"channel": channel_id, "error": str(error)[:200]})
         return False
     return True
+
+
+async def unmark_added(client: AsyncWebClient, channel_id: str, ts: str, reaction: str | None) -> bool:
+    """Take the mark off the message once it is no longer on the timeline; False when it could not be
+    taken off (Slack refused; a mark that was not there, or a message that is gone, counts as taken off)."""
+    if not reaction:
+        return True
+    try:
+        await client.reactions_remove(channel=channel_id, timestamp=ts, name=reaction)
+    except Exception as error:  # noqa: BLE001 - the timeline is right; the mark is a courtesy
+        if isinstance(error, SlackApiError) and slack_error_code(error) in {"no_reaction", *_GONE}:
+            return True
+        logger.warning(
+            "could not unmark the message", extra={"channel": channel_id, "error": str(error)[:200]}
+        )
+        return False
+    return True

@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.recent import RecentKeys
 from bot.store import SqlStore
 from bot.usecases.binding import BindingService
+from bot.usecases.changes import EntryChanges
 from bot.usecases.errors import BindNotAllowed, IncidentManagerError, IncidentNotFound, NotSent
 from bot.usecases.outbox import Outbox, Told
 from bot.usecases.ports import (
@@ -37,6 +38,7 @@ from bot.usecases.ports import (
 )
 from bot.usecases.timeline import TimelineService
 from bot.usecases.timeline_events import TimelineReader
+from tests.handlers.fake_changes import FakeChanges
 
 TEAM, CHANNEL, BOT_USER = "T0001", "C0001", "UBOT"
 ARN_A = "arn:aws:ssm-incidents::111122223333:incident-record/plan/aaaa"
@@ -68,6 +70,8 @@ class SentReply:
     response_url: str | None
     text: str
     blocks: list[dict[str, Any]] | None = None
+    # In place of the message the person clicked in (a button's), rather than a new reply.
+    replaced: bool = False
 
 
 class RecordingReplies:
@@ -89,6 +93,12 @@ class RecordingReplies:
         async def send(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
             shown = list(blocks) if blocks is not None else None
             self.log.sent.append(SentReply(self.channel_id, self.user_id, self.response_url, text, shown))
+            return True
+
+        async def replace(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
+            shown = list(blocks) if blocks is not None else None
+            reply = SentReply(self.channel_id, self.user_id, self.response_url, text, shown, replaced=True)
+            self.log.sent.append(reply)
             return True
 
     @property
@@ -121,6 +131,10 @@ class FakeWebClient:
 
     async def reactions_add(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("reactions.add", kwargs))
+        return {"ok": True}
+
+    async def reactions_remove(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("reactions.remove", kwargs))
         return {"ok": True}
 
     async def chat_getPermalink(self, **kwargs: Any) -> dict[str, Any]:
@@ -306,6 +320,7 @@ class World:
     replies: RecordingReplies
     client: FakeWebClient
     permission: Permission
+    changes: FakeChanges
 
     @property
     def web(self) -> AsyncWebClient:
@@ -355,6 +370,7 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
     client = FakeWebClient(users={"U0001": "alice", "U0002": "bob"})
     names = Names()
     permission = Permission()
+    changes = FakeChanges()
     deps = Deps(
         settings=settings(**overrides),
         store=store,
@@ -362,6 +378,7 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
         outbox=outbox,
         metrics=Metrics(),
         timeline=TimelineService(store, outbox, names),
+        changes=cast(EntryChanges, changes),
         bindings=BindingService(store, gateway, permission),
         reader=TimelineReader(gateway),
         directory=names,
@@ -371,5 +388,11 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
         handled_commands=RecentKeys(),
     )
     return World(
-        deps=deps, store=store, gateway=gateway, replies=replies, client=client, permission=permission
+        deps=deps,
+        store=store,
+        gateway=gateway,
+        replies=replies,
+        client=client,
+        permission=permission,
+        changes=changes,
     )

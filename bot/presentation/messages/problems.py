@@ -29,6 +29,11 @@ class Action(StrEnum):
     TIMELINE = "timeline"
     # Putting the channel on its incident's related items, or taking it off (the binding stands).
     RELATE = "relate"
+    # An entry following Slack: the Undo button, a 📌 taken off, a message edited or deleted.
+    UNDO = "undo"
+    UNPIN = "unpin"
+    EDIT = "edit"
+    DELETE = "delete"
 
 
 _OUTCOMES = {
@@ -36,6 +41,10 @@ _OUTCOMES = {
     Action.BIND: "The channel was not bound.",
     Action.UNBIND: "Nothing was changed.",
     Action.PIN: "The message was not added to the timeline.",
+    Action.UNDO: "It is still on the timeline.",
+    Action.UNPIN: "It is still on the timeline.",
+    Action.EDIT: "The timeline still shows the message as it was.",
+    Action.DELETE: "It is still on the timeline.",
 }
 
 
