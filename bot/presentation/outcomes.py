@@ -12,7 +12,7 @@ from bot.domain.arn import console_url
 from bot.presentation.failures import sdk_error
 from bot.presentation.messages import entries
 from bot.presentation.views import undo_blocks
-from bot.usecases.errors import OutcomeUnknown
+from bot.usecases.errors import IncidentManagerError, OutcomeUnknown
 from bot.usecases.timeline import EntryAdded, EntryQueued
 
 
@@ -59,6 +59,9 @@ def queued_reason(error: BaseException | None, waiting_for_turn: bool = False) -
         return entries.QUEUED_UNREACHABLE
     if isinstance(error, aws.HTTPClientError):
         return entries.QUEUED_NO_ANSWER
+    if isinstance(error, IncidentManagerError) and error.code:
+        # Typed without the SDK's exception behind it: its code says as much.
+        return entries.QUEUED_THROTTLED if error.code in THROTTLING_CODES else entries.QUEUED_FAILING
     if waiting_for_turn:
         return entries.QUEUED_BURST
     return entries.QUEUED_SLOW
