@@ -206,6 +206,17 @@ def test_history_replies_permalink_reactions(fake: FakeSlack, client: WebClient)
         client.reactions_add(channel="C0001", timestamp="1.000001", name="memo")
     assert err.value.response["error"] == "message_not_found"
 
+    # Only the caller's own reaction comes off; one that isn't there is `no_reaction`.
+    client.reactions_remove(channel="C0001", timestamp=parent, name="memo")
+    [pinned] = [m for m in fake.messages("C0001") if m["ts"] == parent]
+    assert not pinned.get("reactions")
+    with pytest.raises(SlackApiError) as err:
+        client.reactions_remove(channel="C0001", timestamp=parent, name="memo")
+    assert err.value.response["error"] == "no_reaction"
+    with pytest.raises(SlackApiError) as err:
+        client.reactions_remove(channel="C0001", timestamp="1.000001", name="memo")
+    assert err.value.response["error"] == "message_not_found"
+
     posted = client.chat_postMessage(channel="C0001", text="bot says", thread_ts=parent)
     assert posted["message"]["thread_ts"] == parent
     assert fake.messages("C0001")[-1]["text"] == "bot says"

@@ -86,6 +86,7 @@ class WebApi:
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
             "reactions.add": self._reactions_add,
+            "reactions.remove": self._reactions_remove,
             "usergroups.users.list": self._usergroups_users_list,
         }
 
@@ -234,6 +235,27 @@ class WebApi:
             raise ApiError("already_reacted")
         entry["users"].append(BOT_USER_ID)
         entry["count"] += 1
+        return {}
+
+    def _reactions_remove(self, params: JSONDict) -> JSONDict:
+        """Slack's reactions.remove: only the caller's own reaction; `no_reaction` when it has none there."""
+        name = str(params.get("name") or "").strip(":")
+        if not params.get("channel") or not params.get("timestamp"):
+            raise ApiError("no_item_specified")
+        if not name:
+            raise ApiError("invalid_name")
+        chan = self._ws.resolve_channel(params.get("channel"))
+        msg = self._ws.find_message(chan, str(params["timestamp"]))
+        if msg is None:
+            raise ApiError("message_not_found")
+        reactions: list[JSONDict] = msg.get("reactions") or []
+        entry = next((r for r in reactions if r["name"] == name), None)
+        if entry is None or BOT_USER_ID not in entry["users"]:
+            raise ApiError("no_reaction")
+        entry["users"].remove(BOT_USER_ID)
+        entry["count"] -= 1
+        if not entry["users"]:
+            reactions.remove(entry)
         return {}
 
     def _usergroups_users_list(self, params: JSONDict) -> JSONDict:
