@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bot.store.schema import timeline_entries as entries
+from bot.store.urls import engine_url
 from tests.e2e.test_capture_e2e import Opened, open_capture, stored
 from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
@@ -119,22 +120,17 @@ def texts(aws: FakeIncidentManager, arn: str) -> list[str]:
 
 
 def age_entries(database_url: str, by: timedelta) -> None:
-    """As if the entries had been recorded `by` earlier (the Undo window is counted from then)."""
+    """As if every entry had been recorded `by` earlier (the Undo window is counted from then): what the
+    clock would do in ten minutes, done to the shared store."""
 
     async def run() -> None:
-        url = make_url(database_url)
-        url = url.set(
-            drivername="sqlite+aiosqlite" if url.get_backend_name() == "sqlite" else "postgresql+asyncpg"
-        )
-        engine = create_async_engine(url, poolclass=NullPool)
+        engine = create_async_engine(engine_url(database_url), poolclass=NullPool)
         try:
             async with engine.begin() as connection:
-                seconds = int(by.total_seconds())
-                if url.get_backend_name() == "sqlite":
-                    statement = f"UPDATE entries SET created_at = datetime(created_at, '-{seconds} seconds')"
-                else:
-                    statement = f"UPDATE entries SET created_at = created_at - interval '{seconds} seconds'"
-                await connection.execute(text(statement))
+                rows = (await connection.execute(select(entries.c.client_token, entries.c.created_at))).all()
+                for token, created_at in rows:
+                    aged = entries.update().where(entries.c.client_token == token)
+                    await connection.execute(aged.values(created_at=created_at - by))
         finally:
             await engine.dispose()
 
