@@ -6,7 +6,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from urllib.parse import urlsplit
 
 import botocore.session
@@ -14,6 +13,9 @@ from botocore.exceptions import BotoCoreError
 
 from bot.domain.slack_user import USER_ID
 from bot.store import validate_database_url
+from bot.usecases.changes import DEFAULT_UNDO_WINDOW, DeletedMessageAction
+
+__all__ = ["ConfigError", "DeletedMessageAction", "Settings", "load_settings"]
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///incident-bot.db"
@@ -58,6 +60,8 @@ _VARIABLES = (
     "INCIDENT_MANAGER_READ_TIMEOUT",
     "INCIDENT_MANAGER_CALLS_PER_SECOND",
     "LOG_LEVEL",
+    "UNDO_WINDOW_MINUTES",
+    "DELETED_MESSAGE_ACTION",
 )
 # `docker run --env-file` (unlike python-dotenv) keeps everything after `=`: `PORT=3000  # http` arrives whole.
 _INLINE_COMMENT = re.compile(r"\s+#.*$", re.DOTALL)
@@ -65,11 +69,6 @@ _INLINE_COMMENT = re.compile(r"\s+#.*$", re.DOTALL)
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]+$")
-
-
-class DeletedMessageAction(StrEnum):
-    DELETE = "delete"
-    MARK = "mark"
 
 
 class ConfigError(Exception):
@@ -95,7 +94,9 @@ class Settings:
     aws_calls_per_second: float = DEFAULT_AWS_CALLS_PER_SECOND
     aws_retry_mode: str = "standard"
     entry_retention_days: int = DEFAULT_ENTRY_RETENTION_DAYS
-    undo_window: timedelta = timedelta(minutes=10)
+    # How long the Undo button of an added entry works, from when it was recorded.
+    undo_window: timedelta = DEFAULT_UNDO_WINDOW
+    # What a message deleted in Slack does to its event: deleted (the default), or marked.
     deleted_message_action: DeletedMessageAction = DeletedMessageAction.DELETE
 
     @property
@@ -218,6 +219,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         else:
             malformed.append("ENTRY_RETENTION_DAYS must be a number of days from 1 to 36500")
 
+    undo_window = DEFAULT_UNDO_WINDOW
+    if (raw_undo := _value(env, "UNDO_WINDOW_MINUTES")) is not None:
+        if raw_undo.isascii() and raw_undo.isdigit() and len(raw_undo) <= 5 and 1 <= int(raw_undo) <= 1440:
+            undo_window = timedelta(minutes=int(raw_undo))
+        else:
+            malformed.append("UNDO_WINDOW_MINUTES must be a number of minutes from 1 to 1440")
+
+    deleted_action = DeletedMessageAction.DELETE
+    if (raw_action := _value(env, "DELETED_MESSAGE_ACTION")) is not None:
+        try:
+            deleted_action = DeletedMessageAction(raw_action.lower())
+        except ValueError:
+            malformed.append("DELETED_MESSAGE_ACTION must be delete or mark")
+
     api_url = _value(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not _is_http_url(api_url):
         malformed.append("SLACK_API_URL must be an http(s) URL such as https://slack.com/api/")
@@ -275,4 +290,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         aws_calls_per_second=calls_per_second,
         aws_retry_mode=retry_mode,
         entry_retention_days=retention_days,
+        undo_window=undo_window,
+        deleted_message_action=deleted_action,
     )

@@ -276,6 +276,39 @@ class Boto3IncidentGateway:
         response = await self._call("create_timeline_event", write=True, before_send=before_send, **params)
         return str(response["eventId"])
 
+    async def update_timeline_event(
+        self,
+        entry: TimelineEntry,
+        event_id: str,
+        client_token: str,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        # Everything the event says, its references too (UpdateTimelineEvent replaces them all): a Note
+        # keeps the incident's, a Custom Event has none.
+        await self._call(
+            "update_timeline_event",
+            write=True,
+            before_send=before_send,
+            clientToken=client_token,
+            incidentRecordArn=entry.incident_arn,
+            eventId=event_id,
+            eventTime=entry.event_time,
+            eventType=entry.event_type.value,
+            eventData=entry.event_data,
+            eventReferences=entry.event_references,
+        )
+
+    async def delete_timeline_event(
+        self, incident_arn: str, event_id: str, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
+        await self._call(
+            "delete_timeline_event",
+            write=True,
+            before_send=before_send,
+            incidentRecordArn=incident_arn,
+            eventId=event_id,
+        )
+
     async def list_open_incidents(self, next_token: str | None = None) -> IncidentPage:
         params: dict[str, Any] = {"filters": [_OPEN_ONLY], "maxResults": LIST_PAGE_SIZE}
         if next_token:

@@ -13,6 +13,8 @@ from bot.domain.slack_text import clean_text
 # CreateTimelineEvent limits (botocore model: EventData max 12000, ClientToken max 128).
 EVENT_DATA_LIMIT = 12_000
 CLIENT_TOKEN_LIMIT = 128
+# What an entry says once its message was deleted in Slack (DELETED_MESSAGE_ACTION=mark).
+DELETED_IN_SLACK = "(deleted in Slack)"
 # Who wrote it, when nothing better is known (the byline still reads "— someone, via Slack").
 UNKNOWN_AUTHOR = "someone"
 
@@ -91,6 +93,17 @@ def client_token(*source: str) -> str:
     """A deterministic token from the Slack source of an entry, so a repeat cannot create a second event."""
     digest = hashlib.sha256("\x1f".join(source).encode("utf-8", "surrogatepass")).hexdigest()
     return f"slack-{digest}"
+
+
+def change_token(entry_token: str, revision: int) -> str:
+    """The clientToken of an entry's update to `revision`: derived from the entry's own token, so a retried
+    update carries the same one, and each new revision a new one (the same length as an entry's, <= 128)."""
+    return client_token(entry_token, "update", str(revision))
+
+
+def edited_marker(edited_at: datetime) -> str:
+    """What an entry's text ends with once its message was edited in Slack."""
+    return f"(edited in Slack at {as_utc(edited_at):%H:%M} UTC)"
 
 
 def as_utc(moment: datetime) -> datetime:

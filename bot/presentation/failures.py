@@ -61,6 +61,8 @@ _BAD_CREDENTIAL_CODES = {
 }
 # Actions that send CreateTimelineEvent, whose outcome can be unknown.
 _ADDING = {Action.ADD, Action.PIN}
+# Actions that change an entry already on the timeline (UpdateTimelineEvent, DeleteTimelineEvent).
+_CHANGING = {Action.UNDO, Action.UNPIN, Action.EDIT, Action.DELETE}
 _CONSTRAINT = re.compile(r"at '([\w.\[\]]+)' failed to satisfy constraint: ([^;]+)")
 
 
@@ -79,6 +81,7 @@ class FailureKind(StrEnum):
     INCIDENT_NOT_OPEN = "incident_not_open"
     BIND_NOT_ALLOWED = "bind_not_allowed"
     INCIDENT_NOT_FOUND = "incident_not_found"
+    EVENT_NOT_FOUND = "event_not_found"
     GAVE_UP = "gave_up"
     AWS_OUTCOME_UNKNOWN = "aws_outcome_unknown"
     THROTTLED = "throttled"
@@ -157,6 +160,8 @@ def _by_code(code: str, status: int, message: str, context: FailureContext) -> t
     if code in THROTTLING_CODES:
         return FailureKind.THROTTLED, say.throttled()
     if code == "ResourceNotFoundException":
+        if context.action in _CHANGING:
+            return FailureKind.EVENT_NOT_FOUND, say.event_missing(context.incident_title)
         if context.action in _ADDING:
             return FailureKind.INCIDENT_NOT_FOUND, say.incident_missing_for_add(
                 context.incident_title, context.region

@@ -11,13 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.arn import console_url
 from bot.presentation.failures import Action, FailureContext, explain
-from bot.presentation.messages import entries
+from bot.presentation.messages import changes, entries
 from bot.presentation.outcomes import undo_until
 from bot.presentation.undo_offer import as_told, offer_undo
-from bot.slack.conversation import mark_added
+from bot.slack.conversation import mark_added, unmark_added
 from bot.slack.replies import Replier
 from bot.usecases.outbox import Notice, NoticeKind, Told
-from bot.usecases.ports import StoredEntry
+from bot.usecases.ports import ChangeKind, EntryState, OwedChange, StoredEntry
 
 # Slack's response_url works for 30 minutes; past that the reply goes by chat.postEphemeral at once.
 RESPONSE_URL_LIFETIME_SECONDS = 29 * 60
@@ -70,10 +70,36 @@ class SlackFollowUps:
         )
         return explain(error, context).text
 
+    def change_reply(self, stored: StoredEntry, change: OwedChange, error: BaseException | None) -> str:
+        notice = Notice.from_json(stored.notice)
+        title = notice.incident_title if notice else ""
+        text = (notice.text if notice else "") or stored.shown.text
+        url = console_url(stored.entry.incident_arn, self._region())
+        if error is None:
+            if change.kind is ChangeKind.UPDATE:
+                shown = stored.shown
+                return changes.updated_later(shown.event_type, title, url, shown.event_time, text)
+            if stored.state is EntryState.CANCELLED:
+                return changes.never_added(stored.entry.event_type, title, text)
+            return changes.removed_later(stored.entry.event_type, title, url, text)
+        pin = notice is not None and notice.kind is NoticeKind.PIN
+        update = change.kind is ChangeKind.UPDATE
+        context = FailureContext(
+            action=Action.EDIT if update else Action.UNPIN if pin else Action.UNDO,
+            operation="UpdateTimelineEvent" if update else "DeleteTimelineEvent",
+            region=self._region(),
+            incident_title=title or None,
+            # The form's text, shaped by the person, is given back when its update fails.
+            text=text if update else "",
+        )
+        return explain(error, context).text
+
     async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         recorded = Notice.from_json(notice)
         if recorded is None:
             return Told(reached=True)  # no one recorded to tell: nothing is owed
+        if recorded.change == ChangeKind.DELETE.value:
+            return await self._tell_removed(recorded, reply, landed)
         if landed and recorded.message_ts:
             marked = await mark_added(
                 self._client, recorded.channel_id, recorded.message_ts, self._added_reaction
@@ -83,5 +109,19 @@ class SlackFollowUps:
         replier = self._replier(recorded)
         text, blocks = as_told(reply, datetime.now(UTC))
         if await replier.send(text, blocks):
+            return Told(reached=True)
+        return Told(reached=False, retry_after=replier.retry_after)
+
+    async def _tell_removed(self, recorded: Notice, reply: str, landed: bool) -> Told:
+        """A delete that landed takes the ✅ off the message (for an un-pin, that is the whole answer);
+        the person hears it, or why it failed."""
+        if landed and recorded.message_ts:
+            unmarked = await unmark_added(
+                self._client, recorded.channel_id, recorded.message_ts, self._added_reaction
+            )
+            if unmarked and recorded.kind is NoticeKind.PIN:
+                return Told(reached=True)
+        replier = self._replier(recorded)
+        if await replier.send(reply):
             return Told(reached=True)
         return Told(reached=False, retry_after=replier.retry_after)

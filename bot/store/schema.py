@@ -93,6 +93,38 @@ timeline_entries = Table(
     # Where versions before owed_replies kept the one reply owed (left in place, emptied: an older replica
     # may still write it during a rolling upgrade, and each start moves it on).
     Column("reply_pending", Text),
+    # The lifecycle (revision 0004). The Slack message it was made from (NULL for a typed entry) and, while
+    # the entry is live (pending or sent, no delete owed), that message's key: unique per incident, so one
+    # message has one event per incident whichever way it came in.
+    Column("message_team", Text),
+    Column("message_channel", Text),
+    Column("message_ts", Text),
+    Column("live_message", Text),
+    Column("origin", Text),
+    Column("follows_edits", Boolean, nullable=False, server_default=false()),
+    # A pin's generation (pins and thread entries; NULL otherwise): a re-pin after an un-pin is one more.
+    Column("generation", Integer),
+    # How its text was rendered (JSON: author, who added it, permalink), to render an edit the same way.
+    Column("render", Text),
+    # The content revision AWS has or is owed; the change owed (update | delete), its content and notice.
+    Column("revision", Integer, nullable=False, server_default=text("0")),
+    Column("change", Text),
+    Column("change_type", Text),
+    Column("change_time", Moment),
+    Column("change_data", Text),
+    Column("change_notice", Text),
+    Column("change_since", Moment),
+    # An attempt went out and its outcome is not recorded: it may have reached AWS.
+    Column("in_flight", Boolean, nullable=False, server_default=false()),
+)
+
+# Who pins an entry's message (revision 0004): the last one to take the pin off deletes an entry a pin made.
+entry_pinners = Table(
+    "entry_pinners",
+    metadata,
+    Column("client_token", Text, primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("pinned_at", Moment, nullable=False),
 )
 
 # One row per person still owed a second reply about an entry (it landed or finally failed after they heard
@@ -152,6 +184,16 @@ ENTRIES_OWED = Index(
     timeline_entries.c.next_attempt_at,
     sqlite_where=timeline_entries.c.reply_pending.is_not(None),
     postgresql_where=timeline_entries.c.reply_pending.is_not(None),
+)
+# One live entry per message and incident; and the look-up of a message's entries (edits, deletes, pins).
+ENTRIES_LIVE = Index(
+    "entries_live", timeline_entries.c.live_message, timeline_entries.c.incident_arn, unique=True
+)
+ENTRIES_BY_MESSAGE = Index(
+    "entries_by_message",
+    timeline_entries.c.message_team,
+    timeline_entries.c.message_channel,
+    timeline_entries.c.message_ts,
 )
 ENTRIES_BY_AGE = Index("entries_by_age", timeline_entries.c.updated_at)
 DRAFTS_BY_AGE = Index("drafts_by_age", drafts.c.created_at)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -26,24 +27,46 @@ from sqlalchemy import (
     Row,
     Select,
     Update,
+    case,
     delete,
     event,
+    false,
     func,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from bot.domain.binding import Binding
+from bot.domain.slack_message import MessageRef
 from bot.domain.timeline import EventType, TimelineEntry
 from bot.store.errors import StoreUnavailable
 from bot.store.migrate import SQLITE_BUSY_MILLISECONDS, upgrade
-from bot.store.schema import awaiting_replies, bindings, deliveries, drafts, owed_replies, timeline_entries
+from bot.store.schema import (
+    awaiting_replies,
+    bindings,
+    deliveries,
+    drafts,
+    entry_pinners,
+    owed_replies,
+    timeline_entries,
+)
 from bot.store.urls import describe, engine_url, is_in_memory
-from bot.usecases.ports import Awaiting, EntryState, OwedReply, StoredEntry
+from bot.usecases.ports import (
+    Awaiting,
+    ChangeApplied,
+    ChangeKind,
+    EntryOrigin,
+    EntrySource,
+    EntryState,
+    OwedChange,
+    OwedReply,
+    StoredEntry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +97,25 @@ _ENTRY_COLUMNS = (
     _entries.last_error,
     _entries.created_at,
     _entries.next_attempt_at,
+    _entries.message_team,
+    _entries.message_channel,
+    _entries.message_ts,
+    _entries.origin,
+    _entries.follows_edits,
+    _entries.generation,
+    _entries.render,
+    _entries.revision,
+    _entries.change,
+    _entries.change_type,
+    _entries.change_time,
+    _entries.change_data,
+    _entries.change_notice,
+    _entries.change_since,
+    _entries.in_flight,
 )
+_pinners = entry_pinners.c
+# Tries at recording an entry of a message whose live entry keeps appearing and dying meanwhile.
+SAVE_ROUNDS = 5
 _owed = owed_replies.c
 # A unit of work of one statement, atomic by itself: on SQLite it runs in the driver's autocommit, without
 # BEGIN and COMMIT (each a trip to aiosqlite's thread), and a read never waits for the write lock.
@@ -108,6 +149,27 @@ def due_owed_replies(now: datetime, limit: int, skip: Collection[str] = ()) -> S
     return query.order_by(_owed.due_at).limit(limit).with_for_update(skip_locked=True)
 
 
+def due_changes(now: datetime, limit: int, skip: Collection[str] = ()) -> Select[Any]:
+    """Sent entries whose owed change is due by `now` (through entries_due, as creates), locked for the
+    claim."""
+    query = select(*_ENTRY_COLUMNS).where(
+        _entries.state == EntryState.SENT.value, _entries.next_attempt_at <= now
+    )
+    if skip:
+        query = query.where(_entries.client_token.not_in(list(skip)))
+    return query.order_by(_entries.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+
+
+def live_entries_of(message_key: str) -> Select[Any]:
+    """The live entries made from one message (through entries_live)."""
+    return select(*_ENTRY_COLUMNS).where(_entries.live_message == message_key)
+
+
+def message_key(team_id: str, channel_id: str, ts: str) -> str:
+    # Slack ids and timestamps hold no "/".
+    return f"{team_id}/{channel_id}/{ts}"
+
+
 def pending_entries_count() -> Select[Any]:
     return (
         select(func.count()).select_from(timeline_entries).where(_entries.state == EntryState.PENDING.value)
@@ -118,7 +180,12 @@ def expired_entries(cutoff: datetime, limit: int) -> Select[Any]:
     """Settled entries last changed before `cutoff`: what retention deletes (a batch of them)."""
     return (
         select(_entries.client_token)
-        .where(_entries.updated_at < cutoff, _entries.state != EntryState.PENDING.value)
+        .where(
+            _entries.updated_at < cutoff,
+            _entries.state != EntryState.PENDING.value,
+            # A sent entry still owing a change is not history yet.
+            _entries.change.is_(None),
+        )
         .limit(limit)
     )
 
@@ -245,9 +312,56 @@ class SqlStore:
 
     # Timeline entries
 
-    async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
+    async def save_entry_once(
+        self,
+        entry: TimelineEntry,
+        notice: str,
+        lease_until: datetime,
+        source: EntrySource | None = None,
+        pinner: str | None = None,
+    ) -> StoredEntry:
+        for _ in range(SAVE_ROUNDS):
+            try:
+                return await self._save_once(entry, notice, lease_until, source, pinner)
+            except IntegrityError:
+                # Its message has a live entry on this incident under another token: that one stands.
+                assert source is not None
+                key = message_key(source.message.team_id, source.message.channel_id, source.message.ts)
+                async with self._one_statement() as connection:
+                    row = (
+                        await connection.execute(
+                            live_entries_of(key).where(_entries.incident_arn == entry.incident_arn)
+                        )
+                    ).first()
+                if row is None:
+                    continue  # it died meanwhile: this one may be recorded now
+                live = _entry_from_row(row)
+                if pinner is None:
+                    return await self._with_pinners(live)
+                joined = await self.add_pinner(live.entry.client_token, pinner)
+                if joined is not None:
+                    return joined
+        raise RuntimeError(f"the entries of one message kept changing while {entry.client_token} was saved")
+
+    async def _save_once(
+        self,
+        entry: TimelineEntry,
+        notice: str,
+        lease_until: datetime,
+        source: EntrySource | None,
+        pinner: str | None,
+    ) -> StoredEntry:
         now = self._clock()
-        fresh = {"notice": notice, "next_attempt_at": lease_until, "created_at": now, "updated_at": now}
+        fresh: dict[str, Any] = {
+            "notice": notice,
+            "next_attempt_at": lease_until,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if source is not None:
+            fresh["live_message"] = message_key(
+                source.message.team_id, source.message.channel_id, source.message.ts
+            )
         upsert = _insert_for(self._sqlite, timeline_entries).values(
             client_token=entry.client_token,
             incident_arn=entry.incident_arn,
@@ -255,22 +369,282 @@ class SqlStore:
             event_time=entry.event_time,
             event_data=entry.event_data,
             state=EntryState.PENDING.value,
+            **_source_values(source),
             **fresh,
         )
         # One statement: recorded new; or, asked for again after it finally failed (access granted since,
         # say), pending again, this caller's to send and this person's to hear about, with a fresh give-up
         # clock. Either way it comes back; a token known otherwise is left as it is, and read below.
+        # (A message's live entry under another token makes it fail on entries_live: IntegrityError.)
         statement = upsert.on_conflict_do_update(
             index_elements=[_entries.client_token],
-            set_={"state": EntryState.PENDING.value, "attempts": 0, "uncertain": False, **fresh},
+            set_={
+                "state": EntryState.PENDING.value,
+                "attempts": 0,
+                "uncertain": False,
+                "in_flight": False,
+                **_NO_CHANGE,
+                **fresh,
+            },
             where=_entries.state == EntryState.FAILED.value,
         ).returning(*_ENTRY_COLUMNS)
-        async with self._one_statement() as connection:
-            row = (await connection.execute(statement)).first()
-        if row is None:
+        if pinner is None:
             async with self._one_statement() as connection:
-                row = (await connection.execute(_entry_by_token(entry.client_token))).one()
-        return _entry_from_row(row)
+                row = (await connection.execute(statement)).first()
+            if row is None:
+                async with self._one_statement() as connection:
+                    row = (await connection.execute(_entry_by_token(entry.client_token))).one()
+            return await self._with_pinners(_entry_from_row(row))
+        async with self._write() as connection:
+            row = (await connection.execute(statement)).first()
+            if row is None:
+                row = (await connection.execute(_entry_by_token(entry.client_token).with_for_update())).one()
+            stored = _entry_from_row(row)
+            if stored.live:
+                await _insert_pinner(connection, entry.client_token, pinner, now)
+            return replace(stored, pinners=await _pinners_of(connection, entry.client_token))
+
+    async def entries_for_message(self, message: MessageRef) -> list[StoredEntry]:
+        key = message_key(message.team_id, message.channel_id, message.ts)
+        async with self._one_statement() as connection:
+            rows = (await connection.execute(live_entries_of(key))).all()
+        return [_entry_from_row(row) for row in rows]
+
+    async def pin_generation(self, message: MessageRef, incident_arn: str) -> int:
+        query = select(func.max(_entries.generation)).where(
+            _entries.message_team == message.team_id,
+            _entries.message_channel == message.channel_id,
+            _entries.message_ts == message.ts,
+            _entries.incident_arn == incident_arn,
+            _entries.generation.is_not(None),
+            _entries.state.in_([EntryState.DELETED.value, EntryState.CANCELLED.value]),
+        )
+        async with self._one_statement() as connection:
+            latest = (await connection.execute(query)).scalar_one_or_none()
+        return 0 if latest is None else int(latest) + 1
+
+    async def add_pinner(self, client_token: str, user_id: str) -> StoredEntry | None:
+        async with self._write() as connection:
+            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
+            if row is None or not _entry_from_row(row).live:
+                return None
+            await _insert_pinner(connection, client_token, user_id, self._clock())
+            return replace(_entry_from_row(row), pinners=await _pinners_of(connection, client_token))
+
+    async def remove_pinner(self, client_token: str, user_id: str) -> StoredEntry | None:
+        async with self._write() as connection:
+            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
+            if row is None:
+                return None
+            await connection.execute(
+                delete(entry_pinners).where(
+                    _pinners.client_token == client_token, _pinners.user_id == user_id
+                )
+            )
+            return replace(_entry_from_row(row), pinners=await _pinners_of(connection, client_token))
+
+    async def request_update(
+        self,
+        client_token: str,
+        content: TimelineEntry,
+        notice: str,
+        now: datetime,
+        *,
+        stop_following: bool = False,
+    ) -> tuple[ChangeApplied, StoredEntry | None]:
+        async with self._write() as connection:
+            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
+            if row is None or not _entry_from_row(row).live:
+                return ChangeApplied.GONE, None
+            stored = _entry_from_row(row)
+            key = _entries.client_token == client_token
+            content_values = {
+                "event_type": content.event_type.value,
+                "event_time": content.event_time,
+                "event_data": content.event_data,
+            }
+            never_attempted = (
+                stored.state is EntryState.PENDING
+                and stored.attempts == 0
+                and not stored.uncertain
+                and not stored.in_flight
+                and stored.change is None
+            )
+            if never_attempted:
+                # AWS never saw its token: the create itself says it now. Due at once, so that a worker
+                # holding the old content finds its hold moved and leaves it (NotSent).
+                applied = ChangeApplied.FOLDED
+                values: dict[str, Any] = {**content_values, "next_attempt_at": now, "updated_at": now}
+            else:
+                applied = ChangeApplied.OWED
+                values = {
+                    "change": ChangeKind.UPDATE.value,
+                    "revision": stored.revision + 1,
+                    "change_type": content.event_type.value,
+                    "change_time": content.event_time,
+                    "change_data": content.event_data,
+                    "change_notice": notice,
+                    "change_since": now,
+                    "updated_at": now,
+                }
+                if stored.state is EntryState.SENT and not stored.in_flight:
+                    # Due now; one in flight (an earlier update) leaves it due when it is recorded.
+                    values.update(next_attempt_at=now, attempts=0, uncertain=False)
+            if stop_following:
+                values["follows_edits"] = False
+            await connection.execute(update(timeline_entries).where(key).values(values))
+            after = (await connection.execute(_entry_by_token(client_token))).one()
+            return applied, replace(
+                _entry_from_row(after), pinners=await _pinners_of(connection, client_token)
+            )
+
+    async def request_delete(
+        self, client_token: str, notice: str, now: datetime, *, unless_pinned: bool = False
+    ) -> tuple[ChangeApplied, StoredEntry | None]:
+        async with self._write() as connection:
+            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
+            if row is None:
+                return ChangeApplied.GONE, None
+            stored = replace(_entry_from_row(row), pinners=await _pinners_of(connection, client_token))
+            key = _entries.client_token == client_token
+            if not stored.live:
+                return ChangeApplied.GONE, stored
+            if unless_pinned and stored.pinners:
+                return ChangeApplied.PINNED, stored
+            dead = {"live_message": None, "updated_at": now}
+            if stored.state is EntryState.PENDING and not (stored.uncertain or stored.in_flight):
+                # Its create surely never reached AWS: nothing will. A worker holding it finds it settled.
+                values: dict[str, Any] = {
+                    **dead,
+                    "state": EntryState.CANCELLED.value,
+                    "next_attempt_at": None,
+                    "change": None,
+                }
+                applied = ChangeApplied.CANCELLED
+                await connection.execute(delete(entry_pinners).where(_pinners.client_token == client_token))
+            else:
+                values = {
+                    **dead,
+                    "change": ChangeKind.DELETE.value,
+                    "change_type": None,
+                    "change_time": None,
+                    "change_data": None,
+                    "change_notice": notice,
+                    "change_since": now,
+                }
+                if stored.state is EntryState.SENT and not stored.in_flight:
+                    values.update(next_attempt_at=now, attempts=0, uncertain=False)
+                applied = ChangeApplied.OWED
+            await connection.execute(update(timeline_entries).where(key).values(values))
+            after = (await connection.execute(_entry_by_token(client_token))).one()
+            return applied, replace(
+                _entry_from_row(after), pinners=await _pinners_of(connection, client_token)
+            )
+
+    async def claim_due_changes(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[StoredEntry]:
+        return await self._claim(due_changes(now, limit, skip), lease_until)
+
+    async def change_done(
+        self, client_token: str, kind: ChangeKind, revision: int, owed: Sequence[OwedReply] = ()
+    ) -> StoredEntry | None:
+        now = self._clock()
+        async with self._write() as connection:
+            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
+            if row is None:
+                return None
+            stored = _entry_from_row(row)
+            key = _entries.client_token == client_token
+            settled: dict[str, Any] = {
+                "in_flight": False,
+                "attempts": 0,
+                "uncertain": False,
+                "updated_at": now,
+            }
+            if kind is ChangeKind.DELETE:
+                values: dict[str, Any] = {
+                    **settled,
+                    **_NO_CHANGE,
+                    "state": EntryState.DELETED.value,
+                    "live_message": None,
+                    "next_attempt_at": None,
+                    "last_error": None,
+                }
+                await connection.execute(delete(entry_pinners).where(_pinners.client_token == client_token))
+            elif (
+                stored.change is not None
+                and stored.change.kind is ChangeKind.UPDATE
+                and (stored.change.revision == revision)
+            ):
+                content = stored.change.entry
+                assert content is not None
+                values = {
+                    **settled,
+                    **_NO_CHANGE,
+                    "event_type": content.event_type.value,
+                    "event_time": content.event_time,
+                    "event_data": content.event_data,
+                    "revision": revision,
+                    "next_attempt_at": None,
+                    "last_error": None,
+                }
+            else:
+                # A newer change was asked while this one was on its way: it is due now.
+                values = {**settled, "next_attempt_at": now if stored.change is not None else None}
+            await connection.execute(update(timeline_entries).where(key).values(values))
+            await _insert_owed(connection, owed)
+            after = (await connection.execute(_entry_by_token(client_token))).one()
+            return replace(_entry_from_row(after), pinners=await _pinners_of(connection, client_token))
+
+    async def change_failed(
+        self,
+        client_token: str,
+        kind: ChangeKind,
+        revision: int,
+        reason: str,
+        owed: Sequence[OwedReply] = (),
+    ) -> StoredEntry | None:
+        now = self._clock()
+        async with self._write() as connection:
+            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
+            if row is None:
+                return None
+            stored = _entry_from_row(row)
+            key = _entries.client_token == client_token
+            settled: dict[str, Any] = {
+                "in_flight": False,
+                "attempts": 0,
+                "uncertain": False,
+                "updated_at": now,
+            }
+            same = (
+                stored.change is not None
+                and stored.change.kind is kind
+                and stored.change.revision == revision
+            )
+            if same:
+                values: dict[str, Any] = {
+                    **settled,
+                    **_NO_CHANGE,
+                    "next_attempt_at": None,
+                    "last_error": reason,
+                }
+                if kind is ChangeKind.DELETE and stored.state is EntryState.SENT:
+                    # Still on the timeline: live again, unless another entry of its message took its place.
+                    values["live_message"] = await _free_live_key(connection, stored)
+            else:
+                values = {**settled, "next_attempt_at": now if stored.change is not None else None}
+            await connection.execute(update(timeline_entries).where(key).values(values))
+            await _insert_owed(connection, owed)
+            after = (await connection.execute(_entry_by_token(client_token))).one()
+            return replace(_entry_from_row(after), pinners=await _pinners_of(connection, client_token))
+
+    async def _with_pinners(self, stored: StoredEntry) -> StoredEntry:
+        if stored.source is None:
+            return stored
+        async with self._one_statement() as connection:
+            return replace(stored, pinners=await _pinners_of(connection, stored.entry.client_token))
 
     async def get_entry(self, client_token: str) -> StoredEntry | None:
         async with self._one_statement() as connection:
@@ -284,10 +658,11 @@ class SqlStore:
                 update(timeline_entries)
                 .where(
                     _entries.client_token == client_token,
-                    _entries.state == EntryState.PENDING.value,
+                    _something_owed(),
                     _entries.next_attempt_at.is_not_distinct_from(held),
                 )
-                .values(next_attempt_at=until)
+                # From here until its outcome is recorded, the attempt may reach AWS.
+                .values(next_attempt_at=until, in_flight=True)
             )
             == 1
         )
@@ -309,7 +684,11 @@ class SqlStore:
                 state=EntryState.SENT.value,
                 event_id=event_id,
                 last_error=None,
-                next_attempt_at=None,
+                # A change asked for while the create was owed is due now, with a fresh count.
+                next_attempt_at=case((_entries.change.is_(None), None), else_=self._clock()),
+                attempts=0,
+                uncertain=False,
+                in_flight=False,
                 updated_at=self._clock(),
             ),
         )
@@ -328,9 +707,18 @@ class SqlStore:
             update(timeline_entries)
             .where(_entries.client_token == client_token, _entries.state != EntryState.SENT.value)
             .values(
-                state=EntryState.FAILED.value,
+                # A delete owed, and no attempt that may have landed: nothing is on the timeline, as asked.
+                state=case(
+                    (
+                        (_entries.change == ChangeKind.DELETE.value) & _entries.uncertain.is_(false()),
+                        EntryState.CANCELLED.value,
+                    ),
+                    else_=EntryState.FAILED.value,
+                ),
                 last_error=reason,
                 next_attempt_at=None,
+                in_flight=False,
+                live_message=None,
                 updated_at=self._clock(),
             ),
         )
@@ -432,9 +820,10 @@ class SqlStore:
         }
         if uncertain:
             values["uncertain"] = True  # once uncertain, always: a later refusal says nothing of that try
+        values["in_flight"] = False
         await self._change(
             update(timeline_entries)
-            .where(_entries.client_token == client_token, _entries.state == EntryState.PENDING.value)
+            .where(_entries.client_token == client_token, _something_owed())
             .values(values)
         )
 
@@ -466,6 +855,7 @@ class SqlStore:
         deleted = 0
         while True:
             batch = expired_entries(cutoff, PRUNE_BATCH).scalar_subquery()
+            await self._change(delete(entry_pinners).where(_pinners.client_token.in_(batch)))
             count = await self._change(delete(timeline_entries).where(_entries.client_token.in_(batch)))
             deleted += count
             if count < PRUNE_BATCH:
@@ -625,7 +1015,119 @@ def _entry_from_row(row: Row[Any]) -> StoredEntry:
         last_error=row.last_error,
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,
+        source=_source_from_row(row),
+        change=_change_from_row(row, entry),
+        revision=int(row.revision or 0),
+        in_flight=bool(row.in_flight),
     )
+
+
+def _source_from_row(row: Row[Any]) -> EntrySource | None:
+    if row.message_ts is None or row.origin is None:
+        return None
+    try:
+        render: dict[str, Any] = json.loads(row.render) if row.render else {}
+    except ValueError:
+        render = {}
+    return EntrySource(
+        message=MessageRef(row.message_team, row.message_channel, row.message_ts),
+        origin=EntryOrigin(row.origin),
+        follows_edits=bool(row.follows_edits),
+        author_id=render.get("author_id"),
+        author_fallback=str(render.get("author_fallback") or ""),
+        added_by_id=render.get("added_by_id"),
+        permalink=render.get("permalink"),
+        generation=int(row.generation or 0),
+    )
+
+
+def _change_from_row(row: Row[Any], entry: TimelineEntry) -> OwedChange | None:
+    if row.change is None:
+        return None
+    kind = ChangeKind(row.change)
+    content = None
+    if kind is ChangeKind.UPDATE:
+        content = TimelineEntry(
+            client_token=entry.client_token,
+            incident_arn=entry.incident_arn,
+            event_type=EventType(row.change_type),
+            event_time=row.change_time,
+            event_data=row.change_data,
+        )
+    revision = int(row.revision or 0)
+    return OwedChange(
+        kind=kind,
+        revision=revision,
+        entry=content,
+        notice=row.change_notice or "",
+        since=row.change_since,
+    )
+
+
+def _source_values(source: EntrySource | None) -> dict[str, Any]:
+    if source is None:
+        return {"origin": EntryOrigin.TYPED.value}
+    pin_family = source.origin in (EntryOrigin.PIN, EntryOrigin.THREAD)
+    render = {
+        "author_id": source.author_id,
+        "author_fallback": source.author_fallback,
+        "added_by_id": source.added_by_id,
+        "permalink": source.permalink,
+    }
+    return {
+        "message_team": source.message.team_id,
+        "message_channel": source.message.channel_id,
+        "message_ts": source.message.ts,
+        "origin": source.origin.value,
+        "follows_edits": source.follows_edits,
+        "generation": source.generation if pin_family else None,
+        "render": json.dumps(render, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+# What recording a change as made (or given up) clears.
+_NO_CHANGE: dict[str, Any] = {
+    "change": None,
+    "change_type": None,
+    "change_time": None,
+    "change_data": None,
+    "change_notice": None,
+    "change_since": None,
+}
+
+
+def _something_owed() -> ColumnElement[bool]:
+    """A create (pending) or a change is owed: the rows an attempt may hold and send."""
+    return (_entries.state == EntryState.PENDING.value) | (
+        (_entries.state == EntryState.SENT.value) & _entries.change.is_not(None)
+    )
+
+
+async def _insert_pinner(connection: AsyncConnection, client_token: str, user_id: str, now: datetime) -> None:
+    await connection.execute(
+        _insert(connection, entry_pinners)
+        .values(client_token=client_token, user_id=user_id, pinned_at=now)
+        .on_conflict_do_nothing()
+    )
+
+
+async def _pinners_of(connection: AsyncConnection, client_token: str) -> frozenset[str]:
+    found = await connection.execute(select(_pinners.user_id).where(_pinners.client_token == client_token))
+    return frozenset(str(user) for user in found.scalars())
+
+
+async def _free_live_key(connection: AsyncConnection, stored: StoredEntry) -> str | None:
+    """The entry's message key, unless another live entry of its message on its incident holds it."""
+    if stored.source is None:
+        return None
+    ref = stored.source.message
+    key = message_key(ref.team_id, ref.channel_id, ref.ts)
+    taken = await connection.execute(
+        select(_entries.client_token).where(
+            _entries.live_message == key, _entries.incident_arn == stored.entry.incident_arn
+        )
+    )
+    return None if taken.first() is not None else key
 
 
 def _owed_from_row(row: Row[Any]) -> OwedReply:

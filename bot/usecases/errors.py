@@ -51,6 +51,15 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, IncidentManagerError) and error.retryable
 
 
+def is_not_found(error: BaseException) -> bool:
+    """AWS answered that what was named (the event, or its incident) does not exist."""
+    return isinstance(error, IncidentManagerError) and error.code == "ResourceNotFoundException"
+
+
+class ChangeRefused(Exception):
+    """A change of an entry that cannot be made as asked (its event is not one the bot can change)."""
+
+
 # What the person or the channel's state caused
 
 

@@ -6,6 +6,12 @@ queued, and the outbox keeps trying in the background (with backoff, through the
 and tells them again when it lands or finally fails. Pending entries survive a restart, even `kill -9`:
 they are resumed at start-up with the same token, so AWS never creates a second event for one entry.
 
+A change of an entry (an update, a delete: `bot.usecases.changes`) is an operation of its own, owed on the
+entry's row: sent after the entry's create (the two never go at once: one attempt per entry), with the
+same backoff, give-up and rate limit; an update carries a clientToken of its own, derived from the entry's
+and the revision. A delete answered "not found" is done. Whoever was told "queued" about a change hears
+how it ends through the change's notice.
+
 A second reply is owed to everyone told "saved" (the one who asked, and anyone whose later request for the
 same entry was told so: a second pin). It is written, one row per person, in the step that records the
 outcome, and kept until it reaches them: Slack down, rate limited or failing only delays it (retried with
@@ -26,8 +32,17 @@ from enum import StrEnum
 from typing import Any, Protocol
 from uuid import uuid4
 
-from bot.usecases.errors import GaveUp, IncidentManagerError, NotSent, is_retryable
-from bot.usecases.ports import EntryStore, IncidentGateway, OwedReply, StoredEntry
+from bot.domain.timeline import change_token
+from bot.usecases.errors import GaveUp, IncidentManagerError, NotSent, is_not_found, is_retryable
+from bot.usecases.ports import (
+    ChangeKind,
+    EntryState,
+    EntryStore,
+    IncidentGateway,
+    OwedChange,
+    OwedReply,
+    StoredEntry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +90,8 @@ class Notice:
     incident_title: str = ""
     # The person's words as they will land, for the reply (and given back if it finally fails).
     text: str = ""
+    # A change's notice (ChangeKind: "update" | "delete"); "" for the notice of an entry's create.
+    change: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", NoticeKind(self.kind))
@@ -106,6 +123,10 @@ class FollowUps(Protocol):
     def landed_reply(self, stored: StoredEntry, event_id: str) -> str: ...
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str: ...
+
+    def change_reply(self, stored: StoredEntry, change: OwedChange, error: BaseException | None) -> str:
+        """How a change ends, for whom its notice names (`error` None: AWS made it)."""
+        ...
 
     async def tell(self, notice: str, reply: str, landed: bool) -> Told:
         """Give `reply` to whom `notice` names; whether it reached them."""
@@ -179,9 +200,24 @@ class _Delivery:
             self.answer.set_result(Queued(None))
 
 
+def _settled(stored: StoredEntry | None) -> Outcome:
+    """The outcome of a change another worker settled: made (deleted, or nothing owed any more on a sent
+    entry), or refused (the store keeps why)."""
+    gone = stored is not None and stored.state in (EntryState.DELETED, EntryState.CANCELLED)
+    if gone or (stored is not None and stored.state is EntryState.SENT and stored.last_error is None):
+        return Landed(stored.event_id or "" if stored else "")
+    return Refused(
+        IncidentManagerError((stored.last_error if stored else None) or "the change did not happen")
+    )
+
+
 def _owes_reply(delivery: _Delivery) -> bool:
     """Whether the outcome must be told through the entry's notice: nobody waits for it, or an earlier
-    attempt already told its person "saved, queued" (and someone else's request settled it)."""
+    attempt already told its person "saved, queued" (and someone else's request settled it). Not when a
+    delete of it is owed: its person hears how the delete ends instead."""
+    change = delivery.stored.change
+    if change is not None and change.kind is ChangeKind.DELETE:
+        return False
     return delivery.detached or delivery.answer.done() or delivery.stored.attempts > 0
 
 
@@ -217,6 +253,10 @@ class Outbox:
         self._sweeper: asyncio.Task[None] | None = None
         self._pruned_at: datetime | None = None
 
+    def wake(self) -> None:
+        """Have the sweep look for due work now (an entry just became due)."""
+        self._wake.set()
+
     def lease_until(self) -> datetime:
         return datetime.now(UTC) + self._lease
 
@@ -241,6 +281,37 @@ class Outbox:
             return Landed(outcome.event_id, joined=True)
         return outcome
 
+    async def deliver_change(self, client_token: str, wait: float = REPLY_PATIENCE_SECONDS) -> Outcome:
+        """Send the change owed for an entry now, once anything already on its way for it is done, and wait
+        up to `wait` seconds in all: Landed when AWS made it (or it was settled meanwhile), Refused,
+        or Queued (its create is owed first, or AWS is slow or failing: its notice hears the rest)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            running = self._deliveries.get(client_token)
+            if running is not None and running.task is not None:
+                # In order per entry: the create (or an earlier change) first.
+                done, _ = await asyncio.wait({running.task}, timeout=max(0.0, deadline - loop.time()))
+                if not done:
+                    return Queued(None, waiting_for_turn=not running.sending)
+                continue
+            stored = await self._store.get_entry(client_token)
+            if stored is None or stored.change is None:
+                return _settled(stored)
+            if stored.state is not EntryState.SENT or not stored.event_id:
+                return Queued(None)  # the create is owed first; the sweep sends both, in order
+            delivery = self._start(stored, source=AttemptSource.REQUEST)
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(delivery.answer), max(0.0, deadline - loop.time())
+                )
+            except TimeoutError:
+                delivery.detach()
+                return Queued(None, waiting_for_turn=not delivery.sending)
+            except asyncio.CancelledError:
+                delivery.detach()
+                raise
+
     def _start(self, stored: StoredEntry, *, source: AttemptSource) -> _Delivery:
         loop = asyncio.get_running_loop()
         delivery = _Delivery(stored=stored, source=source, answer=loop.create_future())
@@ -259,6 +330,9 @@ class Outbox:
     async def _attempt(self, delivery: _Delivery, source: AttemptSource) -> None:
         stored = delivery.stored
         token = stored.entry.client_token
+        if stored.state is EntryState.SENT and stored.change is not None:
+            await self._attempt_change(delivery, stored.change)
+            return
 
         async def still_ours() -> bool:
             # The rate limit's wait may have outlasted the hold: take it afresh for the call itself, unless
@@ -348,7 +422,138 @@ class Outbox:
             return await self._store.mark_failed(token, reason, owed, awaiting)
 
         await self._record_outcome(delivery, reply_for, landed=False, record=record)
+        await self._tell_if_cancelled(token)
         return Refused(error)
+
+    async def _tell_if_cancelled(self, token: str) -> None:
+        """A delete was owed and the create failed without landing: the entry is CANCELLED, which is what
+        the delete's person asked for; they hear it."""
+        after = await self._store.get_entry(token)
+        change = after.change if after is not None else None
+        if after is None or after.state is not EntryState.CANCELLED or change is None or not change.notice:
+            return
+        owed = self._owed(
+            after, change.notice, lambda seen: self._follow_ups.change_reply(seen, change, None), True
+        )
+        self._tell_later(owed, record=True)
+
+    # Changes
+
+    async def _attempt_change(self, delivery: _Delivery, change: OwedChange) -> None:
+        stored = delivery.stored
+        token = stored.entry.client_token
+        assert stored.event_id is not None
+
+        async def still_ours() -> bool:
+            delivery.sending = True
+            return await self._store.renew_lease(token, stored.next_attempt_at, self.lease_until())
+
+        try:
+            try:
+                if change.kind is ChangeKind.DELETE:
+                    await self._gateway.delete_timeline_event(
+                        stored.entry.incident_arn, stored.event_id, before_send=still_ours
+                    )
+                else:
+                    assert change.entry is not None
+                    await self._gateway.update_timeline_event(
+                        change.entry,
+                        stored.event_id,
+                        change_token(token, change.revision),
+                        before_send=still_ours,
+                    )
+            except NotSent:
+                outcome: Outcome = Queued(None)
+                delivery.detach()
+                logger.info("change left to the worker that holds it", extra={"token": token})
+            except Exception as error:  # noqa: BLE001 - every failure is either retried or reported
+                if change.kind is ChangeKind.DELETE and is_not_found(error):
+                    # Gone already (deleted in the console, or the incident with it): what was asked.
+                    outcome = await self._change_made(delivery, change)
+                else:
+                    outcome = await self._after_change_failure(delivery, change, error)
+            else:
+                outcome = await self._change_made(delivery, change)
+        finally:
+            self._deliveries.pop(token, None)
+        self._settle_change(delivery, outcome)
+
+    def _change_owed(
+        self, delivery: _Delivery, change: OwedChange, error: BaseException | None
+    ) -> list[OwedReply]:
+        """The reply owed to the change's person, when they were told "queued" (nobody waits now)."""
+        if not change.notice or not (delivery.detached or delivery.answer.done()):
+            return []
+        stored = delivery.stored
+
+        def reply_for(seen: StoredEntry) -> str:
+            return self._follow_ups.change_reply(seen, change, error)
+
+        return [self._owed(stored, change.notice, reply_for, error is None)]
+
+    async def _change_made(self, delivery: _Delivery, change: OwedChange) -> Outcome:
+        token = delivery.stored.entry.client_token
+        owed = self._change_owed(delivery, change, None)
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self._store.change_done(token, change.kind, change.revision, owed)
+                break
+            except Exception as error:  # noqa: BLE001 - AWS made it: tried again, else resent (harmless)
+                logger.warning(
+                    "could not record a change made",
+                    extra={"token": token, "error": str(error)[:300], "attempt": attempt + 1},
+                )
+                await asyncio.sleep(0.2 * (attempt + 1))
+        delivery.owed = owed
+        logger.info("entry changed", extra={"token": token, "change": str(change.kind)})
+        self._wake.set()  # a newer change asked meanwhile is due now
+        return Landed(delivery.stored.event_id or "")
+
+    async def _after_change_failure(
+        self, delivery: _Delivery, change: OwedChange, error: BaseException
+    ) -> Outcome:
+        token = delivery.stored.entry.client_token
+        reason = f"{type(error).__name__}: {error}"[:500]
+        try:
+            now = datetime.now(UTC)
+            waited = now - (change.since or now)
+            if is_retryable(error) and waited < self._policy.give_up_after:
+                uncertain = isinstance(error, IncidentManagerError) and error.may_have_landed
+                delay = self._policy.delay(delivery.stored.attempts + 1)
+                await self._store.schedule_retry(token, now + timedelta(seconds=delay), reason, uncertain)
+                logger.info(
+                    "change queued for a retry",
+                    extra={
+                        "token": token,
+                        "change": str(change.kind),
+                        "retry_in": round(delay, 2),
+                        "error": reason,
+                    },
+                )
+                self._wake.set()
+                return Queued(error)
+            final = error if not is_retryable(error) else GaveUp(reason, False, waited)
+            owed = self._change_owed(delivery, change, final)
+            await self._store.change_failed(token, change.kind, change.revision, reason, owed)
+            delivery.owed = owed
+        except Exception as store_error:  # noqa: BLE001 - still owed: resent once the hold ends
+            logger.error(
+                "could not record a failed change",
+                extra={"token": token, "error": str(store_error)[:300], "aws_error": reason},
+            )
+            return Queued(error) if is_retryable(error) else Refused(error)
+        logger.warning(
+            "change finally failed", extra={"token": token, "change": str(change.kind), "error": reason}
+        )
+        return Refused(final)
+
+    def _settle_change(self, delivery: _Delivery, outcome: Outcome) -> None:
+        if not delivery.detached and not delivery.answer.done():
+            delivery.answer.set_result(outcome)
+        if isinstance(outcome, Queued):
+            return
+        for owed in delivery.owed:
+            self._tell_later(owed)
 
     async def _record_outcome(
         self,
@@ -501,6 +706,11 @@ class Outbox:
         # hold run out) are left alone: claiming them would take them from their own attempt.
         on_their_way = list(self._deliveries)
         claimed = await self._store.claim_due(datetime.now(UTC), self.lease_until(), room, skip=on_their_way)
+        if len(claimed) < room:
+            # Changes owed for sent entries, through the same index and holds, with the room left.
+            claimed += await self._store.claim_due_changes(
+                datetime.now(UTC), self.lease_until(), room - len(claimed), skip=on_their_way
+            )
         started = 0
         for stored in claimed:
             if stored.entry.client_token in self._deliveries:

@@ -3,6 +3,7 @@ API) implement them, and the use cases never see an SDK."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.domain.binding import Binding
+from bot.domain.slack_message import MessageRef
 from bot.domain.timeline import TimelineEntry
 
 # Incident Manager
@@ -105,6 +107,23 @@ class IncidentGateway(Protocol):
         limit has come; if it answers False, nothing is sent (NotSent)."""
         ...
 
+    async def update_timeline_event(
+        self,
+        entry: TimelineEntry,
+        event_id: str,
+        client_token: str,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        """Make the event say what `entry` says (its type, time, text and references); `client_token`
+        makes a retry of the same update harmless. `before_send` as for a create."""
+        ...
+
+    async def delete_timeline_event(
+        self, incident_arn: str, event_id: str, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
+        """Delete the event (AWS's DeleteTimelineEvent takes no clientToken: deleting twice is harmless)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -132,9 +151,75 @@ class BindPermission(Protocol):
 
 
 class EntryState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
+    """Where an entry is in its life. An entry in PENDING or SENT may also owe a change (`OwedChange`)."""
+
+    PENDING = "pending"  # recorded; its create is owed to AWS
+    SENT = "sent"  # on the timeline
+    FAILED = "failed"  # its create finally failed (asked for again, it becomes pending again)
+    CANCELLED = "cancelled"  # deleted before its create reached AWS: nothing was ever sent
+    DELETED = "deleted"  # its event was deleted from the timeline (or AWS no longer had it)
+
+    @property
+    def settled(self) -> bool:
+        return self is not EntryState.PENDING
+
+
+class EntryOrigin(StrEnum):
+    """How an entry came from Slack: what may change it later (un-pin deletes only what a pin made)."""
+
+    TYPED = "typed"  # the slash command, the compose form: no message behind it
+    SHORTCUT = "shortcut"  # the "Add to timeline" form on a message
+    PIN = "pin"  # a 📌 on a message
+    THREAD = "thread"  # one message of a thread added whole
+
+
+class ChangeKind(StrEnum):
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class EntrySource:
+    """The Slack message an entry was made from, and how its text was rendered, to render it again when
+    the message is edited."""
+
+    message: MessageRef
+    origin: EntryOrigin
+    # Whether edits in Slack change the entry: its text is the message's own.
+    follows_edits: bool = True
+    author_id: str | None = None
+    author_fallback: str = ""
+    added_by_id: str | None = None
+    permalink: str | None = None
+    # A pin's generation: 0 the first time the message is pinned on this incident, one more after each
+    # un-pin that deleted it (a re-pin gets a fresh token).
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class OwedChange:
+    """A change of an entry still owed to AWS: sent after its create, in the order asked, retried like a
+    create. An update carries what the event should say; a later one replaces it (a new revision)."""
+
+    kind: ChangeKind
+    # The entry's revision once this change is made (an update's clientToken comes from it).
+    revision: int
+    # The update's content (None for a delete).
+    entry: TimelineEntry | None = None
+    # Who hears how it ends if their request was answered before it did (opaque, as `notice`).
+    notice: str = ""
+    # When it was asked for: its give-up clock.
+    since: datetime | None = None
+
+
+class ChangeApplied(StrEnum):
+    """What asking the store for a change did."""
+
+    FOLDED = "folded"  # the create had never been attempted: it now says this (nothing more to send)
+    CANCELLED = "cancelled"  # a delete of an entry whose create never reached AWS: nothing will be sent
+    OWED = "owed"  # recorded as owed; the outbox sends it (after the create, if that is still owed)
+    PINNED = "pinned"  # a delete asked only if nobody pins the message: someone still does
+    GONE = "gone"  # the entry is not live (deleted, cancelled, failed, unknown): nothing to change
 
 
 @dataclass(frozen=True)
@@ -151,6 +236,39 @@ class StoredEntry:
     created_at: datetime | None = None
     # When it is next due; while someone sends it, the end of their hold on it.
     next_attempt_at: datetime | None = None
+    # The Slack message it was made from, if any.
+    source: EntrySource | None = None
+    # The change owed to AWS, if any.
+    change: OwedChange | None = None
+    # The content revision AWS has (or will have once the owed change lands: change.revision).
+    revision: int = 0
+    # Who pins the message (for an entry a pin made, or one a pin joined).
+    pinners: frozenset[str] = frozenset()
+    # An attempt went out and its outcome is not recorded yet: it may have reached AWS.
+    in_flight: bool = False
+
+    @property
+    def live(self) -> bool:
+        """On the timeline or on its way, and not being deleted."""
+        alive = self.state in (EntryState.PENDING, EntryState.SENT)
+        return alive and (self.change is None or self.change.kind is not ChangeKind.DELETE)
+
+    @property
+    def user_id(self) -> str | None:
+        """Who added it, as its notice says (None when the notice is not one the store can read)."""
+        try:
+            value = json.loads(self.notice).get("user_id")
+        except (ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def shown(self) -> TimelineEntry:
+        """What the event says, or will say once the owed update lands."""
+        change = self.change
+        if change is not None and change.kind is ChangeKind.UPDATE and change.entry is not None:
+            return change.entry
+        return self.entry
 
 
 @dataclass(frozen=True)
@@ -194,19 +312,95 @@ class BindingStore(Protocol):
 
 class EntryStore(Protocol):
     """Timeline entries, recorded before AWS is asked: the outbox. A pending entry is due for an attempt
-    at its `next attempt` time; whoever is sending it holds it (a lease) by moving that time ahead."""
+    at its `next attempt` time; whoever is sending it holds it (a lease) by moving that time ahead. A change
+    owed for an entry (an update, a delete) is due and held the same way, after the entry's create."""
 
-    async def save_entry_once(self, entry: TimelineEntry, notice: str, lease_until: datetime) -> StoredEntry:
+    async def save_entry_once(
+        self,
+        entry: TimelineEntry,
+        notice: str,
+        lease_until: datetime,
+        source: EntrySource | None = None,
+        pinner: str | None = None,
+    ) -> StoredEntry:
         """Record the entry, held until `lease_until` by the caller who sends it now. If its token is
         known, return the first one unchanged; one that finally failed is asked for again, so it becomes
-        pending again, held by this caller, with this notice."""
+        pending again, held by this caller, with this notice. An entry made from a message (`source`) that
+        already has a live entry on this incident under another token is not recorded: that one is
+        returned (one message, one event per incident). `pinner` is recorded as pinning the entry
+        returned, if it is live."""
+        ...
+
+    async def entries_for_message(self, message: MessageRef) -> list[StoredEntry]:
+        """The live entries made from this message (one per incident): one indexed read."""
+        ...
+
+    async def pin_generation(self, message: MessageRef, incident_arn: str) -> int:
+        """The generation a new pin of this message on this incident takes: one more than the latest
+        pin (or thread) entry of it that was deleted or cancelled, else 0."""
+        ...
+
+    async def add_pinner(self, client_token: str, user_id: str) -> StoredEntry | None:
+        """Record that this person pins the entry's message; None (nothing recorded) if it is not live."""
+        ...
+
+    async def remove_pinner(self, client_token: str, user_id: str) -> StoredEntry | None:
+        """This person no longer pins it; the entry as it is then (None if unknown)."""
+        ...
+
+    async def request_update(
+        self,
+        client_token: str,
+        content: TimelineEntry,
+        notice: str,
+        now: datetime,
+        *,
+        stop_following: bool = False,
+    ) -> tuple[ChangeApplied, StoredEntry | None]:
+        """Make the live entry say `content` (its type, time and data): folded into its create if that was
+        never attempted, else owed as the next revision (replacing an update not yet sent). GONE when
+        it is not live. `stop_following`: edits in Slack no longer change it (a person shaped its text)."""
+        ...
+
+    async def request_delete(
+        self, client_token: str, notice: str, now: datetime, *, unless_pinned: bool = False
+    ) -> tuple[ChangeApplied, StoredEntry | None]:
+        """Delete the entry: CANCELLED when its create surely never reached AWS (never attempted, or
+        failed in a way that did not land), else OWED (after the create, if it may have landed and is
+        still owed). With `unless_pinned`, PINNED (nothing changed) while anyone pins it."""
+        ...
+
+    async def claim_due_changes(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[StoredEntry]:
+        """Sent entries whose owed change is due by `now`, as claim_due does for creates."""
+        ...
+
+    async def change_done(
+        self, client_token: str, kind: ChangeKind, revision: int, owed: Sequence[OwedReply] = ()
+    ) -> StoredEntry | None:
+        """Record that AWS made the change (with the replies owed about it): an update of this revision
+        becomes what the entry says (a newer one asked meanwhile stays owed, due now); a delete makes it
+        DELETED. The entry as it is then."""
+        ...
+
+    async def change_failed(
+        self,
+        client_token: str,
+        kind: ChangeKind,
+        revision: int,
+        reason: str,
+        owed: Sequence[OwedReply] = (),
+    ) -> StoredEntry | None:
+        """Record that the change finally failed: the entry stays as AWS has it. The entry as it is then."""
         ...
 
     async def get_entry(self, client_token: str) -> StoredEntry | None: ...
 
     async def renew_lease(self, client_token: str, held: datetime | None, until: datetime) -> bool:
-        """Hold a pending entry until `until`, if it is still as this caller left it (`held`): False when
-        another worker has taken it since, or it is no longer pending."""
+        """Hold a pending entry (or one owing a change) until `until`, if it is still as this caller left it
+        (`held`), and mark it in flight (its attempt goes out now): False when another worker has taken it
+        since, a change moved it, or nothing is owed any more."""
         ...
 
     async def mark_sent(
@@ -228,7 +422,9 @@ class EntryStore(Protocol):
         owed: Sequence[OwedReply] = (),
         awaiting: Collection[int] = (),
     ) -> bool:
-        """Record that it finally failed, as mark_sent (over a sent entry nothing is recorded: True)."""
+        """Record that it finally failed, as mark_sent (over a sent entry nothing is recorded: True). With a
+        delete owed and no attempt that may have landed, it is CANCELLED instead: nothing is on the
+        timeline, which is what the delete asked for."""
         ...
 
     async def add_awaiting(self, client_token: str, notice: str) -> bool:
@@ -266,7 +462,8 @@ class EntryStore(Protocol):
     async def schedule_retry(
         self, client_token: str, next_attempt_at: datetime, reason: str, uncertain: bool
     ) -> None:
-        """Count a failed attempt worth retrying and make the (still pending) entry due again then."""
+        """Count a failed attempt worth retrying and make the (still pending, or still owing a change)
+        entry due again then."""
         ...
 
     async def claim_due(

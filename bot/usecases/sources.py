@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.domain.slack_message import SlackMessage
 from bot.domain.timeline import EventType, from_slack_ts
 from bot.usecases.outbox import Notice, NoticeKind
+from bot.usecases.ports import EntryOrigin
 from bot.usecases.timeline import CapturedEntry
 
 
@@ -107,9 +108,12 @@ def message_entry(
     event_time: datetime | None = None,
     expected_incident_arn: str | None = None,
     is_markup: bool = True,
+    origin: EntryOrigin = EntryOrigin.PIN,
+    follows_edits: bool = True,
+    pinner: str | None = None,
 ) -> CapturedEntry:
     """A Slack message put on the timeline by someone: written by its author, at its own time unless
-    another was chosen."""
+    another was chosen. The entry records the message (one message, one event per incident)."""
     return CapturedEntry(
         team_id=team_id,
         channel_id=channel_id,
@@ -123,6 +127,10 @@ def message_entry(
         permalink=permalink,
         expected_incident_arn=expected_incident_arn,
         is_markup=is_markup,
+        origin=origin,
+        message_ts=message.ts,
+        follows_edits=follows_edits,
+        pinner=pinner,
     )
 
 
@@ -138,8 +146,12 @@ def captured_message_entry(
     permalink: str | None,
     incident_arn: str,
     response_url: str | None,
+    text_changed: bool = True,
 ) -> tuple[CapturedEntry, Notice]:
-    """The "Add to timeline" form: the box's literal text (`message.markup`), the type and time chosen."""
+    """The "Add to timeline" form: the box's literal text (`message.markup`), the type and time chosen.
+    It follows edits of the message only when the person left its text as the message's (`text_changed`
+    False); a text they shaped stays theirs. For a message already on the timeline, it updates that
+    event (TimelineService.add)."""
     captured = message_entry(
         team_id=team_id,
         channel_id=channel_id,
@@ -152,6 +164,8 @@ def captured_message_entry(
         event_time=event_time,
         expected_incident_arn=incident_arn,
         is_markup=False,
+        origin=EntryOrigin.SHORTCUT,
+        follows_edits=not text_changed,
     )
     notice = Notice(
         kind=NoticeKind.CAPTURE,
@@ -173,7 +187,9 @@ def pinned_entry(
     incident_arn: str,
     permalink: str | None,
 ) -> tuple[CapturedEntry, Notice]:
-    """A 📌 on a message: a Note of the message as it is, at its own time."""
+    """A 📌 on a message: a Note of the message as it is, at its own time, following its edits; whoever
+    pinned it is recorded as pinning it. (A thread's messages go in the same way, with
+    `dataclasses.replace(captured, origin=EntryOrigin.THREAD, pinner=None)`: same token, no pinner.)"""
     captured = message_entry(
         team_id=team_id,
         channel_id=channel_id,
@@ -181,5 +197,7 @@ def pinned_entry(
         added_by_id=user_id,
         permalink=permalink,
         token_source=pin_token_source(team_id, channel_id, message.ts, incident_arn),
+        origin=EntryOrigin.PIN,
+        pinner=user_id,
     )
     return captured, pin_notice(team_id, channel_id, user_id, message.ts)

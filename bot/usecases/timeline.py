@@ -7,10 +7,12 @@ Every entry point (the slash command, the compose form, the "Add to timeline" fo
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain.binding import Binding
+from bot.domain.slack_message import MessageRef
 from bot.domain.slack_text import clean_text, readable, referenced_user_ids
 from bot.domain.timeline import (
     UNKNOWN_AUTHOR,
@@ -31,7 +33,15 @@ from bot.usecases.errors import (
     IncidentNotFound,
 )
 from bot.usecases.outbox import Landed, Notice, Outbox, Outcome, Queued
-from bot.usecases.ports import EntryState, EntryStore, NameDirectory, StoredEntry
+from bot.usecases.ports import (
+    ChangeApplied,
+    EntryOrigin,
+    EntrySource,
+    EntryState,
+    EntryStore,
+    NameDirectory,
+    StoredEntry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +64,18 @@ class CapturedEntry:
     expected_incident_arn: str | None = None
     # Slack message markup (mentions, links, entities) or, from a form's plain-text input, literal text.
     is_markup: bool = True
+    # How it came in, and the message it was made from (None for a typed entry): one message has one
+    # event per incident, whichever way it came in.
+    origin: EntryOrigin = EntryOrigin.TYPED
+    message_ts: str | None = None
+    # Whether edits of the message in Slack change the entry (its text is the message's own).
+    follows_edits: bool = True
+    # Who pins the message (a pin): tracked, so that the last one to take the pin off deletes it.
+    pinner: str | None = None
+
+    @property
+    def message(self) -> MessageRef | None:
+        return MessageRef(self.team_id, self.channel_id, self.message_ts) if self.message_ts else None
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,9 @@ class EntryAdded:
     text: str
     # The same source was already on the timeline (a second pin, a retried delivery): nothing new was sent.
     repeat: bool = False
+    # The message was already on the timeline (pinned, say) and this shortcut entry changed that event to
+    # say what the form said, instead of adding a second one (there is nothing of its own to undo).
+    updated: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,26 +142,52 @@ class TimelineService:
     async def already_recorded(
         self, token_source: tuple[str, ...], binding: Binding, notice: Notice
     ) -> EntryAdded | EntryQueued | None:
-        """A source recorded before (a second pin of one message), answered from the store without reading
-        the message again (a refusal raises, as `add` does); None when it is not known, or finally failed
-        (asked again, it is rebuilt from the message). Told it is saved, `notice` hears the outcome too."""
+        """A source recorded before (a retried delivery), answered from the store without reading the
+        message again (a refusal raises, as `add` does); None when it is not known, or not live (finally
+        failed, deleted: asked again, it is rebuilt from the message). Told it is saved, `notice` hears
+        the outcome too."""
         token = client_token(*token_source)
+        return await self._known(lambda: self._store.get_entry(token), binding, notice, token)
+
+    async def already_pinned(
+        self, message: MessageRef, binding: Binding, notice: Notice, pinner: str
+    ) -> EntryAdded | EntryQueued | None:
+        """A pin of a message already on the incident's timeline, whichever way it came in (another pin,
+        the shortcut, a thread): the pinner is recorded and the answer comes from the store, without
+        reading the message (one indexed read, one write). None when the message has no live entry there:
+        the caller reads it and adds it (a re-pin after an un-pin gets a fresh token)."""
+
+        async def joined() -> StoredEntry | None:
+            for live in await self._store.entries_for_message(message):
+                if live.entry.incident_arn == binding.incident_arn:
+                    return await self._store.add_pinner(live.entry.client_token, pinner)
+            return None
+
+        return await self._known(joined, binding, notice, f"pin of {message.ts}")
+
+    async def _known(
+        self,
+        read: Callable[[], Awaitable[StoredEntry | None]],
+        binding: Binding,
+        notice: Notice,
+        label: str,
+    ) -> EntryAdded | EntryQueued | None:
         answer: EntryAdded | EntryQueued | None = None
         for _ in range(AWAIT_ROUNDS):
-            stored = await self._store.get_entry(token)
-            if stored is None or stored.state is EntryState.FAILED:
+            stored = await read()
+            if stored is None or not stored.live:
                 return None
             recorded = Notice.from_json(stored.notice)
-            text = (recorded.text if recorded is not None else "") or stored.entry.text
+            text = (recorded.text if recorded is not None else "") or stored.shown.text
             if stored.state is EntryState.SENT and stored.event_id:
-                return EntryAdded(stored.entry, binding, stored.event_id, text, repeat=True)
+                return EntryAdded(stored.shown, binding, stored.event_id, text, repeat=True)
             answer = self._answer(
                 stored.entry, binding, text, await self._outbox.deliver(stored), repeat=True
             )
             told = replace(notice, incident_title=binding.incident_title, text=text)
             if await self._hears_the_outcome(stored, answer, told):
                 return answer
-        _not_awaiting(token)
+        _not_awaiting(label)
         return answer
 
     async def _hears_the_outcome(
@@ -199,8 +250,17 @@ class TimelineService:
         text, attribution = self.render(captured, names)
         if not text:
             raise EntryEmpty(captured.event_type)
+        source = self._source_of(captured, attribution)
+        token_source = captured.token_source
+        if source is not None and source.origin in (EntryOrigin.PIN, EntryOrigin.THREAD):
+            # A re-pin after an un-pin (the entry deleted) is a new entry, with a fresh token; the first
+            # generation's token is what it always was (CONTRACT).
+            generation = await self._store.pin_generation(source.message, binding.incident_arn)
+            source = replace(source, generation=generation)
+            if generation:
+                token_source = (*token_source, f"generation:{generation}")
         entry = TimelineEntry(
-            client_token=client_token(*captured.token_source),
+            client_token=client_token(*token_source),
             incident_arn=binding.incident_arn,
             event_type=captured.event_type,
             event_time=as_utc(captured.event_time),
@@ -211,7 +271,15 @@ class TimelineService:
         for _ in range(AWAIT_ROUNDS):
             # Recorded before AWS is tried; a repeat of the same source gets the first entry back unchanged,
             # so the token is always sent with the same parameters (eventTime included).
-            stored = await self._store.save_entry_once(entry, notice.to_json(), self._outbox.lease_until())
+            stored = await self._store.save_entry_once(
+                entry, notice.to_json(), self._outbox.lease_until(), source, captured.pinner
+            )
+            if stored.entry.client_token != entry.client_token and captured.origin is EntryOrigin.SHORTCUT:
+                # The message is already on the timeline (pinned, say): the form shapes that event.
+                reshaped = await self._reshape(stored, entry, binding, notice, text, captured.follows_edits)
+                if reshaped is not None:
+                    return reshaped
+                continue  # it was deleted meanwhile: this one is recorded on its own
             # An earlier attempt of this source (the message edited since, say) is what is sent, and the
             # reply quotes what it says.
             said = text if stored.entry == entry else stored.entry.text
@@ -226,6 +294,50 @@ class TimelineService:
         _not_awaiting(entry.client_token)
         assert answer is not None  # the loop ran (AWAIT_ROUNDS > 0)
         return answer
+
+    @staticmethod
+    def _source_of(captured: CapturedEntry, attribution: Attribution) -> EntrySource | None:
+        message = captured.message
+        if message is None:
+            return None
+        return EntrySource(
+            message=message,
+            origin=captured.origin,
+            follows_edits=captured.follows_edits,
+            author_id=captured.author_id,
+            author_fallback=captured.author_fallback,
+            added_by_id=captured.added_by_id,
+            permalink=attribution.permalink,
+        )
+
+    async def _reshape(
+        self,
+        existing: StoredEntry,
+        wanted: TimelineEntry,
+        binding: Binding,
+        notice: Notice,
+        text: str,
+        follows_edits: bool,
+    ) -> EntryAdded | EntryQueued | None:
+        """A shortcut entry for a message already on the timeline: that event is updated to say what the
+        form says (its text, type and time), instead of a second event being added. None when that entry
+        was deleted meanwhile."""
+        token = existing.entry.client_token
+        content = replace(wanted, client_token=token)
+        change_notice = replace(notice, change="update").to_json()
+        applied, after = await self._store.request_update(
+            token, content, change_notice, datetime.now(UTC), stop_following=not follows_edits
+        )
+        if applied is ChangeApplied.GONE or after is None:
+            return None
+        if applied is ChangeApplied.FOLDED:
+            outcome = await self._outbox.deliver(after)
+        else:
+            outcome = await self._outbox.deliver_change(token)
+        if isinstance(outcome, Landed):
+            event_id = outcome.event_id or after.event_id or ""
+            return EntryAdded(content, binding, event_id, text, updated=True)
+        return self._answer(content, binding, text, outcome)
 
 
 def _not_awaiting(token: str) -> None:

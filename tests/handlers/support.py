@@ -32,6 +32,7 @@ from bot.usecases.ports import (
     EventSummary,
     IncidentPage,
     IncidentSummary,
+    OwedChange,
     RelatedItem,
     RelatedItemsPage,
     StoredEntry,
@@ -175,8 +176,11 @@ class MemoryGateway:
     incidents: dict[str, IncidentSummary] = field(default_factory=dict)
     created: list[TimelineEntry] = field(default_factory=list)
     region: str | None = "eu-west-1"
-    # While set, every CreateTimelineEvent fails with it (Incident Manager throttling, say).
+    # While set, every CreateTimelineEvent (and update, delete) fails with it (Incident Manager throttling).
     outage: IncidentManagerError | None = None
+    # Events deleted (by eventId), and what each update made an event say (by eventId), in order.
+    deleted: list[str] = field(default_factory=list)
+    updates: dict[str, list[TimelineEntry]] = field(default_factory=dict)
     # Events besides the ones created (Incident Manager's own, the console's), by incident.
     other_events: dict[str, list[StoredEvent]] = field(default_factory=dict)
     related: dict[str, list[RelatedItem]] = field(default_factory=dict)
@@ -262,7 +266,43 @@ class MemoryGateway:
         self.related[arn] = [item for item in items if item.url != url]
 
     def events_on(self, arn: str) -> list[TimelineEntry]:
-        return [entry for entry in self.created if entry.incident_arn == arn]
+        """What each live event on the incident says now (updates applied, deleted ones gone)."""
+        shown = []
+        for entry in self.created:
+            event_id = f"event-{entry.client_token[:12]}"
+            if entry.incident_arn != arn or event_id in self.deleted:
+                continue
+            shown.append(self.updates[event_id][-1] if self.updates.get(event_id) else entry)
+        return shown
+
+    async def update_timeline_event(
+        self,
+        entry: TimelineEntry,
+        event_id: str,
+        client_token: str,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        if before_send is not None and not await before_send():
+            raise NotSent()
+        self._call("UpdateTimelineEvent", event_id=event_id, client_token=client_token, entry=entry)
+        if self.outage is not None:
+            raise self.outage
+        known = {f"event-{seen.client_token[:12]}" for seen in self.created}
+        if event_id not in known or event_id in self.deleted:
+            raise IncidentNotFound("no such event", code="ResourceNotFoundException", status=404)
+        self.updates.setdefault(event_id, []).append(entry)
+
+    async def delete_timeline_event(
+        self, incident_arn: str, event_id: str, before_send: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
+        if before_send is not None and not await before_send():
+            raise NotSent()
+        self._call("DeleteTimelineEvent", arn=incident_arn, event_id=event_id)
+        if self.outage is not None:
+            raise self.outage
+        # As AWS: deleting an event that is not there is no error (the model has no ResourceNotFound).
+        if event_id not in self.deleted:
+            self.deleted.append(event_id)
 
     async def get_incident(self, arn: str) -> IncidentSummary:
         self._call("GetIncidentRecord", arn=arn)
@@ -295,6 +335,9 @@ class NoFollowUps:
         raise AssertionError("no second reply expected")
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
+        raise AssertionError("no second reply expected")
+
+    def change_reply(self, stored: StoredEntry, change: OwedChange, error: BaseException | None) -> str:
         raise AssertionError("no second reply expected")
 
     async def tell(self, notice: str, reply: str, landed: bool) -> Told:
@@ -354,7 +397,7 @@ def settings(**overrides: str) -> Settings:
     return load_settings(env)
 
 
-def world(store: SqlStore | None = None, **overrides: str) -> World:
+def world(store: SqlStore | None = None, *, fake_changes: bool = False, **overrides: str) -> World:
     store = store or SqlStore("sqlite://")
     gateway = MemoryGateway()
     replies = RecordingReplies()
@@ -370,15 +413,28 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
     client = FakeWebClient(users={"U0001": "alice", "U0002": "bob"})
     names = Names()
     permission = Permission()
+    configured = settings(**overrides)
+    # The listeners of the lifecycle are tested against a fake of the use case (`fake_changes=True`);
+    # everything else runs the real one.
     changes = FakeChanges()
     deps = Deps(
-        settings=settings(**overrides),
+        settings=configured,
         store=store,
         gateway=gateway,
         outbox=outbox,
         metrics=Metrics(),
         timeline=TimelineService(store, outbox, names),
-        changes=cast(EntryChanges, changes),
+        changes=cast(EntryChanges, changes)
+        if fake_changes
+        else EntryChanges(
+            store,
+            outbox,
+            names,
+            permission,
+            undo_window=configured.undo_window,
+            others_may_undo=bool(configured.bind_allowed_users or configured.bind_allowed_usergroups),
+            deleted_message_action=configured.deleted_message_action,
+        ),
         bindings=BindingService(store, gateway, permission),
         reader=TimelineReader(gateway),
         directory=names,

@@ -4,8 +4,11 @@ reaches the use case once."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from bot.domain.binding import Binding
 from bot.domain.slack_message import MessageRef
@@ -19,6 +22,17 @@ from tests.handlers.support import ARN_A, CHANNEL, TEAM, World, world
 TS = "1764150000.123456"
 EDITED_TS = "1764150300.000200"
 REF = MessageRef(TEAM, CHANNEL, TS)
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[World]:
+    """The handler tier's world with a fake of the lifecycle use case (its own tests are core's)."""
+    made = world(fake_changes=True)
+    try:
+        yield made
+    finally:
+        await made.deps.outbox.stop(0.5)
+        await made.store.close()
 
 
 def delivery(event: dict[str, Any], event_id: str = "Ev1") -> dict[str, Any]:
@@ -96,7 +110,7 @@ def spent(bot: World) -> list[str]:
 
 async def test_plain_messages_and_other_subtypes_cost_nothing_at_all() -> None:
     store = CountingStore()
-    bot = world(store)
+    bot = world(store, fake_changes=True)
     try:
         await bot.bind(ARN_A, "Checkout DB down")
         for n, event in enumerate(
@@ -119,7 +133,7 @@ async def test_plain_messages_and_other_subtypes_cost_nothing_at_all() -> None:
 
 async def test_changes_that_are_not_edits_cost_nothing() -> None:
     store = CountingStore()
-    bot = world(store)
+    bot = world(store, fake_changes=True)
     try:
         await bot.bind(ARN_A, "Checkout DB down")
         unfurl = edit()
@@ -139,7 +153,7 @@ async def test_changes_that_are_not_edits_cost_nothing() -> None:
 
 async def test_an_edit_in_an_unbound_channel_costs_one_binding_read() -> None:
     store = CountingStore()
-    bot = world(store)
+    bot = world(store, fake_changes=True)
     try:
         await run(bot, edit())
         await run(bot, delete(), "Ev2")

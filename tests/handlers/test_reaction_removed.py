@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 from bot.domain.slack_message import MessageRef
 from bot.listeners.events.reaction_removed import handle_reaction_removed
 from bot.usecases.changes import Changed, ChangeResult
 from bot.usecases.errors import IncidentManagerError
 from tests.handlers.fake_changes import stored_entry
-from tests.handlers.support import ARN_A, BOT_USER, CHANNEL, TEAM, World
+from tests.handlers.support import ARN_A, BOT_USER, CHANNEL, TEAM, World, world
 
 TS = "1764150000.123456"
 REF = MessageRef(TEAM, CHANNEL, TS)
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[World]:
+    """The handler tier's world with a fake of the lifecycle use case (its own tests are core's)."""
+    made = world(fake_changes=True)
+    try:
+        yield made
+    finally:
+        await made.deps.outbox.stop(0.5)
+        await made.store.close()
 
 
 def unpin(

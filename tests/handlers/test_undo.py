@@ -3,10 +3,12 @@ does, called as Bolt calls the listeners (the use case is a fake here; its own t
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ContextBlock, SectionBlock
 
 from bot.domain.timeline import client_token
@@ -26,6 +28,17 @@ from tests.handlers.test_forms import shortcut, state
 RESPONSE_URL = "https://hooks.slack.com/actions/T0001/9/undo"
 THROTTLED = IncidentManagerError("Rate exceeded", code="ThrottlingException", retryable=True)
 TS = "1764150000.123456"
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[World]:
+    """The handler tier's world with a fake of the lifecycle use case (its own tests are core's)."""
+    made = world(fake_changes=True)
+    try:
+        yield made
+    finally:
+        await made.deps.outbox.stop(0.5)
+        await made.store.close()
 
 
 def command(text: str) -> dict[str, Any]:
@@ -104,7 +117,7 @@ async def test_a_slash_notes_confirmation_carries_undo_with_its_token_until_the_
 
 
 async def test_the_window_is_configurable() -> None:
-    bot = world()
+    bot = world(fake_changes=True)
     try:
         bot.deps = replace(bot.deps, settings=replace(bot.deps.settings, undo_window=timedelta(minutes=3)))
         await bot.bind(ARN_A, "Checkout DB down")
@@ -262,7 +275,7 @@ async def test_a_stranger_is_told_who_can_undo_and_the_confirmation_stays(bot: W
 
 
 async def test_with_bind_allowed_set_the_stranger_hears_that_those_named_may_too() -> None:
-    bot = world(BIND_ALLOWED_USERS="U0009")
+    bot = world(fake_changes=True, BIND_ALLOWED_USERS="U0009")
     try:
         bot.changes.answers["undo"] = UndoNotAllowed(UndoRefusal.NOT_YOURS, stored_entry(ARN_A))
         await undo(bot, "slack-abc", user="U0002")

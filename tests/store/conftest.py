@@ -14,7 +14,15 @@ from bot.store.sql import DEFAULT_ENTRY_RETENTION
 from tests.support.postgres import run, scratch_database, truncate
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-TABLES = ("bindings", "timeline_entries", "drafts", "deliveries", "owed_replies", "awaiting_replies")
+TABLES = (
+    "bindings",
+    "timeline_entries",
+    "drafts",
+    "deliveries",
+    "owed_replies",
+    "awaiting_replies",
+    "entry_pinners",
+)
 
 StoreMaker = Callable[..., Awaitable[SqlStore]]
 

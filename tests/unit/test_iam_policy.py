@@ -39,6 +39,8 @@ def test_the_policy_grants_exactly_what_the_gateway_calls() -> None:
     assert _operations_called() == {
         "GetIncidentRecord",
         "CreateTimelineEvent",
+        "UpdateTimelineEvent",
+        "DeleteTimelineEvent",
         "ListIncidentRecords",
         "ListTimelineEvents",
         "GetTimelineEvent",

@@ -16,7 +16,7 @@ from bot.domain.timeline import EventType, TimelineEntry, client_token, encode_e
 from bot.store import SqlStore
 from bot.usecases.errors import GaveUp, NotSent, OutcomeUnknown
 from bot.usecases.outbox import Landed, Notice, NoticeKind, Outbox, Queued, Refused, RetryPolicy, Told
-from bot.usecases.ports import EntryState, OwedReply, StoredEntry
+from bot.usecases.ports import EntryState, OwedChange, OwedReply, StoredEntry
 from tests.store.support import Clock
 
 ARN = "arn:aws:ssm-incidents::111122223333:incident-record/plan/abc"
@@ -105,6 +105,13 @@ class RecordedFollowUps:
         self.errors[stored.entry.client_token] = error
         reply = f"failed {stored.entry.client_token}"
         self._tokens[reply] = stored.entry.client_token
+        return reply
+
+    def change_reply(self, stored: StoredEntry, change: OwedChange, error: BaseException | None) -> str:
+        reply = f"{change.kind} {'done' if error is None else 'failed'} {stored.entry.client_token}"
+        self._tokens[reply] = stored.entry.client_token
+        if error is not None:
+            self.errors[stored.entry.client_token] = error
         return reply
 
     async def tell(self, notice: str, reply: str, landed: bool) -> Told:

@@ -15,7 +15,7 @@ from bot.domain.timeline import EventType
 from bot.slack.directory import UserDirectory
 from bot.store import SqlStore
 from bot.usecases.outbox import Notice, NoticeKind, Outbox, Told
-from bot.usecases.ports import EntryState, OwedReply, StoredEntry
+from bot.usecases.ports import EntryState, OwedChange, OwedReply, StoredEntry
 from bot.usecases.timeline import CapturedEntry, EntryAdded, TimelineService
 from tests.conftest import BOT_TOKEN, REGION
 from tests.fakes.incident_manager import FakeIncidentManager
@@ -24,6 +24,9 @@ from tests.fakes.slack_api import FakeSlack
 
 class NoFollowUps:
     def landed_reply(self, stored: StoredEntry, event_id: str) -> str:
+        raise AssertionError("the person waiting is answered directly")
+
+    def change_reply(self, stored: StoredEntry, change: OwedChange, error: BaseException | None) -> str:
         raise AssertionError("the person waiting is answered directly")
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:

@@ -1,7 +1,8 @@
 """`reaction_added` with TIMELINE_REACTION: the message becomes a Note at its own time.
 
 However many people pin one message, and however often Slack re-delivers the event, the token comes
-from (team, channel, message ts) and the bound incident, so it lands once; a re-delivery (same
+from (team, channel, message ts) and the bound incident (and, after an un-pin deleted it, the pin's
+generation), so it lands once; each pinner is recorded; a re-delivery (same
 event_id) is dropped at once. Other emoji and unbound channels are ignored quietly.
 """
 
@@ -13,13 +14,13 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.slack_message import parse_message
+from bot.domain.slack_message import MessageRef, parse_message
 from bot.listeners.deps import Deps, deps_of
 from bot.listeners.middleware import ChannelBinding, binding_of
 from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.outcomes import entry_reply
 from bot.slack.conversation import fetch_message, mark_added, permalink_of
-from bot.usecases.sources import pin_notice, pin_token_source, pinned_entry
+from bot.usecases.sources import pin_notice, pinned_entry
 from bot.usecases.timeline import EntryAdded, EntryQueued
 
 logger = logging.getLogger(__name__)
@@ -77,10 +78,11 @@ async def _pin(
             extra={"team": channel.team_id, "channel": channel.channel_id},
         )
         return None
-    # Known already (another pin, Slack re-delivering): answered from the store, no Slack read at all.
-    token_source = pin_token_source(channel.team_id, channel.channel_id, ts, binding.incident_arn)
+    # On the timeline already (another pin, the shortcut, a thread, Slack re-delivering): this pinner is
+    # recorded and the answer comes from the store, no Slack read at all.
     notice = pin_notice(channel.team_id, channel.channel_id, user_id, ts)
-    known = await deps.timeline.already_recorded(token_source, binding, notice)
+    message_ref = MessageRef(channel.team_id, channel.channel_id, ts)
+    known = await deps.timeline.already_pinned(message_ref, binding, notice, user_id)
     if known is not None:
         return known
     message = parse_message(await fetch_message(client, channel.channel_id, ts))

@@ -104,6 +104,8 @@ async def _add(
         permalink=permalink,
         incident_arn=capture.incident_arn,
         response_url=capture.response_url,
+        # Known unchanged only for a shortened prefill left as it was (the whole message lands).
+        text_changed=not whole_message,
     )
     # The form's channel, read once for this submit: the shared path uses exactly this binding.
     binding = await deps.store.get_binding(capture.team_id, capture.channel_id)

@@ -201,6 +201,15 @@ def incident_missing_for_add(title: str | None, region: str | None) -> Failure:
     )
 
 
+def event_missing(title: str | None) -> Failure:
+    name = f"*{escape(title)}*" if title else "the incident"
+    return Failure(
+        f"The event is no longer on the timeline of {name} (it was deleted in the console, say), so it "
+        "could not be changed.",
+        "Add the message again if it should be on the timeline.",
+    )
+
+
 def incident_missing_for_bind(region: str | None) -> Failure:
     return Failure(
         f"Incident Manager has no incident record with that ARN{_in_region(region)}.",
