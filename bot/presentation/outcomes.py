@@ -24,6 +24,8 @@ def entry_reply(outcome: EntryAdded | EntryQueued, region: str | None, *, pin: b
     if isinstance(outcome, EntryQueued):
         why = queued_reason(outcome.reason, outcome.waiting_for_turn)
         return entries.entry_queued(entry.event_type, title, url, entry.event_time, outcome.text, why, pin)
+    if outcome.updated:
+        return entries.entry_updated(entry.event_type, title, url, entry.event_time, outcome.text)
     say = entries.entry_already_added if outcome.repeat else entries.entry_added
     return say(entry.event_type, title, url, entry.event_time, outcome.text)
 
@@ -39,9 +41,9 @@ def entry_confirmation(
 ) -> tuple[str, list[dict[str, Any]] | None]:
     """The reply to an added note, event or shortcut entry: its text, and blocks with the *Undo* button
     while `until` has not passed (none for a repeat: that person was answered, button and all, the
-    first time)."""
+    first time; none for a form that updated the event a pin made: that event is not its own to undo)."""
     text = entry_reply(outcome, region)
-    if until is None or (isinstance(outcome, EntryAdded) and outcome.repeat):
+    if until is None or (isinstance(outcome, EntryAdded) and (outcome.repeat or outcome.updated)):
         return text, None
     return text, undo_blocks(text, outcome.entry.client_token, until)
 

@@ -310,3 +310,35 @@ async def test_a_failure_keeps_the_confirmation_and_its_button_for_another_try(b
     await undo(bot, "slack-abc")
     [reply] = bot.replies.sent
     assert not reply.replaced and "_Reference: " in reply.text
+
+
+async def test_a_shortcut_on_a_pinned_message_updates_its_event_and_offers_no_undo(bot: World) -> None:
+    from bot.listeners.events.reaction_added import handle_reaction_added
+    from bot.listeners.shortcuts.add_to_timeline import handle_add_to_timeline
+
+    await bot.bind(ARN_A, "Checkout DB down")
+    message = shortcut()["message"]
+    bot.client.messages[message["ts"]] = message
+    pin = {
+        "type": "event_callback",
+        "team_id": TEAM,
+        "event_id": "Ev1",
+        "event": {
+            "type": "reaction_added",
+            "user": "U0002",
+            "reaction": "pushpin",
+            "item": {"type": "message", "channel": CHANNEL, "ts": message["ts"]},
+        },
+    }
+    await handle_reaction_added(event=pin["event"], body=pin, client=bot.web, context=bot.context())
+    await handle_add_to_timeline(ack=FakeAck(), shortcut=shortcut(), client=bot.web, context=bot.context())
+    opened = bot.client.called("views.open")[0]["view"]
+    view = {"id": "V9", "private_metadata": opened["private_metadata"], "state": state("shaped in the form")}
+    body = {"user": {"id": "U0001"}}
+    await handle_capture_submission(
+        ack=FakeAck(), body=body, view=view, client=bot.web, context=bot.context()
+    )
+    assert len(bot.gateway.created) == 1  # one message, one event
+    [reply] = bot.replies.sent
+    assert reply.text.startswith("That message was already on the timeline of <")
+    assert "shaped in the form" in reply.text and reply.blocks is None
