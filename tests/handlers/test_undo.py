@@ -319,7 +319,7 @@ async def test_a_shortcut_on_a_pinned_message_updates_its_event_and_offers_no_un
     await bot.bind(ARN_A, "Checkout DB down")
     message = shortcut()["message"]
     bot.client.messages[message["ts"]] = message
-    pin = {
+    pin: dict[str, Any] = {
         "type": "event_callback",
         "team_id": TEAM,
         "event_id": "Ev1",
