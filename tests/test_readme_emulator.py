@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,10 +131,18 @@ async def test_the_bot_configured_as_documented_uses_every_operation_against_it(
             datetime.now(UTC),
             encode_event_data("the DB failover finished\n\n— alice, via Slack"),
         )
-        await gateway.create_timeline_event(entry)
+        event_id = await gateway.create_timeline_event(entry)
         page = await TimelineReader(gateway).latest(incident.arn, 10)
         assert [event.event_type for event in page.events] == ["Note", "SSM Incident Trigger"]
         assert page.events[0].text.text.startswith("the DB failover finished")
+        # The lifecycle: the message edited in Slack, then Undo.
+        edited = replace(entry, event_data=encode_event_data("the DB failover finished, edited"))
+        await gateway.update_timeline_event(
+            edited, event_id, client_token("readme", "emulator", "update", "1")
+        )
+        await gateway.delete_timeline_event(incident.arn, event_id)
+        after = await TimelineReader(gateway).latest(incident.arn, 10)
+        assert [event.event_type for event in after.events] == ["SSM Incident Trigger"]
         unbound = await service.unbind("T0001", "C0001", "U0001", "trigger-2")
         assert unbound.removed is not None and unbound.unlink_error is None
     finally:
