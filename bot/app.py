@@ -122,7 +122,9 @@ async def build_runtime(
     identity = SlackIdentity(client, settings.slack_bot_token)
     directory = UserDirectory(client)
     permission = SlackBindPermission(client, settings.bind_allowed_users, settings.bind_allowed_usergroups)
-    follow_ups = SlackFollowUps(client, http, settings.added_reaction, lambda: gateway.region)
+    follow_ups = SlackFollowUps(
+        client, http, settings.added_reaction, lambda: gateway.region, undo_window=settings.undo_window
+    )
 
     outbox = Outbox(
         store,

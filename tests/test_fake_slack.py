@@ -868,3 +868,30 @@ async def test_reset_closes_socket_connections_cleanly_and_forgets_them(
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(unused)  # tickets issued before the reset are gone
         assert refused.value.status == 401
+
+
+def test_edits_and_deletes_change_the_message_and_give_the_event_slack_sends(fake: FakeSlack) -> None:
+    ts = fake.add_message("C0001", {"user": "U0002", "text": "first words"})
+    changed = fake.edit_message("C0001", ts, "second words")
+    assert (changed["type"], changed["subtype"], changed["hidden"]) == ("message", "message_changed", True)
+    assert changed["message"]["ts"] == ts and changed["message"]["text"] == "second words"
+    assert changed["message"]["edited"] == {"user": "U0002", "ts": changed["event_ts"]}
+    assert changed["previous_message"]["text"] == "first words" and changed["channel"] == "C0001"
+    [stored] = [m for m in fake.messages("C0001") if m["ts"] == ts]
+    assert stored["text"] == "second words" and stored["blocks"][0]["type"] == "rich_text"
+
+    deleted = fake.delete_message("C0001", ts)
+    assert (deleted["subtype"], deleted["deleted_ts"]) == ("message_deleted", ts)
+    assert deleted["previous_message"]["text"] == "second words"
+    assert all(m["ts"] != ts for m in fake.messages("C0001"))
+
+
+def test_a_thread_parent_deleted_with_replies_becomes_a_tombstone(fake: FakeSlack) -> None:
+    parent = fake.add_message("C0001", {"user": "U0002", "text": "parent"})
+    fake.add_message("C0001", {"user": "U0001", "text": "reply", "thread_ts": parent})
+    event = fake.delete_message("C0001", parent)
+    assert event["subtype"] == "message_changed"
+    assert event["message"]["subtype"] == "tombstone" and event["message"]["ts"] == parent
+    assert event["previous_message"]["user"] == "U0002"
+    [stored] = [m for m in fake.messages("C0001") if m["ts"] == parent]
+    assert stored["text"] == "This message was deleted."

@@ -18,8 +18,10 @@ from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.ids import BlockId
 from bot.presentation.messages import binding as says
 from bot.presentation.messages import entries
+from bot.presentation.outcomes import entry_confirmation, undo_until
 from bot.presentation.views import ComposeSubmission
 from bot.usecases.binding import BindRequest
+from bot.usecases.timeline import EntryAdded, EntryQueued
 
 # A workspace's subdomain as Slack sends it in `team_domain` / `team.domain`.
 _TEAM_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -50,6 +52,15 @@ async def reply_with_outcome(
     elif reply is not None:
         await replier.send(reply)
     return True
+
+
+def confirmation(deps: Deps, outcome: EntryAdded | EntryQueued, asked_at: datetime) -> str | RichReply:
+    """The reply to an added note, event or shortcut entry, with its *Undo* button. The window is counted
+    from `asked_at` (when the request came, before the entry was recorded), so the time shown never
+    promises more than the use case allows."""
+    until = undo_until(asked_at, deps.settings.undo_window)
+    text, blocks = entry_confirmation(outcome, deps.gateway.region, until)
+    return RichReply(text, blocks) if blocks else text
 
 
 def workspace_url(context: AsyncBoltContext, team_domain: str = "") -> str | None:

@@ -28,6 +28,10 @@ class ReplyChannel(Protocol):
         way reached them."""
         ...
 
+    async def replace(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
+        """Put the reply in place of the message the person clicked in (else deliver it as `send` does)."""
+        ...
+
 
 class Repliers(Protocol):
     def __call__(self, channel_id: str, user_id: str, response_url: str | None = None) -> ReplyChannel:

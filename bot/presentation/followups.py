@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -11,6 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.arn import console_url
 from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.messages import changes, entries
+from bot.presentation.outcomes import undo_until
+from bot.presentation.undo_offer import as_told, offer_undo
 from bot.slack.conversation import mark_added, unmark_added
 from bot.slack.replies import Replier
 from bot.usecases.outbox import Notice, NoticeKind, Told
@@ -27,8 +30,10 @@ class SlackFollowUps:
         session: aiohttp.ClientSession,
         added_reaction: str | None,
         region: Callable[[], str | None],
+        undo_window: timedelta = timedelta(minutes=10),
     ) -> None:
         self._client = client
+        self._undo_window = undo_window
         self._session = session
         self._added_reaction = added_reaction
         self._region = region
@@ -48,7 +53,10 @@ class SlackFollowUps:
         title = notice.incident_title if notice else ""
         text = (notice.text if notice else "") or entry.text
         url = console_url(entry.incident_arn, self._region())
-        return entries.entry_landed_later(entry.event_type, title, url, entry.event_time, text)
+        reply = entries.entry_landed_later(entry.event_type, title, url, entry.event_time, text)
+        if notice is None or notice.kind is NoticeKind.PIN or stored.created_at is None:
+            return reply  # a pin's undo is taking the 📌 off
+        return offer_undo(reply, entry.client_token, undo_until(stored.created_at, self._undo_window))
 
     def failed_reply(self, stored: StoredEntry, error: BaseException) -> str:
         notice = Notice.from_json(stored.notice)
@@ -99,7 +107,8 @@ class SlackFollowUps:
             if marked and recorded.kind is NoticeKind.PIN:
                 return Told(reached=True)  # the ✅ is a pin's confirmation
         replier = self._replier(recorded)
-        if await replier.send(reply):
+        text, blocks = as_told(reply, datetime.now(UTC))
+        if await replier.send(text, blocks):
             return Told(reached=True)
         return Told(reached=False, retry_after=replier.retry_after)
 

@@ -36,3 +36,5 @@ class ActionId(StrEnum):
     INCIDENT_SEARCH = "incident_search"
     # The "More" button under a `timeline` reply.
     TIMELINE_MORE = "timeline_more"
+    # The "Undo" button under the confirmation of an added entry (its value: the entry's client token).
+    UNDO_ENTRY = "undo_entry"

@@ -31,6 +31,7 @@ from bot.domain.timeline import EventType, utf16_length
 from bot.presentation.ids import ActionId, BlockId, CallbackId
 from bot.presentation.messages import binding as binding_says
 from bot.presentation.messages import capture as says
+from bot.presentation.messages import lifecycle as lifecycle_says
 from bot.presentation.messages import timeline as timeline_says
 from bot.usecases.binding import OpenIncidents
 from bot.usecases.ports import IncidentSummary
@@ -496,6 +497,43 @@ def _packed(lines: list[str]) -> list[str]:
         else:
             sections.append(line)
     return sections
+
+
+# The confirmation of an added entry, with its Undo button.
+
+
+def undo_blocks(text: str, client_token: str, until: datetime) -> list[dict[str, Any]]:
+    """The confirmation `text` with an *Undo* button (its value: the entry's token) and how long it works."""
+    if len(client_token) > BUTTON_VALUE_LIMIT:
+        raise ValueError("a client token longer than a button's value")
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=part)) for part in _sections(text)]
+    blocks.append(_context(lifecycle_says.undo_hint(until)))
+    button = ButtonElement(
+        text=lifecycle_says.undo_button(), action_id=ActionId.UNDO_ENTRY, value=client_token
+    )
+    blocks.append(ActionsBlock(elements=[button]))
+    return _valid(blocks)
+
+
+def text_blocks(text: str) -> list[dict[str, Any]]:
+    """`text` alone, as blocks: what replaces a message that had blocks (so none of them stays)."""
+    return _valid([SectionBlock(text=MarkdownTextObject(text=part)) for part in _sections(text)])
+
+
+def _sections(text: str) -> list[str]:
+    """`text` cut into as few sections as Slack's 3,000 characters each allow, at line ends where it can
+    (a reply quotes up to 12,000 characters of an entry)."""
+    sections: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > SECTION_TEXT_LIMIT:
+            sections.append(line[:SECTION_TEXT_LIMIT])
+            line = line[SECTION_TEXT_LIMIT:]
+        if sections and len(sections[-1]) + 1 + len(line) <= SECTION_TEXT_LIMIT:
+            sections[-1] += "\n" + line
+        else:
+            sections.append(line)
+    # A section's text cannot be empty or blank.
+    return [section for section in sections if section.strip()] or ["\u200b"]
 
 
 def _valid(blocks: list[Block]) -> list[dict[str, Any]]:

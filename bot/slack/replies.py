@@ -40,17 +40,30 @@ async def respond(
     return reached
 
 
+async def replace_original(
+    response_url: str,
+    text: str,
+    session: aiohttp.ClientSession | None = None,
+    blocks: Sequence[dict[str, Any]] | None = None,
+) -> bool:
+    """Replace the message the person acted on (a button's) with this one; False if Slack refused it."""
+    reached, _ = await _respond(response_url, text, session, blocks, replace=True)
+    return reached
+
+
 async def _respond(
     response_url: str,
     text: str,
     session: aiohttp.ClientSession | None,
     blocks: Sequence[dict[str, Any]] | None = None,
+    *,
+    replace: bool = False,
 ) -> tuple[bool, float | None]:
     """Whether the reply got through, and when it did not, Slack's Retry-After (if it gave one)."""
     try:
         webhook = AsyncWebhookClient(response_url, session=session)
         response = await webhook.send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace
         )
         if response.status_code == 200:
             return True, None
@@ -89,6 +102,17 @@ class Replier:
     def _asked_to_wait(self, seconds: float | None) -> None:
         if seconds is not None:
             self.retry_after = max(self.retry_after or 0.0, seconds)
+
+    async def replace(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
+        """Put the reply in place of the message the person acted on (through the response_url); when that
+        is not possible, deliver it as a new reply."""
+        self.retry_after = None
+        if self._response_url:
+            reached, wait = await _respond(self._response_url, text, self._session, blocks, replace=True)
+            if reached:
+                return True
+            self._asked_to_wait(wait)
+        return await self.send(text, blocks)
 
     async def send(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
         """Deliver the reply (`text` is the notification's when there are `blocks`); return False (and log)

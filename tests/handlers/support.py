@@ -41,6 +41,7 @@ from bot.usecases.ports import (
 )
 from bot.usecases.timeline import TimelineService
 from bot.usecases.timeline_events import TimelineReader
+from tests.handlers.fake_changes import FakeChanges
 
 TEAM, CHANNEL, BOT_USER = "T0001", "C0001", "UBOT"
 ARN_A = "arn:aws:ssm-incidents::111122223333:incident-record/plan/aaaa"
@@ -72,6 +73,8 @@ class SentReply:
     response_url: str | None
     text: str
     blocks: list[dict[str, Any]] | None = None
+    # In place of the message the person clicked in (a button's), rather than a new reply.
+    replaced: bool = False
 
 
 class RecordingReplies:
@@ -93,6 +96,12 @@ class RecordingReplies:
         async def send(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
             shown = list(blocks) if blocks is not None else None
             self.log.sent.append(SentReply(self.channel_id, self.user_id, self.response_url, text, shown))
+            return True
+
+        async def replace(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> bool:
+            shown = list(blocks) if blocks is not None else None
+            reply = SentReply(self.channel_id, self.user_id, self.response_url, text, shown, replaced=True)
+            self.log.sent.append(reply)
             return True
 
     @property
@@ -147,6 +156,10 @@ class FakeWebClient:
 
     async def reactions_add(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("reactions.add", kwargs))
+        return {"ok": True}
+
+    async def reactions_remove(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("reactions.remove", kwargs))
         return {"ok": True}
 
     async def chat_getPermalink(self, **kwargs: Any) -> dict[str, Any]:
@@ -386,6 +399,7 @@ class World:
     replies: RecordingReplies
     client: FakeWebClient
     permission: Permission
+    changes: FakeChanges
 
     @property
     def web(self) -> AsyncWebClient:
@@ -419,7 +433,7 @@ def settings(**overrides: str) -> Settings:
     return load_settings(env)
 
 
-def world(store: SqlStore | None = None, **overrides: str) -> World:
+def world(store: SqlStore | None = None, *, fake_changes: bool = False, **overrides: str) -> World:
     store = store or SqlStore("sqlite://")
     gateway = MemoryGateway()
     replies = RecordingReplies()
@@ -436,6 +450,9 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
     names = Names()
     permission = Permission()
     configured = settings(**overrides)
+    # The listeners of the lifecycle are tested against a fake of the use case (`fake_changes=True`);
+    # everything else runs the real one.
+    changes = FakeChanges()
     deps = Deps(
         settings=configured,
         store=store,
@@ -443,7 +460,9 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
         outbox=outbox,
         metrics=Metrics(),
         timeline=TimelineService(store, outbox, names),
-        changes=EntryChanges(
+        changes=cast(EntryChanges, changes)
+        if fake_changes
+        else EntryChanges(
             store,
             outbox,
             names,
@@ -461,5 +480,11 @@ def world(store: SqlStore | None = None, **overrides: str) -> World:
         handled_commands=DeliveredOnce(store, "command"),
     )
     return World(
-        deps=deps, store=store, gateway=gateway, replies=replies, client=client, permission=permission
+        deps=deps,
+        store=store,
+        gateway=gateway,
+        replies=replies,
+        client=client,
+        permission=permission,
+        changes=changes,
     )

@@ -142,6 +142,27 @@ class Harness:
         )
         return self.post(body, headers)
 
+    def unreact(
+        self, ts: str, *, reaction: str = "pushpin", channel_id: str = "C0001", user_id: str = "U0002"
+    ) -> HttpResult:
+        """Deliver a signed `reaction_removed` event: `user_id` took their reaction off."""
+        event = slack_requests.reaction_removed_event(user_id, reaction, channel_id, ts, "U0001")
+        body, headers = slack_requests.event_callback(self.secret, event)
+        return self.post(body, headers)
+
+    def deliver(self, event: dict[str, Any], *, event_id: str | None = None) -> HttpResult:
+        """Deliver any inner event signed, as the Events API does (e.g. the fake's `edit_message` answer)."""
+        body, headers = slack_requests.event_callback(self.secret, event, event_id=event_id)
+        return self.post(body, headers)
+
+    def edit(self, ts: str, text: str, channel_id: str = "C0001") -> HttpResult:
+        """The message's author edits it in Slack; the bot gets Slack's `message_changed`."""
+        return self.deliver(self.slack.edit_message(channel_id, ts, text))
+
+    def delete(self, ts: str, channel_id: str = "C0001") -> HttpResult:
+        """The message is deleted in Slack; the bot gets Slack's event for it."""
+        return self.deliver(self.slack.delete_message(channel_id, ts))
+
     def options(self, view: dict[str, Any], action_id: str, block_id: str, value: str) -> HttpResult:
         """An external_select's options request, as Slack sends it while the person types `value`."""
         payload = slack_requests.block_suggestion_payload(

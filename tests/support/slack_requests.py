@@ -390,6 +390,22 @@ def url_verification(
     return body, _headers(body, secret, JSON_CT, timestamp)
 
 
+def reaction_removed_event(
+    user: str,
+    reaction: str,
+    channel: str,
+    ts: str,
+    item_user: str,
+    *,
+    event_ts: str | None = None,
+) -> JSONDict:
+    """The inner ``reaction_removed`` event (the same shape as ``reaction_added``)."""
+    return {
+        **reaction_added_event(user, reaction, channel, ts, item_user, event_ts=event_ts),
+        "type": "reaction_removed",
+    }
+
+
 def reaction_added_event(
     user: str,
     reaction: str,

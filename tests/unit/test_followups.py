@@ -253,3 +253,48 @@ def test_a_cancelled_delete_says_it_never_reached_the_timeline(follow_ups: Slack
     notice = change_notice(NoticeKind.REPLY, ChangeKind.DELETE)
     entry = replace(stored(notice), state=EntryState.CANCELLED)
     assert follow_ups.change_reply(entry, DELETE, None).startswith("Undone: the note never reached")
+
+
+def undo_values(payload: dict[str, object]) -> list[str]:
+    blocks = payload.get("blocks") or []
+    assert isinstance(blocks, list)
+    return [
+        str(element.get("value"))
+        for block in blocks
+        for element in block.get("elements") or []
+        if element.get("action_id") == "undo_entry"
+    ]
+
+
+async def test_a_landed_note_offers_undo_while_its_window_lasts(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    url = fake_slack.new_response_url()
+    entry = stored(reply_notice(url, time.time()))
+    await landed(follow_ups, entry)
+    (reply,) = fake_slack.responses(url)  # the fake Slack accepted the blocks (slack_sdk's models)
+    assert undo_values(reply) == [entry.entry.client_token]
+    assert reply["text"].startswith("Now on the timeline")
+
+
+async def test_once_the_window_has_passed_the_reply_comes_without_the_button(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    url = fake_slack.new_response_url()
+    entry = stored(reply_notice(url, time.time()))
+    old = StoredEntry(
+        entry.entry, entry.state, None, entry.notice, created_at=datetime.now(UTC) - timedelta(minutes=11)
+    )
+    reply = follow_ups.landed_reply(old, "event-1")
+    await follow_ups.tell(old.notice, reply, landed=True)
+    (told,) = fake_slack.responses(url)
+    assert undo_values(told) == [] and told["text"].startswith("Now on the timeline")
+
+
+async def test_a_landed_pin_offers_no_undo_its_undo_is_the_unpin(
+    follow_ups: SlackFollowUps, fake_slack: FakeSlack
+) -> None:
+    notice = Notice(
+        NoticeKind.PIN, "T0001", "C0001", "U0001", message_ts=TS, incident_title="Checkout DB down"
+    )
+    assert follow_ups.landed_reply(stored(notice), "event-1").startswith("Now on the timeline")

@@ -30,6 +30,21 @@ SCOPE_OF_METHOD: dict[str, str | tuple[str, ...] | None] = {
 }
 
 
+# Events the bot subscribes to, and the bot scope each needs (Slack's event reference).
+SCOPE_OF_EVENT: dict[str, str] = {
+    "reaction_added": "reactions:read",
+    "reaction_removed": "reactions:read",
+    # `message` events, in public and in private channels: edits and deletes of messages on the timeline.
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+}
+
+
+def _bot_events() -> list[str]:
+    block = MANIFEST.split("bot_events:", 1)[1].split("interactivity:", 1)[0]
+    return re.findall(r"^\s*-\s*([a-z_.]+)", block, re.MULTILINE)
+
+
 def _bot_scopes() -> set[str]:
     block = MANIFEST.split("bot:", 1)[1].split("settings:", 1)[0]
     return set(re.findall(r"^\s*-\s*([a-z:.]+)", block, re.MULTILINE))
@@ -47,9 +62,23 @@ def test_every_api_call_has_its_scope_and_no_scope_is_spare() -> None:
     for method in called:
         scopes = SCOPE_OF_METHOD[method]
         needed |= {scopes} if isinstance(scopes, str) else set(scopes or ())
-    # commands: the slash command and the shortcut; reactions:read: the reaction_added subscription.
-    needed |= {"commands", "reactions:read"}
+    # commands: the slash command and the shortcut; the rest: what the subscribed events need.
+    needed |= {"commands"} | {SCOPE_OF_EVENT[event] for event in _bot_events()}
     assert _bot_scopes() == needed
+
+
+def test_the_events_are_exactly_the_ones_the_bot_follows() -> None:
+    # 📌 on and off, and `message` events (edits, deletes) in public and private channels; nothing else:
+    # no DMs or group DMs (never bound), no app_mention.
+    assert _bot_events() == ["reaction_added", "reaction_removed", "message.channels", "message.groups"]
+    assert set(_bot_events()) <= set(SCOPE_OF_EVENT)
+
+
+def test_the_message_events_ride_on_the_history_scopes_pins_already_needed() -> None:
+    # Reading a pinned message back needed channels:history and groups:history already: following edits
+    # and deletes adds no scope (only the subscriptions).
+    assert {"channels:history", "groups:history"} <= _bot_scopes()
+    assert not {"im:history", "mpim:history", "chat:write.public", "reactions:history"} & _bot_scopes()
 
 
 def test_surface_matches_the_contract() -> None:
@@ -58,6 +87,7 @@ def test_surface_matches_the_contract() -> None:
     assert re.search(r"callback_id: add_thread_to_timeline\b", MANIFEST)
     assert re.search(r"type: message\b", MANIFEST)
     assert re.search(r"bot_events:\s*\n\s*- reaction_added\b", MANIFEST)
+    assert re.search(r"^\s+- reaction_removed\b", MANIFEST, re.MULTILINE)
     assert re.search(r"interactivity:\s*\n\s*is_enabled: true", MANIFEST)
     urls = re.findall(r"(?:url|request_url|message_menu_options_url): (\S+)", MANIFEST)
     assert len(urls) == 4 and all(url.endswith("/slack/events") for url in urls)
@@ -66,8 +96,8 @@ def test_surface_matches_the_contract() -> None:
 def test_the_pickers_search_has_its_options_load_url_and_nothing_else_was_added() -> None:
     interactivity = MANIFEST.split("interactivity:", 1)[1].split("org_deploy_enabled", 1)[0]
     assert re.search(r"^\s+message_menu_options_url: https://\S+/slack/events$", interactivity, re.MULTILINE)
-    # The picker and `timeline` need no scope and no event beyond what notes already use.
-    assert re.findall(r"bot_events:\s*\n((?:\s*- \S+\n)+)", MANIFEST) == ["      - reaction_added\n"]
+    # The picker and `timeline` need no scope and no event beyond what notes and their lifecycle use.
+    assert set(_bot_events()) == {"reaction_added", "reaction_removed", "message.channels", "message.groups"}
     assert "bind [incident-record-arn]" in MANIFEST and "timeline [n]" in MANIFEST
 
 

@@ -30,6 +30,7 @@ SAMPLES: dict[str, Any] = {
     "datetime": datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
     "datetime | None": datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
     "EventType": EventType.NOTE,
+    "EventType | None": EventType.CUSTOM_EVENT,
     "frozenset[str]": frozenset({"U0001"}),
     "str | None": HOSTILE,
     "tuple[str, int | None] | None": ("OPEN", 2),

@@ -32,6 +32,7 @@ from bot.domain.timeline import EventType
 from bot.listeners.common import (
     RichReply,
     bind_and_announce,
+    confirmation,
     relate_failure,
     reply_with_outcome,
     workspace_url,
@@ -42,7 +43,6 @@ from bot.presentation.failures import Action, FailureContext, explain
 from bot.presentation.messages import binding as says
 from bot.presentation.messages import timeline as timeline_says
 from bot.presentation.messages.help import command_incomplete, help_reply
-from bot.presentation.outcomes import entry_reply
 from bot.presentation.views import (
     ComposeContext,
     PickerContext,
@@ -158,7 +158,7 @@ async def _serve(
                 received_at=received_at,
             )
             outcome = await deps.timeline.add(captured, notice, await channel.get())
-            return entry_reply(outcome, deps.gateway.region)
+            return confirmation(deps, outcome, received_at)
         case Bind(arn_text=arn_text):
             link = channel_link(team_id, channel_id, picker.channel_name, picker.workspace_url)
             request = BindRequest(team_id, channel_id, user_id, arn_text, link, trigger_id)

@@ -11,12 +11,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.slack_message import SlackMessage
 from bot.domain.timeline import from_slack_ts
-from bot.listeners.common import answer_unreadable_form, form_errors, reply_with_outcome
+from bot.listeners.common import (
+    RichReply,
+    answer_unreadable_form,
+    confirmation,
+    form_errors,
+    reply_with_outcome,
+)
 from bot.listeners.deps import Deps, deps_of
 from bot.presentation.failures import Action, FailureContext
 from bot.presentation.ids import BlockId
 from bot.presentation.messages.capture import capture_too_long_error
-from bot.presentation.outcomes import entry_reply
 from bot.presentation.views import CaptureContext, ComposeSubmission, read_compose_submission, text_key
 from bot.slack.conversation import mark_added, permalink_of
 from bot.usecases.errors import DraftMissing
@@ -65,7 +70,8 @@ async def handle_capture_submission(
     # Typed (or changed) text is given back if it fails; the untouched message is still in the channel.
     given_back = "" if whole_message else submission.text
     failure = FailureContext(action=Action.ADD, region=deps.gateway.region, text=given_back)
-    work = _add(deps, client, capture, submission, user_id, str(view.get("id") or ""), whole_message)
+    view_id = str(view.get("id") or "")
+    work = _add(deps, client, capture, submission, user_id, view_id, whole_message, received_at)
     await reply_with_outcome(deps.repliers(capture.channel_id, user_id, capture.response_url), failure, work)
 
 
@@ -77,7 +83,8 @@ async def _add(
     user_id: str,
     view_id: str,
     whole_message: bool,
-) -> str | None:
+    received_at: datetime,
+) -> str | RichReply | None:
     text = submission.text
     if whole_message and capture.draft_id:
         # The box showed the beginning and the person left it alone: the whole message lands.
@@ -103,11 +110,15 @@ async def _add(
     # The form's channel, read once for this submit: the shared path uses exactly this binding.
     binding = await deps.store.get_binding(capture.team_id, capture.channel_id)
     outcome = await deps.timeline.add(captured, notice, binding)
+    reply = confirmation(deps, outcome, received_at)
     if isinstance(outcome, EntryAdded):
         # Only once AWS has it: the channel sees the message is on the timeline (a queued one gets its
         # mark when it lands). The reply goes first, as the person asked for it.
-        reply = entry_reply(outcome, deps.gateway.region)
-        await deps.repliers(capture.channel_id, user_id, capture.response_url).send(reply)
+        replier = deps.repliers(capture.channel_id, user_id, capture.response_url)
+        if isinstance(reply, RichReply):
+            await replier.send(reply.text, reply.blocks)
+        else:
+            await replier.send(reply)
         await mark_added(client, capture.channel_id, capture.message_ts, deps.settings.added_reaction)
         return None
-    return entry_reply(outcome, deps.gateway.region)
+    return reply

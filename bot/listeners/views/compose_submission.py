@@ -8,10 +8,15 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.listeners.common import answer_unreadable_form, form_errors, reply_with_outcome
+from bot.listeners.common import (
+    RichReply,
+    answer_unreadable_form,
+    confirmation,
+    form_errors,
+    reply_with_outcome,
+)
 from bot.listeners.deps import Deps, deps_of
 from bot.presentation.failures import Action, FailureContext
-from bot.presentation.outcomes import entry_reply
 from bot.presentation.views import ComposeContext, ComposeSubmission, read_compose_submission
 from bot.usecases.sources import composed_entry
 
@@ -53,7 +58,7 @@ async def _add(
     user: dict[str, Any],
     view_id: str,
     received_at: datetime,
-) -> str:
+) -> str | RichReply:
     user_id = str(user.get("id") or "")
     captured, notice = composed_entry(
         team_id=compose.team_id,
@@ -68,4 +73,4 @@ async def _add(
     )
     # The form's channel, read once for this submit: the shared path uses exactly this binding.
     binding = await deps.store.get_binding(compose.team_id, compose.channel_id)
-    return entry_reply(await deps.timeline.add(captured, notice, binding), deps.gateway.region)
+    return confirmation(deps, await deps.timeline.add(captured, notice, binding), received_at)

@@ -19,6 +19,14 @@ def entry_already_added(event_type: EventType, title: str, url: str, event_time:
     )
 
 
+def entry_updated(event_type: EventType, title: str, url: str, event_time: datetime, text: str) -> str:
+    """The shortcut's form on a message already on the timeline (pinned): its one event now says this."""
+    return (
+        f"That message was already on the timeline of {link(url, title)}, so its event was changed instead "
+        f"of adding a second one: now a {event_type.noun} at {utc(event_time)}:\n{quoted(text)}"
+    )
+
+
 def entry_queued(
     event_type: EventType, title: str, url: str, event_time: datetime, text: str, why: str, pin: bool
 ) -> str:

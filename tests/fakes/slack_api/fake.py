@@ -191,6 +191,15 @@ class FakeSlack:
         """
         return self._ws.add_message(channel, message)
 
+    def edit_message(self, channel: str, ts: str, text: str) -> JSONDict:
+        """Its author edits a stored message; returns the `message_changed` event Slack would deliver."""
+        return self._ws.edit_message(channel, ts, text)
+
+    def delete_message(self, channel: str, ts: str) -> JSONDict:
+        """Delete a stored message; returns the event Slack would deliver (`message_deleted`, or for a
+        thread parent with replies a `message_changed` to a tombstone)."""
+        return self._ws.delete_message(channel, ts)
+
     def add_usergroup(self, usergroup_id: str, user_ids: list[str]) -> None:
         self._ws.add_usergroup(usergroup_id, user_ids)
 

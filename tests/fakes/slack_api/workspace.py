@@ -205,6 +205,74 @@ class Workspace:
             self.store_message(self.channels[channel], msg)
             return str(msg["ts"])
 
+    def edit_message(self, channel: str, ts: str, text: str) -> JSONDict:
+        """Its author edits the message: its text (and rich_text blocks) change and it is marked `edited`.
+        Returns the `message` event Slack sends for it (subtype `message_changed`)."""
+        with self.lock:
+            chan = self.channels[channel]
+            msg = self.find_message(chan, ts)
+            if msg is None:
+                raise KeyError(ts)
+            previous = copy.deepcopy(msg)
+            at = self.next_ts()
+            msg["text"] = text
+            msg["blocks"] = [_rich_text(text)]
+            msg["edited"] = {"user": msg.get("user", ""), "ts": at}
+            event: JSONDict = {
+                "type": "message",
+                "subtype": "message_changed",
+                "hidden": True,
+                "message": copy.deepcopy(msg),
+                "channel": channel,
+                "previous_message": previous,
+                "event_ts": at,
+                "ts": at,
+                "channel_type": "group" if chan.info.get("is_private") else "channel",
+            }
+            return event
+
+    def delete_message(self, channel: str, ts: str) -> JSONDict:
+        """The message is deleted; returns the `message` event Slack sends. A thread parent that still has
+        replies stays as a tombstone ("This message was deleted."): Slack reports that as a
+        `message_changed` to subtype `tombstone`, not as `message_deleted`."""
+        with self.lock:
+            chan = self.channels[channel]
+            msg = self.find_message(chan, ts)
+            if msg is None:
+                raise KeyError(ts)
+            previous = copy.deepcopy(msg)
+            at = self.next_ts()
+            kind = "group" if chan.info.get("is_private") else "channel"
+            if msg.get("reply_count") and not is_reply(msg):
+                for key in ("user", "blocks", "files", "attachments", "reactions", "edited"):
+                    msg.pop(key, None)
+                msg.update(
+                    subtype="tombstone", text="This message was deleted.", user="USLACKBOT", hidden=True
+                )
+                return {
+                    "type": "message",
+                    "subtype": "message_changed",
+                    "hidden": True,
+                    "message": copy.deepcopy(msg),
+                    "channel": channel,
+                    "previous_message": previous,
+                    "event_ts": at,
+                    "ts": at,
+                    "channel_type": kind,
+                }
+            chan.messages.remove(msg)
+            return {
+                "type": "message",
+                "subtype": "message_deleted",
+                "hidden": True,
+                "deleted_ts": ts,
+                "channel": channel,
+                "previous_message": previous,
+                "event_ts": at,
+                "ts": at,
+                "channel_type": kind,
+            }
+
     def add_usergroup(self, usergroup_id: str, user_ids: list[str]) -> None:
         with self.lock:
             self.usergroups[usergroup_id] = list(user_ids)
@@ -295,3 +363,12 @@ class Workspace:
         if for_write and chan.info["is_archived"]:
             raise ApiError("is_archived")
         return chan
+
+
+def _rich_text(text: str) -> JSONDict:
+    """The rich_text block Slack's client makes of a plain message."""
+    return {
+        "type": "rich_text",
+        "block_id": secrets.token_urlsafe(4)[:5],
+        "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+    }
