@@ -459,6 +459,7 @@ class SqlStore:
         now: datetime,
         *,
         stop_following: bool = False,
+        hold_until: datetime | None = None,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         async with self._write() as connection:
             row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
@@ -502,7 +503,7 @@ class SqlStore:
                 }
                 if stored.state is EntryState.SENT and not stored.in_flight:
                     # Due now; one in flight (an earlier update) leaves it due when it is recorded.
-                    values.update(next_attempt_at=now, attempts=0, uncertain=False)
+                    values.update(attempts=0, uncertain=False, **self._due(now, hold_until))
             if stop_following:
                 values["follows_edits"] = False
             await connection.execute(update(timeline_entries).where(key).values(values))
@@ -512,7 +513,13 @@ class SqlStore:
             )
 
     async def request_delete(
-        self, client_token: str, notice: str, now: datetime, *, unless_pinned: bool = False
+        self,
+        client_token: str,
+        notice: str,
+        now: datetime,
+        *,
+        unless_pinned: bool = False,
+        hold_until: datetime | None = None,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         async with self._write() as connection:
             row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
@@ -547,13 +554,20 @@ class SqlStore:
                     "change_since": now,
                 }
                 if stored.state is EntryState.SENT and not stored.in_flight:
-                    values.update(next_attempt_at=now, attempts=0, uncertain=False)
+                    values.update(attempts=0, uncertain=False, **self._due(now, hold_until))
                 applied = ChangeApplied.OWED
             await connection.execute(update(timeline_entries).where(key).values(values))
             after = (await connection.execute(_entry_by_token(client_token))).one()
             return applied, replace(
                 _entry_from_row(after), pinners=await _pinners_of(connection, client_token)
             )
+
+    def _due(self, now: datetime, hold_until: datetime | None) -> dict[str, Any]:
+        """A change due now: held by this replica for its caller until `hold_until` (so the sweep, here or
+        on another replica, leaves it to the caller's own attempt), or due for the sweep."""
+        if hold_until is None:
+            return {"next_attempt_at": now, "held_by": None}
+        return {"next_attempt_at": hold_until, "held_by": self.holder}
 
     async def claim_due_changes(
         self, now: datetime, lease_until: datetime, limit: int, skip: Collection[str] = ()
@@ -570,13 +584,7 @@ class SqlStore:
                 return None
             stored = _entry_from_row(row)
             key = _entries.client_token == client_token
-            settled: dict[str, Any] = {
-                "in_flight": False,
-                "held_by": None,
-                "attempts": 0,
-                "uncertain": False,
-                "updated_at": now,
-            }
+            settled = _change_settled(now)
             if kind is ChangeKind.DELETE:
                 values: dict[str, Any] = {
                     **settled,
@@ -627,13 +635,7 @@ class SqlStore:
                 return None
             stored = _entry_from_row(row)
             key = _entries.client_token == client_token
-            settled: dict[str, Any] = {
-                "in_flight": False,
-                "held_by": None,
-                "attempts": 0,
-                "uncertain": False,
-                "updated_at": now,
-            }
+            settled = _change_settled(now)
             same = (
                 stored.change is not None
                 and stored.change.kind is kind
@@ -1171,6 +1173,11 @@ _NO_CHANGE: dict[str, Any] = {
     "change_notice": None,
     "change_since": None,
 }
+
+
+def _change_settled(now: datetime) -> dict[str, Any]:
+    """What a change's outcome, recorded, always resets: no attempt in flight, nobody holding it."""
+    return {"in_flight": False, "held_by": None, "attempts": 0, "uncertain": False, "updated_at": now}
 
 
 def _something_owed() -> ColumnElement[bool]:

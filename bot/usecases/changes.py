@@ -200,7 +200,9 @@ class EntryChanges:
         self, stored: StoredEntry, notice: str, now: datetime, *, unless_pinned: bool = False
     ) -> Changed:
         token = stored.entry.client_token
-        applied, after = await self._store.request_delete(token, notice, now, unless_pinned=unless_pinned)
+        applied, after = await self._store.request_delete(
+            token, notice, now, unless_pinned=unless_pinned, hold_until=self._outbox.lease_until()
+        )
         if applied is ChangeApplied.CANCELLED:
             logger.info("entry cancelled before it reached Incident Manager", extra={"token": token})
             return Changed(ChangeResult.CANCELLED, after)
@@ -214,7 +216,9 @@ class EntryChanges:
             return Changed(ChangeResult.NOTHING, stored)
         token = stored.entry.client_token
         content = replace(shown, client_token=token, event_data=event_data)
-        applied, after = await self._store.request_update(token, content, "", now)
+        applied, after = await self._store.request_update(
+            token, content, "", now, hold_until=self._outbox.lease_until()
+        )
         if applied is ChangeApplied.GONE or after is None:
             return Changed(ChangeResult.NOTHING, after)
         if applied is ChangeApplied.FOLDED:

@@ -356,18 +356,28 @@ class EntryStore(Protocol):
         now: datetime,
         *,
         stop_following: bool = False,
+        hold_until: datetime | None = None,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         """Make the live entry say `content` (its type, time and data): folded into its create if that was
         never attempted, else owed as the next revision (replacing an update not yet sent). GONE when
-        it is not live. `stop_following`: edits in Slack no longer change it (a person shaped its text)."""
+        it is not live. `stop_following`: edits in Slack no longer change it (a person shaped its text).
+        `hold_until`: an update due now is held for this caller until then (it sends it itself, through
+        `Outbox.deliver_change`), as a create is by `save_entry_once`; else it is due for the sweep."""
         ...
 
     async def request_delete(
-        self, client_token: str, notice: str, now: datetime, *, unless_pinned: bool = False
+        self,
+        client_token: str,
+        notice: str,
+        now: datetime,
+        *,
+        unless_pinned: bool = False,
+        hold_until: datetime | None = None,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         """Delete the entry: CANCELLED when its create surely never reached AWS (never attempted, or
         failed in a way that did not land), else OWED (after the create, if it may have landed and is
-        still owed). With `unless_pinned`, PINNED (nothing changed) while anyone pins it."""
+        still owed). With `unless_pinned`, PINNED (nothing changed) while anyone pins it. `hold_until`
+        as for request_update."""
         ...
 
     async def claim_due_changes(

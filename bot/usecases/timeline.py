@@ -331,7 +331,12 @@ class TimelineService:
         content = replace(wanted, client_token=token)
         change_notice = replace(notice, change="update").to_json()
         applied, after = await self._store.request_update(
-            token, content, change_notice, datetime.now(UTC), stop_following=not follows_edits
+            token,
+            content,
+            change_notice,
+            datetime.now(UTC),
+            stop_following=not follows_edits,
+            hold_until=self._outbox.lease_until(),
         )
         if applied is ChangeApplied.GONE or after is None:
             return None

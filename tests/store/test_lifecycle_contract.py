@@ -283,3 +283,30 @@ async def test_prune_keeps_an_entry_owing_a_change_and_drops_pinners_with_their_
     assert await store.prune(datetime.now(UTC) + timedelta(seconds=1)) == 1
     assert await store.get_entry(owing.entry.client_token) is not None
     assert await raw_pinners(database_url, other.entry.client_token) == []
+
+
+async def test_a_change_held_for_its_caller_is_left_by_the_sweep_until_the_hold_ends(
+    open_store: StoreMaker,
+) -> None:
+    """The replica whose request owes a change sends it itself (deliver_change): the sweep, there or on
+    another replica, must not take it from that attempt while the hold lasts, and takes it once it ends."""
+    caller, other = await open_store(), await open_store()
+    caller.holder, other.holder = "replica-a:8000", "replica-b:8000"
+    stored = await sent(caller)
+    token = stored.entry.client_token
+    now = datetime.now(UTC)
+    hold = now + timedelta(seconds=3)
+    applied, after = await caller.request_delete(token, "", now, hold_until=hold)
+    assert applied is ChangeApplied.OWED and after is not None and after.next_attempt_at == hold
+    assert await other.claim_due_changes(now + timedelta(seconds=1), LEASE, 10) == []
+    # The caller's own attempt renews the hold it was given (compare-and-set on it).
+    assert await caller.renew_lease(token, hold, hold + timedelta(seconds=3), sending=True)
+    # A restarted replica gives back only its own holds.
+    assert await other.release_holds("replica-b:8000", now) == 0
+    (taken,) = await other.claim_due_changes(hold + timedelta(seconds=4), LEASE, 10)
+    assert taken.change is not None and taken.change.kind is ChangeKind.DELETE
+    # Without a hold (a change asked for where nobody sends it now) it is due for the sweep at once.
+    second = await sent(caller, name="another")
+    await caller.request_update(second.entry.client_token, entry(second.entry.client_token, "x"), "", now)
+    (due,) = await other.claim_due_changes(now + timedelta(seconds=1), LEASE, 10)
+    assert due.entry.client_token == second.entry.client_token

@@ -16,6 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.arn import console_url
+from bot.domain.reactions import pin_reaction
 from bot.domain.slack_message import MessageRef
 from bot.listeners.deps import deps_of
 from bot.listeners.middleware import binding_of
@@ -31,16 +32,11 @@ async def handle_reaction_removed(
     event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     deps = deps_of(context)
-    item = event.get("item") or {}
-    # Skin-tone variants ("+1::skin-tone-2") are the same emoji.
-    reaction = str(event.get("reaction") or "").split("::", 1)[0]
-    if reaction != deps.settings.timeline_reaction or item.get("type") != "message":
-        return
+    pin = pin_reaction(event, deps.settings.timeline_reaction, context.bot_user_id)
     channel = binding_of(context)
-    ts = str(item.get("ts") or "")
-    user_id = str(event.get("user") or "")
-    if not (channel.channel_id and ts and user_id) or user_id == context.bot_user_id:
+    if pin is None or not channel.channel_id:
         return
+    ts, user_id = pin.ts, pin.user_id
     binding = await channel.get()
     if binding is None:
         logger.info("un-pin in an unbound channel ignored", extra={"channel": channel.channel_id})
