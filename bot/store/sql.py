@@ -31,9 +31,9 @@ from sqlalchemy import (
     case,
     delete,
     event,
-    false,
     func,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -187,8 +187,9 @@ def expired_entries(cutoff: datetime, limit: int) -> Select[Any]:
         .where(
             _entries.updated_at < cutoff,
             _entries.state != EntryState.PENDING.value,
-            # A sent entry still owing a change is not history yet.
-            _entries.change.is_(None),
+            # A sent entry still owing a change is not history yet (a failed or cancelled one keeps the
+            # change it was asked for, settled with it).
+            (_entries.state != EntryState.SENT.value) | _entries.change.is_(None),
         )
         .limit(limit)
     )
@@ -389,7 +390,7 @@ class SqlStore:
             set_={
                 "state": EntryState.PENDING.value,
                 "attempts": 0,
-                "uncertain": False,
+                # Kept: an earlier attempt that may have landed still may have (no folding an edit in).
                 "in_flight": False,
                 **_NO_CHANGE,
                 **fresh,
@@ -425,7 +426,9 @@ class SqlStore:
             _entries.message_ts == message.ts,
             _entries.incident_arn == incident_arn,
             _entries.generation.is_not(None),
-            _entries.state.in_([EntryState.DELETED.value, EntryState.CANCELLED.value]),
+            # Gone, or going: a re-pin while the un-pin's delete is still owed is a new entry too.
+            _entries.state.in_([EntryState.DELETED.value, EntryState.CANCELLED.value])
+            | (_entries.change == ChangeKind.DELETE.value),
         )
         async with self._one_statement() as connection:
             latest = (await connection.execute(query)).scalar_one_or_none()
@@ -675,8 +678,10 @@ class SqlStore:
         # Compare-and-set: only whoever left the lease as `held` may move it.
         values: dict[str, Any] = {"next_attempt_at": until, "held_by": self.holder}
         if sending:
-            # From here until its outcome is recorded, the attempt may reach AWS.
+            # From here until its outcome is recorded, the attempt may reach AWS. One still marked in
+            # flight (its sender died, or lost its hold, mid-call) may have: the entry is uncertain now.
             values["in_flight"] = True
+            values["uncertain"] = _entries.uncertain | _entries.in_flight
         return (
             await self._change(
                 update(timeline_entries)
@@ -702,7 +707,11 @@ class SqlStore:
             owed,
             awaiting,
             update(timeline_entries)
-            .where(_entries.client_token == client_token)
+            # Not over a deleted or cancelled entry (an attempt that lost its hold, late): it stays so.
+            .where(
+                _entries.client_token == client_token,
+                _entries.state.in_([EntryState.PENDING.value, EntryState.FAILED.value]),
+            )
             .values(
                 state=EntryState.SENT.value,
                 event_id=event_id,
@@ -723,7 +732,10 @@ class SqlStore:
         reason: str,
         owed: Sequence[OwedReply] = (),
         awaiting: Collection[int] = (),
+        *,
+        uncertain: bool = False,
     ) -> bool:
+        may_have_landed = true() if uncertain else _entries.uncertain
         return await self._settle(
             client_token,
             owed,
@@ -734,11 +746,12 @@ class SqlStore:
                 # A delete owed, and no attempt that may have landed: nothing is on the timeline, as asked.
                 state=case(
                     (
-                        (_entries.change == ChangeKind.DELETE.value) & _entries.uncertain.is_(false()),
+                        (_entries.change == ChangeKind.DELETE.value) & ~may_have_landed,
                         EntryState.CANCELLED.value,
                     ),
                     else_=EntryState.FAILED.value,
                 ),
+                uncertain=may_have_landed,
                 last_error=reason,
                 next_attempt_at=None,
                 held_by=None,

@@ -164,7 +164,7 @@ class EntryChanges:
             if data is None:
                 changed.append(Changed(ChangeResult.NOTHING, stored))  # nothing readable left: kept
                 continue
-            changed.append(await self._update(stored, data, edited_at))
+            changed.append(await self._update(stored, data, datetime.now(UTC)))
         return changed
 
     async def message_deleted(self, ref: MessageRef, deleted_at: datetime) -> list[Changed]:
@@ -173,10 +173,10 @@ class EntryChanges:
         changed: list[Changed] = []
         for stored in await self._store.entries_for_message(ref):
             if self._deleted_action is DeletedMessageAction.DELETE:
-                changed.append(await self._delete(stored, "", deleted_at))
+                changed.append(await self._delete(stored, "", datetime.now(UTC)))
                 continue
             data = await self._marked_deleted(stored)
-            changed.append(await self._update(stored, data, deleted_at))
+            changed.append(await self._update(stored, data, datetime.now(UTC)))
         return changed
 
     async def pin_removed(self, ref: MessageRef, user_id: str, incident_arn: str) -> Changed:
@@ -200,15 +200,16 @@ class EntryChanges:
         self, stored: StoredEntry, notice: str, now: datetime, *, unless_pinned: bool = False
     ) -> Changed:
         token = stored.entry.client_token
+        hold = self._outbox.lease_until()
         applied, after = await self._store.request_delete(
-            token, notice, now, unless_pinned=unless_pinned, hold_until=self._outbox.lease_until()
+            token, notice, now, unless_pinned=unless_pinned, hold_until=hold
         )
         if applied is ChangeApplied.CANCELLED:
             logger.info("entry cancelled before it reached Incident Manager", extra={"token": token})
             return Changed(ChangeResult.CANCELLED, after)
         if applied is not ChangeApplied.OWED:
             return Changed(ChangeResult.NOTHING, after or stored)
-        return await self._sent(token, await self._outbox.deliver_change(token))
+        return await self._sent(token, await self._outbox.deliver_change(token, held=hold))
 
     async def _update(self, stored: StoredEntry, event_data: str, now: datetime) -> Changed:
         shown = stored.shown
@@ -216,16 +217,15 @@ class EntryChanges:
             return Changed(ChangeResult.NOTHING, stored)
         token = stored.entry.client_token
         content = replace(shown, client_token=token, event_data=event_data)
-        applied, after = await self._store.request_update(
-            token, content, "", now, hold_until=self._outbox.lease_until()
-        )
+        hold = self._outbox.lease_until()
+        applied, after = await self._store.request_update(token, content, "", now, hold_until=hold)
         if applied is ChangeApplied.GONE or after is None:
             return Changed(ChangeResult.NOTHING, after)
         if applied is ChangeApplied.FOLDED:
             # The create, never attempted, now says it: it goes out as soon as its turn comes.
             self._outbox.wake()
             return Changed(ChangeResult.QUEUED, after)
-        return await self._sent(token, await self._outbox.deliver_change(token))
+        return await self._sent(token, await self._outbox.deliver_change(token, held=hold))
 
     async def _sent(self, token: str, outcome: Outcome) -> Changed:
         after = await self._store.get_entry(token)

@@ -317,10 +317,13 @@ class Outbox:
             return Landed(outcome.event_id, joined=True)
         return outcome
 
-    async def deliver_change(self, client_token: str, wait: float = REPLY_PATIENCE_SECONDS) -> Outcome:
+    async def deliver_change(
+        self, client_token: str, wait: float = REPLY_PATIENCE_SECONDS, *, held: datetime | None = None
+    ) -> Outcome:
         """Send the change owed for an entry now, once anything already on its way for it is done, and wait
         up to `wait` seconds in all: Landed when AWS made it (or it was settled meanwhile), Refused,
-        or Queued (its create is owed first, or AWS is slow or failing: its notice hears the rest)."""
+        or Queued (its create is owed first, another worker has it, or AWS is slow or failing: its notice
+        hears the rest). `held`: the hold the request took on it (`request_update`'s `hold_until`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
@@ -336,6 +339,12 @@ class Outbox:
                 return _settled(stored)
             if stored.state is not EntryState.SENT or not stored.event_id:
                 return Queued(None)  # the create is owed first; the sweep sends both, in order
+            ours = held is not None and stored.next_attempt_at == held
+            due = stored.next_attempt_at is not None and stored.next_attempt_at <= self._clock()
+            if stored.in_flight or not (ours or due):
+                # Another worker (this replica's sweep, another replica) holds it or has a change of it on
+                # its way: taking its hold would send two changes at once. It sends this one after.
+                return Queued(None)
             delivery = self._start(stored, source=AttemptSource.REQUEST)
             try:
                 return await asyncio.wait_for(
@@ -409,8 +418,8 @@ class Outbox:
             stored = await self._store.get_entry(delivery.stored.entry.client_token)
         except Exception:  # noqa: BLE001 - recorded as usual: a second record is the lesser harm
             return False
-        if stored is None or stored.state is not EntryState.SENT:
-            return False
+        if stored is None or stored.state not in (EntryState.SENT, EntryState.DELETED, EntryState.CANCELLED):
+            return False  # still owed (or finally failed: what AWS answered this attempt is the truth)
         delivery.owes_its_person = True
         return True
 
@@ -473,8 +482,11 @@ class Outbox:
         def reply_for(stored: StoredEntry) -> str:
             return self._follow_ups.failed_reply(stored, error)
 
+        # Given up on an attempt that may have reached AWS: a delete owed must not cancel it, then.
+        may_have_landed = isinstance(error, GaveUp) and error.uncertain
+
         async def record(owed: list[OwedReply], awaiting: list[int]) -> bool:
-            return await self._store.mark_failed(token, reason, owed, awaiting)
+            return await self._store.mark_failed(token, reason, owed, awaiting, uncertain=may_have_landed)
 
         await self._record_outcome(delivery, reply_for, landed=False, record=record)
         await self._tell_if_cancelled(token)

@@ -433,10 +433,12 @@ class EntryStore(Protocol):
         reason: str,
         owed: Sequence[OwedReply] = (),
         awaiting: Collection[int] = (),
+        *,
+        uncertain: bool = False,
     ) -> bool:
         """Record that it finally failed, as mark_sent (over a sent entry nothing is recorded: True). With a
-        delete owed and no attempt that may have landed, it is CANCELLED instead: nothing is on the
-        timeline, which is what the delete asked for."""
+        delete owed and no attempt that may have landed (`uncertain`: the last one may have), it is
+        CANCELLED instead: nothing is on the timeline, which is what the delete asked for."""
         ...
 
     async def add_awaiting(self, client_token: str, notice: str) -> bool:

@@ -330,20 +330,21 @@ class TimelineService:
         token = existing.entry.client_token
         content = replace(wanted, client_token=token)
         change_notice = replace(notice, change="update").to_json()
+        hold = self._outbox.lease_until()
         applied, after = await self._store.request_update(
             token,
             content,
             change_notice,
             datetime.now(UTC),
             stop_following=not follows_edits,
-            hold_until=self._outbox.lease_until(),
+            hold_until=hold,
         )
         if applied is ChangeApplied.GONE or after is None:
             return None
         if applied is ChangeApplied.FOLDED:
             outcome = await self._outbox.deliver(after)
         else:
-            outcome = await self._outbox.deliver_change(token)
+            outcome = await self._outbox.deliver_change(token, held=hold)
         if isinstance(outcome, Landed):
             event_id = outcome.event_id or after.event_id or ""
             return EntryAdded(content, binding, event_id, text, updated=True)

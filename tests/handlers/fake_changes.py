@@ -90,4 +90,8 @@ class FakeChanges:
     async def pin_removed(self, ref: MessageRef, user_id: str, incident_arn: str) -> Changed:
         answer = self._answer("pin_removed", ref, user_id, incident_arn)
         assert isinstance(answer, Changed)
+        if answer.result in (ChangeResult.DONE, ChangeResult.CANCELLED):
+            # As the real one: the message's entry on that incident is gone (others stay).
+            live = self.following.get(ref, [])
+            self.following[ref] = [stored for stored in live if stored.entry.incident_arn != incident_arn]
         return answer

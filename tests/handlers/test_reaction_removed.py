@@ -50,8 +50,14 @@ async def run(bot: World, body: dict[str, Any]) -> None:
     await handle_reaction_removed(event=body["event"], body=body, client=bot.web, context=bot.context())
 
 
+def on_the_timeline(bot: World) -> None:
+    """The message has a live entry on ARN_A (what the listener looks up before anything else)."""
+    bot.changes.following[REF] = [stored_entry(ARN_A, message_ts=TS)]
+
+
 async def test_the_last_unpin_deletes_the_pins_event_and_takes_the_check_mark_off(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
+    on_the_timeline(bot)
     bot.changes.answers["pin_removed"] = Changed(ChangeResult.DONE, stored_entry(ARN_A, message_ts=TS))
     await run(bot, unpin())
     assert bot.changes.called("pin_removed") == [(REF, "U0001", ARN_A)]
@@ -62,6 +68,7 @@ async def test_the_last_unpin_deletes_the_pins_event_and_takes_the_check_mark_of
 
 async def test_an_unpin_of_a_queued_pin_cancels_it_and_unmarks(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
+    on_the_timeline(bot)
     bot.changes.answers["pin_removed"] = Changed(ChangeResult.CANCELLED, None)
     await run(bot, unpin())
     assert len(bot.client.called("reactions.remove")) == 1 and bot.replies.sent == []
@@ -69,6 +76,7 @@ async def test_an_unpin_of_a_queued_pin_cancels_it_and_unmarks(bot: World) -> No
 
 async def test_while_someone_else_pins_it_nothing_changes(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
+    on_the_timeline(bot)
     bot.changes.answers["pin_removed"] = Changed(ChangeResult.NOTHING, stored_entry(ARN_A, message_ts=TS))
     await run(bot, unpin())
     assert bot.client.calls == [] and bot.replies.sent == []
@@ -76,6 +84,7 @@ async def test_while_someone_else_pins_it_nothing_changes(bot: World) -> None:
 
 async def test_a_delete_waiting_for_aws_leaves_the_mark_to_the_outbox(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
+    on_the_timeline(bot)
     bot.changes.answers["pin_removed"] = Changed(ChangeResult.QUEUED, stored_entry(ARN_A, message_ts=TS))
     await run(bot, unpin())
     assert bot.client.calls == [] and bot.replies.sent == []
@@ -85,7 +94,8 @@ async def test_the_mark_stays_while_the_message_is_on_another_incidents_timeline
     await bot.bind(ARN_A, "Checkout DB down")
     bot.changes.answers["pin_removed"] = Changed(ChangeResult.DONE, stored_entry(ARN_A, message_ts=TS))
     bot.changes.following[REF] = [
-        stored_entry("arn:aws:ssm-incidents::1:incident-record/p/old", message_ts=TS)
+        stored_entry(ARN_A, message_ts=TS),
+        stored_entry("arn:aws:ssm-incidents::1:incident-record/p/old", message_ts=TS),
     ]
     await run(bot, unpin())
     assert bot.client.called("reactions.remove") == []
@@ -93,6 +103,7 @@ async def test_the_mark_stays_while_the_message_is_on_another_incidents_timeline
 
 async def test_aws_refusing_tells_the_unpinner_why_with_a_reference(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
+    on_the_timeline(bot)
     denied = IncidentManagerError("no", code="AccessDeniedException", status=403)
     bot.changes.answers["pin_removed"] = Changed(ChangeResult.REFUSED, stored_entry(ARN_A), denied)
     await run(bot, unpin())
@@ -107,6 +118,7 @@ async def test_aws_refusing_tells_the_unpinner_why_with_a_reference(bot: World) 
 
 async def test_a_failure_is_explained_to_the_unpinner(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
+    on_the_timeline(bot)
     bot.changes.answers["pin_removed"] = RuntimeError("store unavailable")
     await run(bot, unpin())
     [reply] = bot.replies.sent
@@ -126,6 +138,16 @@ async def test_other_emoji_other_items_the_bot_itself_and_unbound_channels_cost_
 
 async def test_a_skin_tone_variant_is_the_same_emoji_and_a_redelivery_is_dropped(bot: World) -> None:
     await bot.bind(ARN_A, "Checkout DB down")
+    on_the_timeline(bot)
     await run(bot, unpin(reaction="pushpin::skin-tone-2"))
     await run(bot, unpin(reaction="pushpin::skin-tone-2"))  # Slack again, same event_id
     assert len(bot.changes.called("pin_removed")) == 1
+
+
+async def test_an_unpin_of_a_message_on_no_timeline_is_one_read_and_no_write(bot: World) -> None:
+    await bot.bind(ARN_A, "Checkout DB down")
+    await run(bot, unpin())
+    assert bot.changes.calls == [("entries_following", (REF,))]
+    assert bot.client.calls == [] and bot.replies.sent == []
+    # Not remembered as delivered either (that is a write): a later delivery is looked at afresh.
+    assert await bot.deps.delivered_events.first_time(f"{TEAM}:Ev1")

@@ -310,3 +310,19 @@ async def test_a_change_held_for_its_caller_is_left_by_the_sweep_until_the_hold_
     await caller.request_update(second.entry.client_token, entry(second.entry.client_token, "x"), "", now)
     (due,) = await other.claim_due_changes(now + timedelta(seconds=1), LEASE, 10)
     assert due.entry.client_token == second.entry.client_token
+
+
+async def test_a_resend_after_an_attempt_that_never_came_back_is_uncertain(store: SqlStore) -> None:
+    """Its sender died (or lost its hold) mid-call: that call may have made the event. The next attempt
+    makes the entry uncertain, so a later throttled retry cannot make a delete cancel it."""
+    stored = await pinned(store)
+    token = stored.entry.client_token
+    assert await store.renew_lease(token, stored.next_attempt_at, LEASE, sending=True)  # then killed
+    (claimed,) = await store.claim_due(LEASE + timedelta(seconds=1), LEASE + timedelta(seconds=4), 10)
+    assert not claimed.uncertain
+    assert await store.renew_lease(token, claimed.next_attempt_at, LEASE + timedelta(seconds=8), sending=True)
+    await store.schedule_retry(token, datetime.now(UTC), "throttled", uncertain=False)
+    after = await store.get_entry(token)
+    assert after is not None and after.uncertain and not after.in_flight
+    applied, _ = await store.request_delete(token, "", datetime.now(UTC))
+    assert applied is ChangeApplied.OWED

@@ -41,11 +41,17 @@ async def handle_reaction_removed(
     if binding is None:
         logger.info("un-pin in an unbound channel ignored", extra={"channel": channel.channel_id})
         return
+    ref = MessageRef(channel.team_id, channel.channel_id, ts)
+    try:
+        if not await deps.changes.entries_following(ref):
+            return  # a 📌 taken off a message on no timeline: one indexed read, no write
+    except Exception as error:  # noqa: BLE001 - not known to be on the timeline: nothing to undo
+        logger.warning("could not look up an un-pinned message", extra={"error": str(error)[:200]})
+        return
     event_id = str(body.get("event_id") or "")
-    # After the binding: an un-pin in an unbound channel costs no write.
+    # Only now (a message on a timeline): an un-pin of anything else costs no write.
     if event_id and not await deps.delivered_events.first_time(f"{channel.team_id}:{event_id}"):
         return  # Slack re-delivering an event this bot (this replica or another) already took
-    ref = MessageRef(channel.team_id, channel.channel_id, ts)
     failure = FailureContext(
         action=Action.UNPIN,
         operation="DeleteTimelineEvent",
