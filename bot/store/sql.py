@@ -741,7 +741,11 @@ class SqlStore:
             owed,
             awaiting,
             update(timeline_entries)
-            .where(_entries.client_token == client_token, _entries.state != EntryState.SENT.value)
+            # Not over a sent, deleted or cancelled entry (an attempt that lost its hold, late).
+            .where(
+                _entries.client_token == client_token,
+                _entries.state.in_([EntryState.PENDING.value, EntryState.FAILED.value]),
+            )
             .values(
                 # A delete owed, and no attempt that may have landed: nothing is on the timeline, as asked.
                 state=case(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.slack_message import MessageRef
@@ -164,7 +164,7 @@ class EntryChanges:
             if data is None:
                 changed.append(Changed(ChangeResult.NOTHING, stored))  # nothing readable left: kept
                 continue
-            changed.append(await self._update(stored, data, datetime.now(UTC)))
+            changed.append(await self._update(stored, data, self._outbox.now()))
         return changed
 
     async def message_deleted(self, ref: MessageRef, deleted_at: datetime) -> list[Changed]:
@@ -173,10 +173,10 @@ class EntryChanges:
         changed: list[Changed] = []
         for stored in await self._store.entries_for_message(ref):
             if self._deleted_action is DeletedMessageAction.DELETE:
-                changed.append(await self._delete(stored, "", datetime.now(UTC)))
+                changed.append(await self._delete(stored, "", self._outbox.now()))
                 continue
             data = await self._marked_deleted(stored)
-            changed.append(await self._update(stored, data, datetime.now(UTC)))
+            changed.append(await self._update(stored, data, self._outbox.now()))
         return changed
 
     async def pin_removed(self, ref: MessageRef, user_id: str, incident_arn: str) -> Changed:
@@ -191,7 +191,7 @@ class EntryChanges:
             if after.pinners:
                 return Changed(ChangeResult.NOTHING, after)
             notice = _change_notice(after, user_id, ChangeKind.DELETE, pin=True)
-            return await self._delete(after, notice, datetime.now(UTC), unless_pinned=True)
+            return await self._delete(after, notice, self._outbox.now(), unless_pinned=True)
         return Changed(ChangeResult.NOTHING, None)
 
     # The two changes

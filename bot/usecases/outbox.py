@@ -293,6 +293,10 @@ class Outbox:
         """Have the sweep look for due work now (an entry just became due)."""
         self._wake.set()
 
+    def now(self) -> datetime:
+        """The outbox's clock (the one its holds and give-up times are counted on)."""
+        return self._clock()
+
     def lease_until(self) -> datetime:
         return self._clock() + self._lease
 
@@ -482,25 +486,33 @@ class Outbox:
         def reply_for(stored: StoredEntry) -> str:
             return self._follow_ups.failed_reply(stored, error)
 
-        # Given up on an attempt that may have reached AWS: a delete owed must not cancel it, then.
-        may_have_landed = isinstance(error, GaveUp) and error.uncertain
+        # An attempt that may have reached AWS (given up on mid-call, or an earlier one that never came back
+        # and this one failed before its own call): a delete owed must not cancel it, then.
+        may_have_landed = (isinstance(error, GaveUp) and error.uncertain) or delivery.stored.in_flight
 
         async def record(owed: list[OwedReply], awaiting: list[int]) -> bool:
             return await self._store.mark_failed(token, reason, owed, awaiting, uncertain=may_have_landed)
 
         await self._record_outcome(delivery, reply_for, landed=False, record=record)
-        await self._tell_if_cancelled(token)
+        await self._tell_the_delete_owed(token, error)
         return Refused(error)
 
-    async def _tell_if_cancelled(self, token: str) -> None:
-        """A delete was owed and the create failed without landing: the entry is CANCELLED, which is what
-        the delete's person asked for; they hear it."""
+    async def _tell_the_delete_owed(self, token: str, error: BaseException) -> None:
+        """A delete was owed and the create finally failed. Without landing: the entry is CANCELLED, which is
+        what the delete's person asked for, and they hear so. Maybe landed: it may be on the timeline and
+        no delete can be sent (AWS never gave its event id), and they hear that, with the reason."""
         after = await self._store.get_entry(token)
         change = after.change if after is not None else None
-        if after is None or after.state is not EntryState.CANCELLED or change is None or not change.notice:
+        if after is None or change is None or change.kind is not ChangeKind.DELETE or not change.notice:
+            return
+        if after.state is EntryState.CANCELLED:
+            done: BaseException | None = None
+        elif after.state is EntryState.FAILED:
+            done = error
+        else:
             return
         owed = self._owed(
-            after, change.notice, lambda seen: self._follow_ups.change_reply(seen, change, None), True
+            after, change.notice, lambda seen: self._follow_ups.change_reply(seen, change, done), done is None
         )
         self._tell_later(owed, record=True)
 

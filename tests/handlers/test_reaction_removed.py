@@ -151,3 +151,12 @@ async def test_an_unpin_of_a_message_on_no_timeline_is_one_read_and_no_write(bot
     assert bot.client.calls == [] and bot.replies.sent == []
     # Not remembered as delivered either (that is a write): a later delivery is looked at afresh.
     assert await bot.deps.delivered_events.first_time(f"{TEAM}:Ev1")
+
+
+async def test_a_store_failure_looking_the_message_up_is_explained_to_the_unpinner(bot: World) -> None:
+    await bot.bind(ARN_A, "Checkout DB down")
+    bot.changes.answers["entries_following"] = RuntimeError("store unavailable")
+    await run(bot, unpin())
+    [reply] = bot.replies.sent
+    assert reply.text.startswith("Un-pinning didn't take the message off the timeline of <")
+    assert "_Reference: " in reply.text and bot.changes.called("pin_removed") == []

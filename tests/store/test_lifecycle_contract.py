@@ -326,3 +326,16 @@ async def test_a_resend_after_an_attempt_that_never_came_back_is_uncertain(store
     assert after is not None and after.uncertain and not after.in_flight
     applied, _ = await store.request_delete(token, "", datetime.now(UTC))
     assert applied is ChangeApplied.OWED
+
+
+async def test_a_final_failure_that_may_have_landed_keeps_the_delete_owed_and_is_not_cancelled(
+    store: SqlStore,
+) -> None:
+    stored = await pinned(store)
+    token = stored.entry.client_token
+    assert await store.renew_lease(token, stored.next_attempt_at, LEASE, sending=True)
+    await store.request_delete(token, "{}", datetime.now(UTC))
+    assert await store.mark_failed(token, "gave up", uncertain=True)
+    after = await store.get_entry(token)
+    assert after is not None and after.state is EntryState.FAILED and after.uncertain
+    assert after.change is not None and after.change.kind is ChangeKind.DELETE

@@ -146,6 +146,10 @@ async def test_a_delete_does_not_cancel_a_create_given_up_on_that_may_have_lande
         stored = await store.get_entry(made.client_token)
         # It may be on the timeline: never "cancelled, nothing reached AWS".
         assert stored is not None and stored.state is EntryState.FAILED and stored.uncertain
+        # The un-pinner hears that it could not be taken off (no event id to delete), and why.
+        await world.until(lambda: any(h.reply.startswith("delete ") for h in world.follow_ups.told))
+        (heard,) = [h for h in world.follow_ups.told if h.reply.startswith("delete ")]
+        assert heard.reply == "delete GaveUp failed" and not heard.landed and heard.notice.user_id == "U0001"
     finally:
         await world.outbox.stop(1.0)
         await store.close()
@@ -160,8 +164,9 @@ async def test_a_late_attempt_does_not_bring_a_deleted_entry_back(tmp_path: Path
         now = datetime.now(UTC)
         await store.request_delete(token, "", now)
         await store.change_done(token, ChangeKind.DELETE, 0)
-        # The attempt that lost its hold mid-call comes back with AWS's answer.
+        # The attempt that lost its hold mid-call comes back with AWS's answer, or with a final failure.
         assert await store.mark_sent(token, "event-1")
+        assert await store.mark_failed(token, "AccessDeniedException", uncertain=True)
         after = await store.get_entry(token)
         assert after is not None and after.state is EntryState.DELETED
     finally:

@@ -42,16 +42,6 @@ async def handle_reaction_removed(
         logger.info("un-pin in an unbound channel ignored", extra={"channel": channel.channel_id})
         return
     ref = MessageRef(channel.team_id, channel.channel_id, ts)
-    try:
-        if not await deps.changes.entries_following(ref):
-            return  # a 📌 taken off a message on no timeline: one indexed read, no write
-    except Exception as error:  # noqa: BLE001 - not known to be on the timeline: nothing to undo
-        logger.warning("could not look up an un-pinned message", extra={"error": str(error)[:200]})
-        return
-    event_id = str(body.get("event_id") or "")
-    # Only now (a message on a timeline): an un-pin of anything else costs no write.
-    if event_id and not await deps.delivered_events.first_time(f"{channel.team_id}:{event_id}"):
-        return  # Slack re-delivering an event this bot (this replica or another) already took
     failure = FailureContext(
         action=Action.UNPIN,
         operation="DeleteTimelineEvent",
@@ -60,7 +50,13 @@ async def handle_reaction_removed(
     )
     url = console_url(binding.incident_arn, deps.gateway.region)
     replier = deps.repliers(channel.channel_id, user_id)
+    event_id = str(body.get("event_id") or "")
     try:
+        if not await deps.changes.entries_following(ref):
+            return  # a 📌 taken off a message on no timeline: one indexed read, no write
+        # Only now (a message on a timeline): an un-pin of anything else costs no write.
+        if event_id and not await deps.delivered_events.first_time(f"{channel.team_id}:{event_id}"):
+            return  # Slack re-delivering an event this bot (this replica or another) already took
         changed = await deps.changes.pin_removed(ref, user_id, binding.incident_arn)
     except Exception as error:  # noqa: BLE001 - every failure becomes a reply through the mapping layer
         await replier.send(
