@@ -13,16 +13,13 @@ it was put on the timeline, not the app's latest state.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.domain.slack_message import SlackMessage, parse_message
+from bot.domain.slack_message import SlackMessage, is_slack_ts, parse_message
 from bot.domain.timeline import from_slack_ts
-
-_TS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ class MessageDeleted:
 MessageChange = MessageEdited | MessageDeleted
 
 
-def message_change(event: Mapping[str, Any], received_at: datetime) -> MessageEdited | MessageDeleted | None:
+def message_change(event: Mapping[str, Any], received_at: datetime) -> MessageChange | None:
     """The change a `message` event reports, or None when it is not one the bot follows. Times come from
     the event; `received_at` stands in when it carries none."""
     if not isinstance(event, Mapping) or event.get("type") != "message":
@@ -58,7 +55,7 @@ def message_change(event: Mapping[str, Any], received_at: datetime) -> MessageEd
     return None
 
 
-def _changed(event: Mapping[str, Any], received_at: datetime) -> MessageEdited | MessageDeleted | None:
+def _changed(event: Mapping[str, Any], received_at: datetime) -> MessageChange | None:
     message = _obj(event.get("message"))
     previous = _obj(event.get("previous_message"))
     if _from_an_app(message) or _from_an_app(previous):
@@ -116,7 +113,7 @@ def _obj(value: object) -> Mapping[str, Any]:
 
 
 def _ts(value: object) -> str | None:
-    return value if isinstance(value, str) and _TS.fullmatch(value) else None
+    return value if isinstance(value, str) and is_slack_ts(value) else None
 
 
 def _user(message: Mapping[str, Any]) -> str | None:

@@ -43,12 +43,17 @@ class SlackMessage:
     markup: str
 
 
+def is_slack_ts(value: object) -> bool:
+    """A Slack message timestamp ("1712345678.123456")."""
+    return isinstance(value, str) and _TS.fullmatch(value) is not None
+
+
 def parse_message(message: Mapping[str, Any]) -> SlackMessage:
     """Read a Slack message object; raises `ValueError` only when its `ts` is missing or malformed."""
     if not isinstance(message, Mapping):
         raise ValueError("a Slack message must be an object")
     ts = message.get("ts")
-    if not isinstance(ts, str) or not _TS.fullmatch(ts):
+    if not isinstance(ts, str) or not is_slack_ts(ts):
         raise ValueError(f"a Slack message needs a ts like '1712345678.123456', got {repr(ts)[:40]}")
     return SlackMessage(
         ts=ts,

@@ -169,9 +169,9 @@ def live_entries_of(message_key: str) -> Select[Any]:
     return select(*_ENTRY_COLUMNS).where(_entries.live_message == message_key)
 
 
-def message_key(team_id: str, channel_id: str, ts: str) -> str:
+def message_key(message: MessageRef) -> str:
     # Slack ids and timestamps hold no "/".
-    return f"{team_id}/{channel_id}/{ts}"
+    return f"{message.team_id}/{message.channel_id}/{message.ts}"
 
 
 def pending_entries_count() -> Select[Any]:
@@ -334,7 +334,7 @@ class SqlStore:
             except IntegrityError:
                 # Its message has a live entry on this incident under another token: that one stands.
                 assert source is not None
-                key = message_key(source.message.team_id, source.message.channel_id, source.message.ts)
+                key = message_key(source.message)
                 async with self._one_statement() as connection:
                     row = (
                         await connection.execute(
@@ -368,9 +368,7 @@ class SqlStore:
             "updated_at": now,
         }
         if source is not None:
-            fresh["live_message"] = message_key(
-                source.message.team_id, source.message.channel_id, source.message.ts
-            )
+            fresh["live_message"] = message_key(source.message)
         upsert = _insert_for(self._sqlite, timeline_entries).values(
             client_token=entry.client_token,
             incident_arn=entry.incident_arn,
@@ -414,7 +412,7 @@ class SqlStore:
             return replace(stored, pinners=await _pinners_of(connection, entry.client_token))
 
     async def entries_for_message(self, message: MessageRef) -> list[StoredEntry]:
-        key = message_key(message.team_id, message.channel_id, message.ts)
+        key = message_key(message)
         async with self._one_statement() as connection:
             rows = (await connection.execute(live_entries_of(key))).all()
         return [_entry_from_row(row) for row in rows]
@@ -436,23 +434,23 @@ class SqlStore:
 
     async def add_pinner(self, client_token: str, user_id: str) -> StoredEntry | None:
         async with self._write() as connection:
-            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
-            if row is None or not _entry_from_row(row).live:
+            stored = await _locked_entry(connection, client_token)
+            if stored is None or not stored.live:
                 return None
             await _insert_pinner(connection, client_token, user_id, self._clock())
-            return replace(_entry_from_row(row), pinners=await _pinners_of(connection, client_token))
+            return replace(stored, pinners=await _pinners_of(connection, client_token))
 
     async def remove_pinner(self, client_token: str, user_id: str) -> StoredEntry | None:
         async with self._write() as connection:
-            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
-            if row is None:
+            stored = await _locked_entry(connection, client_token)
+            if stored is None:
                 return None
             await connection.execute(
                 delete(entry_pinners).where(
                     _pinners.client_token == client_token, _pinners.user_id == user_id
                 )
             )
-            return replace(_entry_from_row(row), pinners=await _pinners_of(connection, client_token))
+            return replace(stored, pinners=await _pinners_of(connection, client_token))
 
     async def request_update(
         self,
@@ -465,11 +463,9 @@ class SqlStore:
         hold_until: datetime | None = None,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         async with self._write() as connection:
-            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
-            if row is None or not _entry_from_row(row).live:
+            stored = await _locked_entry(connection, client_token)
+            if stored is None or not stored.live:
                 return ChangeApplied.GONE, None
-            stored = _entry_from_row(row)
-            key = _entries.client_token == client_token
             content_values = {
                 "event_type": content.event_type.value,
                 "event_time": content.event_time,
@@ -509,11 +505,7 @@ class SqlStore:
                     values.update(attempts=0, uncertain=False, **self._due(now, hold_until))
             if stop_following:
                 values["follows_edits"] = False
-            await connection.execute(update(timeline_entries).where(key).values(values))
-            after = (await connection.execute(_entry_by_token(client_token))).one()
-            return applied, replace(
-                _entry_from_row(after), pinners=await _pinners_of(connection, client_token)
-            )
+            return applied, await _rewritten(connection, client_token, values)
 
     async def request_delete(
         self,
@@ -525,11 +517,10 @@ class SqlStore:
         hold_until: datetime | None = None,
     ) -> tuple[ChangeApplied, StoredEntry | None]:
         async with self._write() as connection:
-            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
-            if row is None:
+            locked = await _locked_entry(connection, client_token)
+            if locked is None:
                 return ChangeApplied.GONE, None
-            stored = replace(_entry_from_row(row), pinners=await _pinners_of(connection, client_token))
-            key = _entries.client_token == client_token
+            stored = replace(locked, pinners=await _pinners_of(connection, client_token))
             if not stored.live:
                 return ChangeApplied.GONE, stored
             if unless_pinned and stored.pinners:
@@ -545,7 +536,7 @@ class SqlStore:
                     "change": None,
                 }
                 applied = ChangeApplied.CANCELLED
-                await connection.execute(delete(entry_pinners).where(_pinners.client_token == client_token))
+                await _forget_pinners(connection, client_token)
             else:
                 values = {
                     **dead,
@@ -559,11 +550,7 @@ class SqlStore:
                 if stored.state is EntryState.SENT and not stored.in_flight:
                     values.update(attempts=0, uncertain=False, **self._due(now, hold_until))
                 applied = ChangeApplied.OWED
-            await connection.execute(update(timeline_entries).where(key).values(values))
-            after = (await connection.execute(_entry_by_token(client_token))).one()
-            return applied, replace(
-                _entry_from_row(after), pinners=await _pinners_of(connection, client_token)
-            )
+            return applied, await _rewritten(connection, client_token, values)
 
     def _due(self, now: datetime, hold_until: datetime | None) -> dict[str, Any]:
         """A change due now: held by this replica for its caller until `hold_until` (so the sweep, here or
@@ -582,11 +569,9 @@ class SqlStore:
     ) -> StoredEntry | None:
         now = self._clock()
         async with self._write() as connection:
-            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
-            if row is None:
+            stored = await _locked_entry(connection, client_token)
+            if stored is None:
                 return None
-            stored = _entry_from_row(row)
-            key = _entries.client_token == client_token
             settled = _change_settled(now)
             if kind is ChangeKind.DELETE:
                 values: dict[str, Any] = {
@@ -597,7 +582,7 @@ class SqlStore:
                     "next_attempt_at": None,
                     "last_error": None,
                 }
-                await connection.execute(delete(entry_pinners).where(_pinners.client_token == client_token))
+                await _forget_pinners(connection, client_token)
             elif (
                 stored.change is not None
                 and stored.change.kind is ChangeKind.UPDATE
@@ -618,10 +603,8 @@ class SqlStore:
             else:
                 # A newer change was asked while this one was on its way: it is due now.
                 values = {**settled, "next_attempt_at": now if stored.change is not None else None}
-            await connection.execute(update(timeline_entries).where(key).values(values))
             await _insert_owed(connection, owed, self.holder)
-            after = (await connection.execute(_entry_by_token(client_token))).one()
-            return replace(_entry_from_row(after), pinners=await _pinners_of(connection, client_token))
+            return await _rewritten(connection, client_token, values)
 
     async def change_failed(
         self,
@@ -633,11 +616,9 @@ class SqlStore:
     ) -> StoredEntry | None:
         now = self._clock()
         async with self._write() as connection:
-            row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
-            if row is None:
+            stored = await _locked_entry(connection, client_token)
+            if stored is None:
                 return None
-            stored = _entry_from_row(row)
-            key = _entries.client_token == client_token
             settled = _change_settled(now)
             same = (
                 stored.change is not None
@@ -656,10 +637,8 @@ class SqlStore:
                     values["live_message"] = await _free_live_key(connection, stored)
             else:
                 values = {**settled, "next_attempt_at": now if stored.change is not None else None}
-            await connection.execute(update(timeline_entries).where(key).values(values))
             await _insert_owed(connection, owed, self.holder)
-            after = (await connection.execute(_entry_by_token(client_token))).one()
-            return replace(_entry_from_row(after), pinners=await _pinners_of(connection, client_token))
+            return await _rewritten(connection, client_token, values)
 
     async def _with_pinners(self, stored: StoredEntry) -> StoredEntry:
         if stored.source is None:
@@ -1163,7 +1142,6 @@ def _change_from_row(row: Row[Any], entry: TimelineEntry) -> OwedChange | None:
 def _source_values(source: EntrySource | None) -> dict[str, Any]:
     if source is None:
         return {"origin": EntryOrigin.TYPED.value}
-    pin_family = source.origin in (EntryOrigin.PIN, EntryOrigin.THREAD)
     render = {
         "author_id": source.author_id,
         "author_fallback": source.author_fallback,
@@ -1176,7 +1154,7 @@ def _source_values(source: EntrySource | None) -> dict[str, Any]:
         "message_ts": source.message.ts,
         "origin": source.origin.value,
         "follows_edits": source.follows_edits,
-        "generation": source.generation if pin_family else None,
+        "generation": source.generation if source.origin.counts_generations else None,
         "render": json.dumps(render, ensure_ascii=False, separators=(",", ":")),
     }
 
@@ -1212,6 +1190,25 @@ async def _insert_pinner(connection: AsyncConnection, client_token: str, user_id
     )
 
 
+async def _locked_entry(connection: AsyncConnection, client_token: str) -> StoredEntry | None:
+    """The entry, its row held until the transaction ends (a change reads it, decides, then writes)."""
+    row = (await connection.execute(_entry_by_token(client_token).with_for_update())).first()
+    return _entry_from_row(row) if row is not None else None
+
+
+async def _rewritten(connection: AsyncConnection, client_token: str, values: dict[str, Any]) -> StoredEntry:
+    """Write `values` to the entry and read it back, with who pins it."""
+    await connection.execute(
+        update(timeline_entries).where(_entries.client_token == client_token).values(values)
+    )
+    after = _entry_from_row((await connection.execute(_entry_by_token(client_token))).one())
+    return replace(after, pinners=await _pinners_of(connection, client_token))
+
+
+async def _forget_pinners(connection: AsyncConnection, client_token: str) -> None:
+    await connection.execute(delete(entry_pinners).where(_pinners.client_token == client_token))
+
+
 async def _pinners_of(connection: AsyncConnection, client_token: str) -> frozenset[str]:
     found = await connection.execute(select(_pinners.user_id).where(_pinners.client_token == client_token))
     return frozenset(str(user) for user in found.scalars())
@@ -1221,8 +1218,7 @@ async def _free_live_key(connection: AsyncConnection, stored: StoredEntry) -> st
     """The entry's message key, unless another live entry of its message on its incident holds it."""
     if stored.source is None:
         return None
-    ref = stored.source.message
-    key = message_key(ref.team_id, ref.channel_id, ref.ts)
+    key = message_key(stored.source.message)
     taken = await connection.execute(
         select(_entries.client_token).where(
             _entries.live_message == key, _entries.incident_arn == stored.entry.incident_arn

@@ -387,10 +387,7 @@ class Outbox:
             return
 
         async def still_ours() -> bool:
-            # Renewed right before the call goes out, unless another worker (another process) has taken
-            # the entry meanwhile (this hold ran out: the heartbeat could not reach the store in time).
-            delivery.sending = True
-            return await self._renew(delivery.hold, token, self._renew_to_send)
+            return await self._renew_before_sending(delivery)
 
         try:
             try:
@@ -524,8 +521,7 @@ class Outbox:
         assert stored.event_id is not None
 
         async def still_ours() -> bool:
-            delivery.sending = True
-            return await self._renew(delivery.hold, token, self._renew_to_send)
+            return await self._renew_before_sending(delivery)
 
         try:
             try:
@@ -748,9 +744,16 @@ class Outbox:
 
     # Holds, and the heartbeat that keeps them
 
-    async def _renew_to_send(self, client_token: str, held: datetime | None, until: datetime) -> bool:
-        # The renewal right before a call: from here the attempt may reach AWS (a delete can't cancel it).
-        return await self._store.renew_lease(client_token, held, until, sending=True)
+    async def _renew_before_sending(self, delivery: _Delivery) -> bool:
+        """Renewed right before the call goes out, unless another worker (another process) has taken the
+        entry meanwhile (this hold ran out: the heartbeat could not reach the store in time). From here the
+        attempt may reach AWS (a delete can no longer cancel it)."""
+        delivery.sending = True
+
+        async def renew(client_token: str, held: datetime | None, until: datetime) -> bool:
+            return await self._store.renew_lease(client_token, held, until, sending=True)
+
+        return await self._renew(delivery.hold, delivery.stored.entry.client_token, renew)
 
     async def _renew(
         self,

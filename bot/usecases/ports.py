@@ -172,6 +172,11 @@ class EntryOrigin(StrEnum):
     PIN = "pin"  # a 📌 on a message
     THREAD = "thread"  # one message of a thread added whole
 
+    @property
+    def counts_generations(self) -> bool:
+        """A pin's or a thread's entry: a re-pin after it was deleted is the next generation, a new token."""
+        return self in (EntryOrigin.PIN, EntryOrigin.THREAD)
+
 
 class ChangeKind(StrEnum):
     UPDATE = "update"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.domain.binding import Binding
 from bot.domain.slack_message import MessageRef
@@ -35,6 +35,7 @@ from bot.usecases.errors import (
 from bot.usecases.outbox import Landed, Notice, Outbox, Outcome, Queued
 from bot.usecases.ports import (
     ChangeApplied,
+    ChangeKind,
     EntryOrigin,
     EntrySource,
     EntryState,
@@ -255,7 +256,7 @@ class TimelineService:
             raise EntryEmpty(captured.event_type)
         source = self._source_of(captured, attribution)
         token_source = captured.token_source
-        if source is not None and source.origin in (EntryOrigin.PIN, EntryOrigin.THREAD):
+        if source is not None and source.origin.counts_generations:
             # A re-pin after an un-pin (the entry deleted) is a new entry, with a fresh token; the first
             # generation's token is what it always was (CONTRACT).
             generation = await self._store.pin_generation(source.message, binding.incident_arn)
@@ -329,13 +330,13 @@ class TimelineService:
         was deleted meanwhile."""
         token = existing.entry.client_token
         content = replace(wanted, client_token=token)
-        change_notice = replace(notice, change="update").to_json()
+        change_notice = replace(notice, change=ChangeKind.UPDATE.value).to_json()
         hold = self._outbox.lease_until()
         applied, after = await self._store.request_update(
             token,
             content,
             change_notice,
-            datetime.now(UTC),
+            self._outbox.now(),
             stop_following=not follows_edits,
             hold_until=hold,
         )

@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from bot.domain.slack_message import MessageRef
 from bot.store.schema import Moment
 from bot.store.sql import (
     due_changes,
@@ -76,7 +77,7 @@ async def sweep_plans(database_url: str) -> dict[str, str]:
         "claim_due": due_entries(now, 10),
         "claim_due_changes": due_changes(now, 10),
         # What every message event in a bound channel costs (edits, deletes, un-pins): one look-up.
-        "entries_for_message": live_entries_of(message_key("T1", "C1", "1712345678.000100")),
+        "entries_for_message": live_entries_of(message_key(MessageRef("T1", "C1", "1712345678.000100"))),
         "claim_owed_replies": due_owed_replies(now, 10),
         "pending_count": pending_entries_count(),
         "prune": expired_entries(now - timedelta(days=30), 1000),

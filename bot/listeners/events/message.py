@@ -24,7 +24,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.domain.arn import console_url
 from bot.domain.binding import Binding
-from bot.domain.message_events import MessageDeleted, MessageEdited, message_change
+from bot.domain.message_events import MessageChange, MessageEdited, message_change
 from bot.domain.slack_message import MessageRef
 from bot.listeners.deps import Deps, deps_of
 from bot.listeners.middleware import binding_of
@@ -72,7 +72,7 @@ async def handle_message(event: dict[str, Any], body: dict[str, Any], context: A
             await _tell_author(deps, binding, author, action, changed)
 
 
-async def _follow(deps: Deps, ref: MessageRef, change: MessageEdited | MessageDeleted) -> list[Changed]:
+async def _follow(deps: Deps, ref: MessageRef, change: MessageChange) -> list[Changed]:
     if isinstance(change, MessageEdited):
         message = change.message
         return await deps.changes.message_edited(ref, message.markup, message.author_id, change.edited_at)
